@@ -1,0 +1,242 @@
+"""The `vm` command line: assemble, disassemble, run, compare and measure guest programs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from vm.asm.assembler import AssemblyError, assemble
+from vm.asm.disassembler import disassemble
+from vm.image import Image, ImageError
+from vm.isa import InstructionSet, IsaError, core_isa, reference
+from vm.machine import DEFAULT_MEMORY, LoadError, Outcome
+from vm.run import MODES, RunResult, load_program, run_image
+
+EXIT_USAGE = 2  # bad usage, unreadable file, bad assembly or image
+EXIT_DIFFERENT = 1  # `vm compare`: the engines disagree
+TRAP_EXIT_BASE = 64  # a trap exits with 64 + its code (ILLEGAL 65 ... UNSUPPORTED 74)
+
+
+class UsageError(Exception):
+    """A user's mistake: printed as `vm: message`, exit status 2."""
+
+
+def parse_size(text: str) -> int:
+    """Bytes, with an optional K, M or G suffix (powers of 1024)."""
+    t = text.strip().upper().removesuffix("B")
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(t[-1:], 1)
+    number = t[:-1] if scale > 1 else t
+    try:
+        return int(number, 0) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 1048576, 256K or 1M") from None
+
+
+def parse_fuel(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""), 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("fuel must be 0 or more")
+    return value
+
+
+def load_isa(ext_files: list[str] | None) -> InstructionSet:
+    """The core instruction set plus the extensions named by --ext and installed entry points."""
+    from vm.extensions import load_extensions
+
+    return load_extensions(core_isa(), ext_files or [])
+
+
+def _read_program(path: str, isa: InstructionSet) -> Image:
+    try:
+        image = load_program(path, isa)
+    except FileNotFoundError:
+        raise UsageError(f"cannot read {path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"cannot read {path}: it is a directory") from None
+    except PermissionError:
+        raise UsageError(f"cannot read {path}: permission denied") from None
+    missing = [e for e in image.extensions if e not in isa.extensions]
+    if missing:
+        raise UsageError(f"{path} needs the extension(s) {', '.join(missing)}: load them with --ext FILE")
+    return image
+
+
+def trap_message(result: RunResult) -> str:
+    outcome = result.outcome
+    where = result.machine.image.where(outcome.pc)
+    text = f"vm: trap {outcome.trap.name} at {outcome.pc:#x}"
+    if where:
+        text += f" ({where})"
+    if outcome.detail:
+        text += f": {outcome.detail}"
+    return text
+
+
+def exit_status(outcome: Outcome) -> int:
+    if outcome.trap is not None:
+        return TRAP_EXIT_BASE + outcome.trap.value
+    return outcome.exit & 0xFF
+
+
+def print_stats(result: RunResult, wall: float) -> None:
+    s = result.stats
+    run_seconds = s["run_seconds"]
+    ips = s["retired"] / run_seconds if run_seconds > 0 else float("inf")
+    lines = [
+        f"engine:           {result.mode}",
+        f"retired:          {s['retired']}",
+        f"wall time:        {wall:.6f} s",
+        f"run time:         {run_seconds:.6f} s",
+        f"guest ips:        {ips:,.0f}",
+        f"vm exits:         {s['vm_exits']}",
+        f"hypercalls:       {s['hypercalls']}",
+    ]
+    for key, label in (("compile_seconds", "compile time"), ("translated_regions", "regions"),
+                       ("cache", "compile cache"), ("hw_instructions", "ran in hw")):
+        if key in s:
+            value = s[key]
+            lines.append(f"{label + ':':<18}{value:.6f} s" if isinstance(value, float) else
+                         f"{label + ':':<18}{value}")
+    print("\n".join(lines), file=sys.stderr)
+
+
+# -- commands ----------------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    isa = load_isa(args.ext)
+    image = _read_program(args.file, isa)
+    start = time.perf_counter()
+    result = run_image(image, args.mode, isa=isa, mem_size=args.mem, fuel=args.fuel)
+    wall = time.perf_counter() - start
+    if args.state_out:
+        Path(args.state_out).write_text(json.dumps(result.state(), indent=2) + "\n")
+    if result.outcome.trap is not None:
+        print(trap_message(result), file=sys.stderr)
+        if result.outcome.trap.name == "UNSUPPORTED" and args.mode == "para":
+            print("vm: hint: run it with --mode hw, or --mode auto to continue in hw", file=sys.stderr)
+    if args.stats:
+        print_stats(result, wall)
+    return exit_status(result.outcome)
+
+
+def cmd_asm(args: argparse.Namespace) -> int:
+    isa = load_isa(args.ext)
+    path = Path(args.file)
+    try:
+        source = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    image = assemble(source, str(path), isa)
+    out = Path(args.output) if args.output else path.with_suffix(".vmi")
+    out.write_bytes(image.to_bytes())
+    return 0
+
+
+def cmd_disasm(args: argparse.Namespace) -> int:
+    isa = load_isa(args.ext)
+    sys.stdout.write(disassemble(_read_program(args.file, isa), isa))
+    return 0
+
+
+def cmd_isa(args: argparse.Namespace) -> int:
+    isa = load_isa(args.ext)
+    sys.stdout.write(reference.markdown(isa) if args.format == "md" else reference.text(isa))
+    return 0
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from vm.engines.para.translate import translate_image
+
+    isa = load_isa(args.ext)
+    sys.stdout.write(translate_image(_read_program(args.file, isa), isa).source)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from vm.compare import compare_file
+
+    isa = load_isa(args.ext)
+    image = _read_program(args.file, isa)
+    stdin = sys.stdin.buffer.read() if args.stdin is None else Path(args.stdin).read_bytes()
+    report = compare_file(image, isa, mem_size=args.mem, fuel=args.fuel, stdin=stdin)
+    print(report.table())
+    return 0 if report.same else EXIT_DIFFERENT
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from vm.benchmarks import main as bench_main
+
+    return bench_main(args, load_isa(args.ext))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vm", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        p.add_argument("--ext", action="append", metavar="FILE", help="load an instruction-set extension")
+        return p
+
+    p = command("run", cmd_run, "run a guest program (.asm or .vmi)")
+    p.add_argument("file")
+    p.add_argument("--mode", choices=MODES, default="hw", help="engine (default: hw)")
+    p.add_argument("--mem", type=parse_size, default=DEFAULT_MEMORY, metavar="BYTES",
+                   help="guest memory size, a multiple of 4096 from 64K to 4G (default: 1M)")
+    p.add_argument("--fuel", type=parse_fuel, default=None, metavar="N", help="stop after N instructions")
+    p.add_argument("--stats", action="store_true", help="print engine statistics to stderr")
+    p.add_argument("--state-out", metavar="FILE.json", help="write the final machine state as JSON")
+
+    p = command("asm", cmd_asm, "assemble a program into a .vmi image")
+    p.add_argument("file")
+    p.add_argument("-o", "--output", metavar="FILE.vmi")
+
+    p = command("disasm", cmd_disasm, "disassemble an image or program")
+    p.add_argument("file")
+
+    p = command("isa", cmd_isa, "print the instruction reference")
+    p.add_argument("--format", choices=("md", "text"), default="md")
+
+    p = command("translate", cmd_translate, "print the native source the para engine generates")
+    p.add_argument("file")
+
+    p = command("compare", cmd_compare, "run hw and para, check they agree, and compare speed")
+    p.add_argument("file")
+    p.add_argument("--mem", type=parse_size, default=DEFAULT_MEMORY, metavar="BYTES")
+    p.add_argument("--fuel", type=parse_fuel, default=None, metavar="N")
+    p.add_argument("--stdin", metavar="FILE", help="guest input (default: this process's stdin)")
+
+    p = command("bench", cmd_bench, "measure hw, para, C and Python on the benchmark programs")
+    p.add_argument("--quick", action="store_true", help="small sizes; finishes within a minute")
+    p.add_argument("--json", metavar="FILE", help="write every figure as JSON")
+    p.add_argument("--plot", metavar="FILE.png", help="draw the comparison (needs matplotlib)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except AssemblyError as e:
+        print(e, file=sys.stderr)
+        n = len(e.diagnostics)
+        print(f"vm: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+    except (UsageError, ImageError, LoadError, IsaError) as e:
+        print(f"vm: {e}", file=sys.stderr)
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        print("vm: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,420 @@
+"""hw: hardware virtualization. A virtual CPU emulated in pure Python, one instruction at a time.
+
+Each instruction's semantics are lowered once per instruction set into a handler factory (Python
+source, exec'd). When the CPU first fetches an address it decodes the word there and asks the factory
+for a closure specialised to that instruction's fields; the closure does the work and returns the
+next pc. The closures are cached by address, and a store over a decoded instruction drops its closure,
+so self-modifying code takes effect at its next fetch.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import struct
+from collections.abc import Callable
+
+from vm.engines.lowering import Lowering
+from vm.isa import InstructionSet, Kind, Trap
+from vm.isa.encoding import bits_float, decode_word, with_literal
+from vm.isa.model import NO_BASE, WORD, Instruction
+from vm.machine import GuestTrap, Halted, Machine, Outcome
+
+B63 = 1 << 63
+M64 = (1 << 64) - 1
+CANONICAL_NAN = bits_float(0x7FF8000000000000)
+_VIEW = {(1, 1): "b", (1, 0): "B", (2, 1): "h", (2, 0): "H", (4, 1): "i", (4, 0): "I", (8, 1): "q", (8, 0): "q"}
+_SHIFT = {1: 0, 2: 1, 4: 2, 8: 3}
+_PACK_D = struct.Struct("<d")
+_PACK_Q = struct.Struct("<q")
+
+
+# -- pure functions of the semantics language, for CPython ----------------------------------------
+def _sdiv(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    q = -q if (a < 0) != (b < 0) else q
+    return q - (1 << 64) if q >= B63 else q
+
+
+def _srem(a: int, b: int) -> int:
+    return a - b * (abs(a) // abs(b) * (-1 if (a < 0) != (b < 0) else 1))
+
+
+def _fcanon(x: float) -> float:
+    return x if x == x else CANONICAL_NAN
+
+
+def _fsqrt(x: float) -> float:
+    if x != x or x < 0:
+        return CANONICAL_NAN
+    return math.sqrt(x)
+
+
+def _fmin(a: float, b: float) -> float:
+    if a != a or b != b:
+        return CANONICAL_NAN
+    if a == b:  # -0.0 orders below +0.0
+        return a if math.copysign(1.0, a) < 0 else b
+    return a if a < b else b
+
+
+def _fmax(a: float, b: float) -> float:
+    if a != a or b != b:
+        return CANONICAL_NAN
+    if a == b:
+        return b if math.copysign(1.0, a) < 0 else a
+    return a if a > b else b
+
+
+def _ftoi_ok(x: float) -> int:
+    return 1 if -9223372036854775808.0 <= x < 9223372036854775808.0 else 0
+
+
+def _f2bits(x: float) -> int:
+    return _PACK_Q.unpack(_PACK_D.pack(x))[0]
+
+
+def _bits2f(x: int) -> float:
+    return _PACK_D.unpack(_PACK_Q.pack(x))[0]
+
+
+def _fma(a: float, b: float, c: float) -> float:
+    from vm.monitor.host import lib
+
+    return lib.vm_fma(a, b, c)
+
+
+HW_FUNCTIONS: dict[str, object] = {
+    "_sdiv": _sdiv, "_srem": _srem, "_fcanon": _fcanon, "_fsqrt": _fsqrt, "_fmin": _fmin, "_fmax": _fmax,
+    "_ftoi_ok": _ftoi_ok, "_f2bits": _f2bits, "_bits2f": _bits2f, "_fma": _fma,
+}
+_INLINE = {
+    "shl": "((({0} << ({1} & 63)) + 9223372036854775808 & 18446744073709551615) - 9223372036854775808)",
+    "lshr": "((({0} & 18446744073709551615) >> ({1} & 63)) + 9223372036854775808 & 18446744073709551615)"
+            " - 9223372036854775808",
+    "ashr": "({0} >> ({1} & 63))",
+    "ult": "(1 if ({0} ^ -9223372036854775808) < ({1} ^ -9223372036854775808) else 0)",
+    "isnan": "(1 if {0} != {0} else 0)",
+    "ftoi": "int({0})",
+    "itof": "float({0})",
+}
+
+
+class VmExit(Exception):
+    """Raised by the handler of a device instruction: the run loop hands it to the monitor."""
+
+
+class JumpFault(Exception):
+    """A jump retired, but its target cannot be fetched (negative or misaligned)."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+
+
+def _jump_fault(target: int) -> int:
+    raise JumpFault(target)
+
+
+_VM_EXIT = VmExit()
+
+
+class HwLowering(Lowering):
+    """Semantics to the body of a CPython handler closure."""
+
+    def __init__(self, ins: Instruction, no_base: bool, static_target: bool) -> None:
+        super().__init__(ins)
+        self.no_base = no_base
+        self.static_target = static_target  # the target operand is a valid, aligned address
+
+    def operand(self, name: str) -> str:
+        kind = self.kinds.get(name)
+        if kind in (Kind.REG, Kind.FREG):
+            op = next(o for o in self.ins.operands if o.name == name)
+            return f"{'R' if kind is Kind.REG else 'F'}[{op.field}]"
+        if kind in (Kind.IMM, Kind.TARGET):
+            return "I"
+        if kind is Kind.LIT:
+            return "X"
+        if kind is Kind.FLIT:
+            return "XF"
+        if name == "addr":
+            return "I" if self.no_base else "(R[B] + I)"
+        if name == "sp":
+            return "R[15]"
+        if name[0] == "r" and name[1:].isdigit():
+            return f"R[{name[1:]}]"
+        if name[0] == "f" and name[1:].isdigit():
+            return f"F[{name[1:]}]"
+        return name  # pc, next_pc
+
+    def register_target(self, name: str) -> str:
+        return self.operand(name)
+
+    def wrap(self, source: str) -> str:
+        full = f"(({source} + 9223372036854775808 & 18446744073709551615) - 9223372036854775808)"
+        if self.in_loop_test:
+            return full
+        # Most results are in range: a comparison is cheaper than three big-integer operations.
+        t = self.temp()
+        self.emit(f"{t} = {source}")
+        self.emit(f"if not -9223372036854775808 <= {t} <= 9223372036854775807:")
+        self.emit(f"    {t} = ({t} + 9223372036854775808 & 18446744073709551615) - 9223372036854775808")
+        return t
+
+    def pure(self, name: str, args: list[str]) -> str:
+        if name in _INLINE:
+            return _INLINE[name].format(*args)
+        return f"_{name}({', '.join(args)})"
+
+    def effect(self, name: str, args: list[ast.expr], target: str | None) -> None:
+        a = [self.expr(x) for x in args]
+        if name in ("load", "store", "fload", "fstore"):
+            size = args[1].value if name in ("load", "store") else 8
+            addr = self.temp()
+            self.emit(f"{addr} = {a[0]}")
+            if size > 1:
+                self.emit(f"if {addr} & {size - 1}: raise GuestTrap(Trap.MISALIGNED)")
+            self.emit(f"if {addr} < 4096 or {addr} > mem_end - {size}: raise GuestTrap(Trap.MEMFAULT)")
+            if name == "load":
+                self.emit(f"{target} = m{_VIEW[size, args[2].value]}[{addr} >> {_SHIFT[size]}]")
+            elif name == "fload":
+                self.emit(f"{target} = md[{addr} >> 3]")
+            else:
+                view, value = ("md", a[1]) if name == "fstore" else self._store_view(size, a[2])
+                self.emit(f"{view}[{addr} >> {_SHIFT[size]}] = {value}")
+                self.emit(f"if {addr} < code_end[0]: forget({addr})")
+        elif name == "goto":
+            if self.static_target and isinstance(args[0], ast.Name) and self.kinds.get(args[0].id) is Kind.TARGET:
+                self.emit("return TW")
+            else:
+                t = self.temp()
+                self.emit(f"{t} = {a[0]}")
+                self.emit(f"return {t} >> 3 if {t} > 0 and not {t} & 7 else jump_fault({t})")
+        elif name == "halt":
+            self.emit(f"raise Halted({a[0]})")
+        elif name == "trap":
+            self.emit(f"raise GuestTrap(Trap.{args[0].id})")
+        elif name == "port_out":
+            self.emit(f"monitor.port_out({a[0]}, {a[1]})")
+        elif name == "port_in":
+            self.emit(f"{target} = monitor.port_in({a[0]})")
+        elif name == "hypercall":
+            self.emit(f"monitor.hypercall({a[0]})")
+        else:
+            raise ValueError(f"no hw lowering for effect {name}")
+
+    @staticmethod
+    def _store_view(size: int, value: str) -> tuple[str, str]:
+        if size == 8:
+            return "mq", value
+        return f"m{_VIEW[size, 0]}", f"({value}) & {(1 << 8 * size) - 1}"
+
+
+FACTORY_ARGS = ("A, B, C, I, X, XF, pc, next_pc, NW, TW, R, F, mb, mB, mh, mH, mi, mI, mq, md, mem_end, code_end, "
+                "forget, monitor")
+
+
+def handler_source(ins: Instruction, no_base: bool = False, static_target: bool = True) -> str:
+    """The Python source of the handler factory for one instruction (shown by tests and tools).
+
+    A handler returns the word index (pc / 8) of the next instruction: the run loop indexes a list
+    with it, which is the cheapest dispatch CPython offers.
+    """
+    body = HwLowering(ins, no_base, static_target).lower()
+    lines = [f"def make_{ins.mnemonic}({FACTORY_ARGS}):", f"    def do_{ins.mnemonic}():"]
+    lines += ["        " + line for line in body]
+    lines += ["        return NW", f"    return do_{ins.mnemonic}"]
+    return "\n".join(lines) + "\n"
+
+
+def _variants(ins: Instruction) -> list[tuple[bool, bool]]:
+    """(no_base, static_target) pairs: memory operands may lack a base; a target may be invalid."""
+    kinds = {o.kind for o in ins.operands}
+    bases = (False, True) if Kind.MEM in kinds else (False,)
+    targets = (True, False) if Kind.TARGET in kinds else (True,)
+    return [(b, t) for b in bases for t in targets]
+
+
+def build_factories(isa: InstructionSet) -> dict[tuple[int, bool, bool], Callable]:
+    """Exec every instruction's factory source; keyed by (opcode, no_base, static_target)."""
+    namespace: dict[str, object] = {"GuestTrap": GuestTrap, "Halted": Halted, "Trap": Trap,
+                                    "jump_fault": _jump_fault, **HW_FUNCTIONS}
+    factories = {}
+    for ins in isa.instructions:
+        for no_base, static_target in _variants(ins):
+            source = handler_source(ins, no_base, static_target)
+            code = compile(source, f"<hw {ins.mnemonic}>", "exec")
+            exec(code, namespace)
+            factories[ins.opcode, no_base, static_target] = namespace[f"make_{ins.mnemonic}"]
+    return factories
+
+
+_FACTORY_CACHE: dict[int, tuple[InstructionSet, dict]] = {}
+
+
+def factories_for(isa: InstructionSet) -> dict:
+    cached = _FACTORY_CACHE.get(id(isa))
+    if cached is None or cached[0] is not isa:
+        cached = _FACTORY_CACHE[id(isa)] = (isa, build_factories(isa))
+    return cached[1]
+
+
+def _raise_vm_exit() -> int:
+    raise _VM_EXIT
+
+
+class HwEngine:
+    """Runs a machine instruction by instruction; `monitor` provides devices and hypercalls."""
+
+    name = "hw"
+    CHUNK = 1 << 22
+    INITIAL_WORDS = (16 << 20) // WORD  # the handler list grows past this only if code runs there
+
+    def __init__(self, isa: InstructionSet, machine: Machine, monitor) -> None:
+        self.isa = isa
+        self.machine = machine
+        self.monitor = monitor
+        self.factories = factories_for(isa)
+        self.mem_end = machine.mem_size
+        # handlers[pc // 8]: the closure for the instruction at pc, or None until it is decoded
+        self.handlers: list[Callable[[], int] | None] = [None] * min(self.mem_end // WORD, self.INITIAL_WORDS)
+        self.monitor_handlers: dict[int, Callable[[], int]] = {}
+        self.code_end = [0]
+        mem = memoryview(machine.mem)
+        self.views = {code: mem.cast(code) for code in "bBhHiIqd"}
+
+    # -- decoding ---------------------------------------------------------------------------------
+    def check_fetch(self, pc: int) -> None:
+        if pc & 7:
+            raise GuestTrap(Trap.MISALIGNED, f"fetch from {pc:#x}")
+        if pc < 0x1000 or pc > self.mem_end - WORD:
+            raise GuestTrap(Trap.MEMFAULT, f"fetch from {pc:#x}")
+
+    def decode(self, pc: int) -> tuple[Instruction, Callable[[], int]]:
+        """Decode the instruction at pc into a handler closure; traps as a fetch would."""
+        self.check_fetch(pc)
+        mem = self.machine.mem
+        fields = decode_word(bytes(mem[pc : pc + WORD]))
+        ins = self.isa.by_opcode.get(fields.opcode)
+        if ins is None:
+            raise GuestTrap(Trap.ILLEGAL, f"opcode {fields.opcode:#04x}")
+        no_base = False
+        for fld, _kind in ins.register_fields().items():
+            value = getattr(fields, fld.lower())
+            if fld == "B" and value == NO_BASE and any(o.kind is Kind.MEM for o in ins.operands):
+                no_base = True
+            elif value > 15:
+                raise GuestTrap(Trap.ILLEGAL, f"register field {fld} = {value}")
+        if ins.size > WORD:
+            if pc + ins.size > self.mem_end:
+                raise GuestTrap(Trap.MEMFAULT, f"literal of {ins.mnemonic} beyond memory")
+            fields = with_literal(fields, bytes(mem[pc + WORD : pc + 2 * WORD]))
+        static_target = fields.imm > 0 and not fields.imm & 7
+        v = self.views
+        machine = self.machine
+        next_pc = pc + ins.size
+        handler = self.factories[ins.opcode, no_base, static_target or (ins.opcode, no_base, False) not in
+                                 self.factories](
+            fields.a, fields.b, fields.c, fields.imm, fields.literal, bits_float(fields.literal), pc, next_pc,
+            next_pc >> 3, fields.imm >> 3, machine.regs, machine.fregs, v["b"], v["B"], v["h"], v["H"], v["i"],
+            v["I"], v["q"], v["d"], self.mem_end, self.code_end, self.forget, self.monitor,
+        )
+        self.code_end[0] = max(self.code_end[0], next_pc)
+        return ins, handler
+
+    def forget(self, addr: int) -> None:
+        """A store hit decoded code: drop the closures of the word it changed (and a literal's owner)."""
+        word = addr >> 3
+        handlers = self.handlers
+        for w in (word, word - 1):
+            if w < len(handlers):
+                handlers[w] = None
+            self.monitor_handlers.pop(w, None)
+
+    def forget_range(self, lo: int, hi: int) -> None:
+        if lo < self.code_end[0]:
+            for addr in range(max(lo & ~7, 0), min(hi, self.code_end[0]), WORD):
+                self.forget(addr)
+
+    def install(self, pc: int) -> None:
+        ins, handler = self.decode(pc)
+        w = pc >> 3
+        if w >= len(self.handlers):
+            self.handlers.extend([None] * (w + 1 - len(self.handlers)))
+        if ins.semantics.exits_to_monitor:
+            self.monitor_handlers[w] = handler
+            handler = _raise_vm_exit
+        self.handlers[w] = handler
+
+    # -- running ----------------------------------------------------------------------------------
+    def run(self, fuel: int | None) -> Outcome | None:
+        """Run until a stop, or until `fuel` instructions retired (then None; the caller decides)."""
+        machine = self.machine
+        handlers = self.handlers
+        pc = machine.pc
+        if pc & 7 or pc <= 0:
+            return self._trapped(GuestTrap(Trap.MISALIGNED if pc & 7 else Trap.MEMFAULT), pc)
+        w = pc >> 3
+        remaining = fuel
+        while True:
+            chunk = self.CHUNK if remaining is None else min(remaining, self.CHUNK)
+            if chunk == 0:
+                machine.pc = w << 3
+                return None
+            done = 0
+            try:
+                for done in range(chunk):  # noqa: B007 - `done` counts retired instructions on exit
+                    w = handlers[w]()
+                done = chunk
+            except (TypeError, IndexError):
+                if w < len(handlers) and handlers[w] is not None:
+                    raise
+                machine.retired += done
+                try:
+                    self.install(w << 3)
+                except GuestTrap as trap:
+                    return self._trapped(trap, w << 3)
+            except VmExit:
+                machine.retired += done
+                machine.pc = w << 3
+                try:
+                    w = self.monitor_handlers[w]()
+                except GuestTrap as trap:
+                    return self._trapped(trap, w << 3)
+                except Halted as halt:
+                    return self._halted(halt, w << 3)
+                except JumpFault as fault:
+                    return self._jump_faulted(fault)
+                machine.retired += 1
+                done += 1
+            except GuestTrap as trap:
+                machine.retired += done
+                return self._trapped(trap, w << 3)
+            except Halted as halt:
+                machine.retired += done
+                return self._halted(halt, w << 3)
+            except JumpFault as fault:
+                machine.retired += done
+                return self._jump_faulted(fault)
+            else:
+                machine.retired += done
+            if remaining is not None:
+                remaining -= done
+
+    def _trapped(self, trap: GuestTrap, pc: int) -> Outcome:
+        self.machine.pc = pc
+        return Outcome(None, trap.trap, pc, self.machine.retired, trap.detail)
+
+    def _halted(self, halt: Halted, pc: int) -> Outcome:
+        self.machine.retired += 1
+        self.machine.pc = pc
+        return Outcome(halt.status, None, pc, self.machine.retired)
+
+    def _jump_faulted(self, fault: JumpFault) -> Outcome:
+        """The jump retired; the fetch at its target traps there."""
+        self.machine.retired += 1
+        try:
+            self.check_fetch(fault.target)
+        except GuestTrap as trap:
+            return self._trapped(trap, fault.target)
+        raise AssertionError("a jump fault at a fetchable address")

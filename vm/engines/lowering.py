@@ -1,0 +1,182 @@
+"""Lowering instruction semantics to Python source, shared by the engines' code generators.
+
+A `Lowering` walks the semantics' syntax tree and writes source lines. Each engine subclasses it and
+says what an operand, a pure function and an effect become in its own code: the hw engine writes
+handlers for CPython, the para engine writes code for Numba. The walk itself (statements,
+expressions, which integer operations must wrap) is here once.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from vm.isa.model import Instruction, Kind
+from vm.isa.semantics import FIXED_FLOAT, FIXED_INT, PURE_FUNCTIONS
+
+FLOAT_FUNCTIONS = {"fcanon", "fsqrt", "fmin", "fmax", "fma", "itof", "bits2f"}
+WRAPPING_OPS = (ast.Add, ast.Sub, ast.Mult, ast.LShift)
+
+
+class Lowering:
+    """Turns one instruction's semantics into indented source lines."""
+
+    indent_unit = "    "
+
+    def __init__(self, ins: Instruction) -> None:
+        self.ins = ins
+        self.kinds = {op.name: op.kind for op in ins.operands}
+        self.local_types: dict[str, str] = {}
+        self.lines: list[str] = []
+        self.depth = 0
+        self.temp_count = 0
+        self.in_loop_test = False  # a loop test is re-evaluated: nothing may be hoisted out of it
+
+    # -- hooks for the engines ------------------------------------------------------------------
+    def operand(self, name: str) -> str:
+        """Source that reads an operand, fixed register or special name."""
+        raise NotImplementedError
+
+    def register_target(self, name: str) -> str:
+        """Source that an integer or float register assignment writes to."""
+        raise NotImplementedError
+
+    def local(self, name: str) -> str:
+        return "t_" + name
+
+    def pure(self, name: str, args: list[str]) -> str:
+        raise NotImplementedError
+
+    def wrap(self, source: str) -> str:
+        """Make an integer expression wrap modulo 2^64 (identity where the host already does)."""
+        return source
+
+    def effect(self, name: str, args: list[ast.expr], target: str | None) -> None:
+        """Emit an effect statement; `target` is where a value-returning effect stores its result."""
+        raise NotImplementedError
+
+    # -- output ----------------------------------------------------------------------------------
+    def emit(self, line: str) -> None:
+        self.lines.append(self.indent_unit * self.depth + line)
+
+    def temp(self) -> str:
+        self.temp_count += 1
+        return f"t__{self.temp_count}"
+
+    def lower(self) -> list[str]:
+        self.block(self.ins.semantics.tree.body)
+        return self.lines
+
+    # -- statements ------------------------------------------------------------------------------
+    def block(self, body: list[ast.stmt]) -> None:
+        start = len(self.lines)
+        for stmt in body:
+            self.statement(stmt)
+        if len(self.lines) == start:
+            self.emit("pass")
+
+    def statement(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Assign):
+            name = stmt.targets[0].id
+            if isinstance(stmt.value, ast.Call) and stmt.value.func.id not in PURE_FUNCTIONS:
+                self.effect(stmt.value.func.id, stmt.value.args, self.assign_target(name, stmt.value))
+            else:
+                self.emit(f"{self.assign_target(name, stmt.value)} = {self.expr(stmt.value)}")
+        elif isinstance(stmt, ast.AugAssign):
+            value = ast.BinOp(left=ast.Name(stmt.target.id, ast.Load()), op=stmt.op, right=stmt.value)
+            self.statement(ast.Assign(targets=[stmt.target], value=value))
+        elif isinstance(stmt, ast.If):
+            self.emit(f"if {self.expr(stmt.test)}:")
+            self.nested(stmt.body)
+            if stmt.orelse:
+                self.emit("else:")
+                self.nested(stmt.orelse)
+        elif isinstance(stmt, ast.While):
+            self.in_loop_test = True
+            test = self.expr(stmt.test)
+            self.in_loop_test = False
+            self.emit(f"while {test}:")
+            self.nested(stmt.body)
+        elif isinstance(stmt, ast.For):
+            args = ", ".join(self.expr(a) for a in stmt.iter.args)
+            self.local_types[stmt.target.id] = "int"
+            self.emit(f"for {self.local(stmt.target.id)} in range({args}):")
+            self.nested(stmt.body)
+        elif isinstance(stmt, ast.Expr):
+            self.effect(stmt.value.func.id, stmt.value.args, None)
+        else:
+            self.emit("pass")
+
+    def nested(self, body: list[ast.stmt]) -> None:
+        self.depth += 1
+        self.block(body)
+        self.depth -= 1
+
+    def assign_target(self, name: str, value: ast.expr) -> str:
+        if name in self.kinds and self.kinds[name] in (Kind.REG, Kind.FREG) or name in FIXED_INT or name in FIXED_FLOAT:
+            return self.register_target(name)
+        if name not in self.local_types:
+            self.local_types[name] = self.type_of(value)
+        return self.local(name)
+
+    # -- expressions -----------------------------------------------------------------------------
+    def expr(self, node: ast.expr) -> str:
+        """Source for an expression, with integer arithmetic wrapped as the ISA requires."""
+        if isinstance(node, ast.Name):
+            if node.id in self.local_types:
+                return self.local(node.id)
+            return self.operand(node.id)
+        if isinstance(node, ast.Constant):
+            return repr(node.value)
+        if isinstance(node, ast.Call):
+            return self.pure(node.func.id, [self.expr(a) for a in node.args])
+        if isinstance(node, ast.BinOp):
+            text = f"({self.expr(node.left)} {_OPS[type(node.op)]} {self.expr(node.right)})"
+            if isinstance(node.op, WRAPPING_OPS) and self.type_of(node) == "int":
+                return self.wrap(text)
+            return text
+        if isinstance(node, ast.UnaryOp):
+            text = f"({_UNARY[type(node.op)]}{self.expr(node.operand)})"
+            if isinstance(node.op, ast.USub) and self.type_of(node) == "int":
+                return self.wrap(text)
+            return text
+        if isinstance(node, ast.BoolOp):
+            joiner = " and " if isinstance(node.op, ast.And) else " or "
+            return "(" + joiner.join(self.expr(v) for v in node.values) + ")"
+        if isinstance(node, ast.Compare):
+            parts = [self.expr(node.left)]
+            for op, right in zip(node.ops, node.comparators, strict=False):
+                parts += [_CMP[type(op)], self.expr(right)]
+            return "(" + " ".join(parts) + ")"
+        if isinstance(node, ast.IfExp):
+            return f"({self.expr(node.body)} if {self.expr(node.test)} else {self.expr(node.orelse)})"
+        raise TypeError(f"cannot lower {ast.dump(node)}")
+
+    def type_of(self, node: ast.expr) -> str:
+        """"int" or "float": decides wrapping here and the local's type in native code."""
+        if isinstance(node, ast.Name):
+            if node.id in self.local_types:
+                return self.local_types[node.id]
+            if self.kinds.get(node.id) in (Kind.FREG, Kind.FLIT) or node.id in FIXED_FLOAT:
+                return "float"
+            return "int"
+        if isinstance(node, ast.Constant):
+            return "float" if isinstance(node.value, float) else "int"
+        if isinstance(node, ast.Call):
+            return "float" if node.func.id in FLOAT_FUNCTIONS else "int"
+        if isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.Div):
+                return "float"
+            sides = {self.type_of(node.left), self.type_of(node.right)}
+            return "float" if "float" in sides else "int"
+        if isinstance(node, ast.UnaryOp):
+            return "int" if isinstance(node.op, ast.Not) else self.type_of(node.operand)
+        if isinstance(node, ast.IfExp):
+            sides = {self.type_of(node.body), self.type_of(node.orelse)}
+            return "float" if "float" in sides else "int"
+        return "int"
+
+
+_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.BitAnd: "&", ast.BitOr: "|",
+        ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>"}
+_UNARY = {ast.USub: "-", ast.UAdd: "+", ast.Invert: "~", ast.Not: "not "}
+_CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}

@@ -1,0 +1,71 @@
+"""Instruction-set extensions: a user's Python file, or an installed package's entry point.
+
+An extension module defines `INSTRUCTIONS`, a list of `vm.isa.instruction(...)` with opcodes in
+0xC0..0xFF, and optionally `NAME` (default: the file's stem). Its instructions join the core ones in
+the assembler, the disassembler, both engines and the reference, exactly as core instructions do.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+
+from vm.isa import InstructionSet, IsaError
+from vm.isa.model import Instruction
+
+EXTENSION_OPCODES = range(0xC0, 0x100)
+ENTRY_POINT_GROUP = "vm.extensions"
+
+
+def _module_from_file(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise IsaError(f"extension {path}: no such file")
+    spec = importlib.util.spec_from_file_location(f"vm_extension_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except IsaError as e:
+        raise IsaError(f"extension {path}: {e}") from None
+    except Exception as e:  # a user's file: report its error without our traceback
+        raise IsaError(f"extension {path}: {type(e).__name__}: {e}") from None
+    return module
+
+
+def extension_instructions(module: ModuleType, where: str) -> tuple[str, list[Instruction]]:
+    """The extension's name and its checked instructions."""
+    name = getattr(module, "NAME", None) or Path(where).stem
+    instructions = getattr(module, "INSTRUCTIONS", None)
+    if not isinstance(instructions, list) or not all(isinstance(i, Instruction) for i in instructions):
+        raise IsaError(f"extension {where}: define INSTRUCTIONS = [vm.isa.instruction(...), ...]")
+    out = []
+    for ins in instructions:
+        if ins.opcode not in EXTENSION_OPCODES:
+            raise IsaError(f"extension {where}: instruction {ins.mnemonic!r} has opcode {ins.opcode:#04x}; "
+                           "extensions use opcodes 0xC0..0xFF (0x80..0xBF are reserved for the core)")
+        out.append(Instruction(**{**ins.__dict__, "origin": name}))
+    return name, out
+
+
+def add_extension(isa: InstructionSet, module: ModuleType, where: str) -> InstructionSet:
+    name, instructions = extension_instructions(module, where)
+    if name in isa.extensions:
+        return isa
+    try:
+        return isa.extended(instructions, name)
+    except IsaError as e:
+        raise IsaError(f"extension {where}: {e}") from None
+
+
+def load_extensions(isa: InstructionSet, files: list[str]) -> InstructionSet:
+    """The instruction set with every installed extension and every extension file added."""
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            module = ep.load()
+        except Exception as e:  # an installed package's bug must not hide behind our traceback
+            raise IsaError(f"extension entry point {ep.name} ({ep.value}): {type(e).__name__}: {e}") from None
+        isa = add_extension(isa, module, f"entry point {ep.name}")
+    for file in files:
+        isa = add_extension(isa, _module_from_file(Path(file)), file)
+    return isa

@@ -1,0 +1,7 @@
+"""The guest ISA: instruction descriptions, traps and the generated reference. Imports nothing else of vm."""
+
+from vm.isa.core import core_isa
+from vm.isa.model import Instruction, InstructionSet, IsaError, Kind, instruction
+from vm.isa.traps import Trap
+
+__all__ = ["Instruction", "InstructionSet", "IsaError", "Kind", "Trap", "core_isa", "instruction"]

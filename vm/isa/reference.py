@@ -1,0 +1,84 @@
+"""The instruction reference (docs/isa.md), generated from the instruction descriptions."""
+
+from __future__ import annotations
+
+from vm.isa.model import OPERAND_KINDS, InstructionSet, Kind
+from vm.isa.semantics import EFFECTS, PURE_FUNCTIONS
+from vm.isa.traps import TRAP_DOCS
+
+HEADER = """# Instruction reference
+
+Generated from the instruction descriptions in `vm/isa/` by `vm isa`; a test fails if this file is
+stale. The contract is `spec/isa-core.md`; this page adds the project's choices where the spec is
+silent (see "Choices"). Every instruction is one 8-byte word: byte 0 opcode, bytes 1-3 fields A B C,
+bytes 4-7 the signed immediate I; `+lit64` marks a second word holding a 64-bit literal.
+"""
+
+CHOICES = """## Choices where the spec is silent
+
+- Immediates, offsets and branch targets must fit the signed 32-bit field; the assembler rejects
+  larger values (except `li`, which becomes `liw`). Branch targets must be 0..2^31-1.
+- A jump to an address that cannot be fetched retires; the fetch then traps at the target
+  (MISALIGNED or MEMFAULT, with pc = the target).
+- `in rd, 2` (counter) reads the number of instructions retired before the `in`.
+- A hypercall that faults (MEMFAULT, BADHCALL) does not retire, like any other trap.
+- The `.vmi` image records the extensions it needs; see docs/image-format.md.
+"""
+
+
+def _operands_doc() -> str:
+    names: dict[Kind, list[str]] = {}
+    for name, kind in OPERAND_KINDS.items():
+        names.setdefault(kind, []).append(name)
+    rows = [f"| `{'`, `'.join(v)}` | {k.value} |" for k, v in names.items()]
+    return "## Operand kinds\n\n| names | kind |\n|---|---|\n" + "\n".join(rows) + "\n"
+
+
+def _semantics_doc() -> str:
+    rows = [f"| `{name}` | {n} | {doc} |" for name, (n, doc) in PURE_FUNCTIONS.items()]
+    effects = [f"| `{name}` | {doc} |" for name, (_, _, doc) in EFFECTS.items()]
+    return (
+        "## Semantics language\n\nFunctions:\n\n| function | arguments | meaning |\n|---|---|---|\n"
+        + "\n".join(rows)
+        + "\n\nEffects (each a statement of its own):\n\n| effect | meaning |\n|---|---|\n"
+        + "\n".join(effects)
+        + "\n"
+    )
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+def markdown(isa: InstructionSet) -> str:
+    out = [HEADER]
+    groups: dict[str, list] = {}
+    for ins in sorted(isa.instructions, key=lambda i: i.opcode):
+        groups.setdefault(ins.origin, []).append(ins)
+    for origin, instructions in groups.items():
+        title = "Core instructions" if origin == "core" else f"Extension `{origin}`"
+        out.append(f"## {title}\n\n| op | syntax | fields | semantics | description |\n|---|---|---|---|---|")
+        for ins in instructions:
+            out.append(f"| {ins.opcode:02X} | `{ins.syntax()}` | {ins.fields} | `{_cell(ins.semantics.source)}` "
+                       f"| {_cell(ins.doc)} |")
+        out.append("")
+    out.append("## Pseudo-instructions\n\n| syntax | assembles to | description |\n|---|---|---|")
+    for p in isa.pseudos:
+        out.append(f"| `{p.mnemonic} {', '.join(p.operands)}` | `{p.expansion}` | {p.doc} |")
+    out.append("")
+    out.append("## Traps\n\n| code | trap | cause |\n|---|---|---|")
+    out += [f"| {t.value} | {t.name} | {doc} |" for t, doc in TRAP_DOCS.items()]
+    out.append("")
+    out.append(_operands_doc())
+    out.append(_semantics_doc())
+    out.append(CHOICES)
+    return "\n".join(out)
+
+
+def text(isa: InstructionSet) -> str:
+    lines = []
+    for ins in sorted(isa.instructions, key=lambda i: i.opcode):
+        lines.append(f"{ins.opcode:02X}  {ins.syntax():<28} {ins.fields:<12} {ins.doc}")
+    for p in isa.pseudos:
+        lines.append(f"--  {p.mnemonic + ' ' + ', '.join(p.operands):<28} {'pseudo':<12} {p.doc} = {p.expansion}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,263 @@
+"""Instruction semantics: a small statement language over named operands.
+
+The semantics of an instruction are a few lines of Python syntax, such as `rd = rs1 + rs2` or
+`if rs1 == rs2: goto(target)`. They are never run as written: each engine parses them and lowers
+them to its own code (CPython's instruction DSL works the same way). The language is:
+
+- Operand names (`rd`, `rs1`, `fs`, `imm`, `target`, ...) read and write the operands; `addr` is the
+  effective address of a memory operand; `pc` and `next_pc` are this and the next instruction's
+  address; `r0`..`r15`, `sp` and `f0`..`f15` are fixed registers. Other names are local temporaries.
+- Integer values are signed 64-bit and every write to an integer register wraps modulo 2^64.
+- Pure functions, usable in any expression: see `PURE_FUNCTIONS`.
+- Effects, each a statement of its own: see `EFFECTS`.
+- Statements: assignment, `if`/`elif`/`else`, `while`, `for i in range(...)`, `pass`.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from vm.isa.traps import Trap
+
+
+class SemanticsError(ValueError):
+    """Semantics text that is not in the language; the message says what and where."""
+
+
+# name -> (number of arguments, meaning). Each engine implements every one of them.
+PURE_FUNCTIONS: dict[str, tuple[int, str]] = {
+    "sdiv": (2, "signed division truncating toward zero; INT64_MIN / -1 = INT64_MIN"),
+    "srem": (2, "remainder with the dividend's sign; INT64_MIN % -1 = 0"),
+    "shl": (2, "shift left by the low 6 bits of the amount"),
+    "lshr": (2, "logical shift right by the low 6 bits of the amount"),
+    "ashr": (2, "arithmetic shift right by the low 6 bits of the amount"),
+    "ult": (2, "1 if a < b as unsigned 64-bit numbers, else 0"),
+    "fcanon": (1, "the value, or the canonical quiet NaN if it is a NaN"),
+    "fsqrt": (1, "square root; NaN for a negative input; sqrt(-0.0) = -0.0"),
+    "fmin": (2, "minimum; NaN if either is NaN; -0.0 below +0.0"),
+    "fmax": (2, "maximum; NaN if either is NaN; -0.0 below +0.0"),
+    "fma": (3, "a * b + c with one rounding"),
+    "isnan": (1, "1 if the float is a NaN, else 0"),
+    "ftoi_ok": (1, "1 if the float truncates to a value inside int64, else 0"),
+    "ftoi": (1, "the float truncated toward zero (check ftoi_ok first)"),
+    "itof": (1, "the nearest binary64 to an integer"),
+    "f2bits": (1, "the raw bits of a float, as a signed integer"),
+    "bits2f": (1, "the float with these raw bits"),
+}
+
+# name -> (number of arguments, returns a value, meaning)
+EFFECTS: dict[str, tuple[int, bool, str]] = {
+    "load": (3, True, "x = load(addr, size, signed): read 1, 2, 4 or 8 bytes (checks first)"),
+    "store": (3, False, "store(addr, size, value): write the low size bytes (checks first)"),
+    "fload": (1, True, "x = fload(addr): read a binary64"),
+    "fstore": (2, False, "fstore(addr, value): write a binary64"),
+    "goto": (1, False, "goto(address): the next instruction is at address; ends the semantics"),
+    "halt": (1, False, "halt(status): stop the machine with this exit status"),
+    "trap": (1, False, "trap(NAME): stop with a trap; nothing of this instruction happens"),
+    "port_out": (2, False, "port_out(port, value): a device write, emulated by the monitor"),
+    "port_in": (1, True, "x = port_in(port): a device read, emulated by the monitor"),
+    "hypercall": (1, False, "hypercall(n): a host service call (arguments r1, r2, r3, f0; result r0)"),
+}
+
+SPECIAL_NAMES = ("pc", "next_pc", "addr")
+FIXED_INT = {f"r{i}": i for i in range(16)} | {"sp": 15}
+FIXED_FLOAT = {f"f{i}": i for i in range(16)}
+CONTROL_EFFECTS = ("goto", "halt", "trap")
+MEMORY_SIZES = (1, 2, 4, 8)
+
+
+@dataclass(frozen=True)
+class Semantics:
+    """Parsed, checked semantics and the facts the engines need about them."""
+
+    source: str
+    tree: ast.Module
+    effects: frozenset[str]  # the effect names used
+    locals: frozenset[str]  # temporaries, which engines rename
+    int_writes: frozenset[str]  # integer registers assigned (operand or fixed names)
+    float_writes: frozenset[str]
+    traps: frozenset[str]
+
+    @property
+    def exits_to_monitor(self) -> bool:
+        """Device I/O: a VM exit in an engine that runs native code."""
+        return bool(self.effects & {"port_in", "port_out"})
+
+    @property
+    def ends_block(self) -> bool:
+        """Control may leave the straight line after this instruction."""
+        return bool(self.effects & {"goto", "halt", "port_in", "port_out", "hypercall"}) or (
+            "trap" in self.effects and _always_traps(self.tree)
+        )
+
+    @property
+    def writes_memory(self) -> bool:
+        return bool(self.effects & {"store", "fstore", "hypercall"})
+
+
+def _always_traps(tree: ast.Module) -> bool:
+    last = tree.body[-1]
+    return isinstance(last, ast.Expr) and _call_name(last.value) == "trap"
+
+
+def _call_name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id
+    return None
+
+
+def parse_semantics(source: str, operands: list[str]) -> Semantics:
+    """Parse and check semantics text against the instruction's operand names."""
+    text = source.strip()
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as e:
+        raise SemanticsError(f"line {e.lineno}: {e.msg}") from None
+    if not tree.body:
+        tree = ast.parse("pass")
+    checker = _Checker(operands)
+    checker.block(tree.body)
+    return Semantics(
+        source=text,
+        tree=tree,
+        effects=frozenset(checker.effects),
+        locals=frozenset(checker.locals),
+        int_writes=frozenset(checker.int_writes),
+        float_writes=frozenset(checker.float_writes),
+        traps=frozenset(checker.traps),
+    )
+
+
+class _Checker:
+    """Walks the syntax tree and rejects anything outside the language, with a reason."""
+
+    def __init__(self, operands: list[str]) -> None:
+        self.operands = set(operands)
+        self.readable = set(operands) | set(FIXED_INT) | set(FIXED_FLOAT) | {"pc", "next_pc"}
+        if "mem" in operands:
+            self.readable.add("addr")
+        self.locals: set[str] = set()
+        self.effects: set[str] = set()
+        self.int_writes: set[str] = set()
+        self.float_writes: set[str] = set()
+        self.traps: set[str] = set()
+
+    def fail(self, node: ast.AST, message: str) -> None:
+        raise SemanticsError(f"line {getattr(node, 'lineno', 1)}: {message}")
+
+    def block(self, body: list[ast.stmt]) -> None:
+        for i, stmt in enumerate(body):
+            self.statement(stmt)
+            ends = isinstance(stmt, ast.Expr) and _call_name(stmt.value) in CONTROL_EFFECTS
+            if ends and i != len(body) - 1:
+                self.fail(body[i + 1], f"nothing may follow {_call_name(stmt.value)}() in a block")
+
+    def statement(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Assign):
+            if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+                self.fail(stmt, "assign to one name at a time")
+            self.assignment(stmt, stmt.targets[0].id, stmt.value)
+        elif isinstance(stmt, ast.AugAssign):
+            if not isinstance(stmt.target, ast.Name):
+                self.fail(stmt, "assign to a name")
+            self.expression(stmt.target)
+            self.expression(stmt.value)
+            self.assign_target(stmt, stmt.target.id)
+        elif isinstance(stmt, ast.If | ast.While):
+            self.expression(stmt.test)
+            self.block(stmt.body)
+            if stmt.orelse:
+                self.block(stmt.orelse)
+        elif isinstance(stmt, ast.For):
+            self.for_loop(stmt)
+        elif isinstance(stmt, ast.Expr):
+            name = _call_name(stmt.value)
+            if name not in EFFECTS or EFFECTS[name][1]:
+                self.fail(stmt, "a statement on its own must be an effect such as store(...) or goto(...)")
+            self.effect(stmt.value)
+        elif not isinstance(stmt, ast.Pass):
+            self.fail(stmt, f"{type(stmt).__name__} statements are not part of the semantics language")
+
+    def for_loop(self, stmt: ast.For) -> None:
+        if not isinstance(stmt.target, ast.Name) or _call_name(stmt.iter) != "range" or stmt.orelse:
+            self.fail(stmt, "loops are `for name in range(...)`")
+        for arg in stmt.iter.args:
+            self.expression(arg)
+        self.assign_target(stmt, stmt.target.id)
+        self.block(stmt.body)
+
+    def assignment(self, stmt: ast.stmt, target: str, value: ast.expr) -> None:
+        name = _call_name(value)
+        if name in EFFECTS:
+            if not EFFECTS[name][1]:
+                self.fail(stmt, f"{name}() has no value")
+            self.effect(value)
+        else:
+            self.expression(value)
+        self.assign_target(stmt, target)
+
+    def assign_target(self, stmt: ast.stmt, target: str) -> None:
+        if target in self.operands:
+            kind = "float" if target.startswith("f") else "int"
+            if not target.startswith(("r", "f")):
+                self.fail(stmt, f"operand {target!r} is not a register and cannot be assigned")
+        elif target in FIXED_INT:
+            kind = "int"
+        elif target in FIXED_FLOAT:
+            kind = "float"
+        elif target in SPECIAL_NAMES or target in PURE_FUNCTIONS or target in EFFECTS:
+            self.fail(stmt, f"{target!r} cannot be assigned")
+            return
+        else:
+            self.locals.add(target)
+            self.readable.add(target)
+            return
+        (self.int_writes if kind == "int" else self.float_writes).add(target)
+
+    def effect(self, call: ast.Call) -> None:
+        name = call.func.id
+        nargs = EFFECTS[name][0]
+        if len(call.args) != nargs or call.keywords:
+            self.fail(call, f"{name}() takes {nargs} argument(s)")
+        self.effects.add(name)
+        if name == "trap":
+            arg = call.args[0]
+            if not isinstance(arg, ast.Name) or arg.id not in Trap.__members__:
+                self.fail(call, f"trap() takes a trap name: {', '.join(Trap.__members__)}")
+            self.traps.add(arg.id)
+            return
+        if name in ("load", "store"):
+            size = call.args[1]
+            if not (isinstance(size, ast.Constant) and size.value in MEMORY_SIZES):
+                self.fail(call, f"{name}() size must be one of {MEMORY_SIZES}")
+            if name == "load" and not (isinstance(call.args[2], ast.Constant) and call.args[2].value in (0, 1)):
+                self.fail(call, "load() signed must be 0 or 1")
+        for arg in call.args:
+            self.expression(arg)
+
+    def expression(self, node: ast.expr) -> None:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name):
+                if sub.id not in self.readable and sub.id not in PURE_FUNCTIONS:
+                    self.fail(sub, f"unknown name {sub.id!r}")
+            elif isinstance(sub, ast.Call):
+                name = _call_name(sub)
+                if name in EFFECTS:
+                    self.fail(sub, f"{name}() is an effect: use it as a statement of its own")
+                if name not in PURE_FUNCTIONS:
+                    self.fail(sub, f"unknown function {name!r}; known: {', '.join(PURE_FUNCTIONS)}")
+                if len(sub.args) != PURE_FUNCTIONS[name][0] or sub.keywords:
+                    self.fail(sub, f"{name}() takes {PURE_FUNCTIONS[name][0]} argument(s)")
+            elif isinstance(sub, ast.Constant):
+                if not isinstance(sub.value, int | float) or isinstance(sub.value, bool):
+                    self.fail(sub, "constants are integers or floats")
+            elif not isinstance(
+                sub,
+                ast.BinOp | ast.UnaryOp | ast.BoolOp | ast.Compare | ast.IfExp | ast.operator
+                | ast.unaryop | ast.boolop | ast.cmpop | ast.expr_context,
+            ):
+                self.fail(sub, f"{type(sub).__name__} is not part of the semantics language")
+            if isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.Div | ast.FloorDiv | ast.Mod | ast.Pow):
+                if not isinstance(sub.op, ast.Div):
+                    self.fail(sub, "use sdiv()/srem() for integer division; ** is not supported")

@@ -1,0 +1,98 @@
+"""Machine state, shared by every engine, and the outcome of a run."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from vm.image import LOAD_ADDRESS, Image
+from vm.isa import Trap
+from vm.isa.encoding import float_bits
+
+DEFAULT_MEMORY = 1 << 20
+MIN_MEMORY = 64 * 1024
+MAX_MEMORY = 4 << 30
+PAGE = 4096
+
+
+class GuestTrap(Exception):
+    """A trap raised while executing an instruction; the instruction has changed nothing."""
+
+    def __init__(self, trap: Trap, detail: str = "") -> None:
+        super().__init__(trap.name)
+        self.trap = trap
+        self.detail = detail
+
+
+class Halted(Exception):
+    """HALT or EXIT: the machine stops with this exit status."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class LoadError(ValueError):
+    """An image that does not fit the machine it is loaded into."""
+
+
+def check_memory_size(size: int) -> None:
+    if not MIN_MEMORY <= size <= MAX_MEMORY or size % PAGE:
+        raise LoadError(f"memory size {size} must be a multiple of {PAGE} from {MIN_MEMORY} to {MAX_MEMORY}")
+
+
+@dataclass
+class Machine:
+    """Registers, memory, pc and the retired-instruction counter of one guest."""
+
+    image: Image
+    mem: bytearray
+    regs: list[int] = field(default_factory=lambda: [0] * 16)
+    fregs: list[float] = field(default_factory=lambda: [0.0] * 16)
+    pc: int = 0
+    retired: int = 0
+
+    @classmethod
+    def load(cls, image: Image, mem_size: int = DEFAULT_MEMORY) -> Machine:
+        check_memory_size(mem_size)
+        if image.end > mem_size:
+            raise LoadError(f"the program needs {image.end} bytes of memory; --mem is {mem_size}")
+        mem = bytearray(mem_size)
+        mem[LOAD_ADDRESS : image.end] = image.memory
+        machine = cls(image, mem, pc=image.entry)
+        machine.regs[15] = mem_size
+        return machine
+
+    @property
+    def mem_size(self) -> int:
+        return len(self.mem)
+
+
+@dataclass
+class Outcome:
+    """How a run ended: an exit status or a trap, and where."""
+
+    exit: int | None
+    trap: Trap | None
+    pc: int
+    retired: int
+    detail: str = ""
+
+    def source(self, image: Image) -> str | None:
+        info = image.line_at(self.pc)
+        return f"{image.source}:{info.line}" if info else None
+
+
+def state_dict(machine: Machine, outcome: Outcome) -> dict:
+    """The final state in the JSON form of `vm run --state-out`."""
+    return {
+        "exit": outcome.exit,
+        "trap": outcome.trap.name if outcome.trap else None,
+        "pc": outcome.pc,
+        "source": outcome.source(machine.image),
+        "retired": outcome.retired,
+        "r": list(machine.regs),
+        "f": [f"{float_bits(x) & (2**64 - 1):016x}" for x in machine.fregs],
+        "mem_size": machine.mem_size,
+        "mem_sha256": hashlib.sha256(machine.mem).hexdigest(),
+    }

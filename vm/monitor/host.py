@@ -1,0 +1,97 @@
+"""The monitor's host side: the C host services (native/) for hypercalls and guest I/O.
+
+Every engine goes through one `Host`, so all guest output shares one buffer and reaches the host in
+program order, and `in` and READ share one input stream.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from vm import _hostcalls
+from vm.isa import Trap
+
+ffi, lib = _hostcalls.ffi, _hostcalls.lib
+
+HC_DONE, HC_RESULT, HC_EXIT = lib.VM_HC_DONE, lib.VM_HC_RESULT, lib.VM_HC_EXIT
+HYPERCALL_NAMES = ["EXIT", "WRITE", "READ", "PUTINT", "PUTFLOAT", "CLOCK", "MEMMOVE", "MEMSET"]
+# hypercall number -> the argument registers holding (destination, length) of memory it writes
+WRITES_MEMORY = {2: (2, 3), 6: (1, 3), 7: (1, 3)}
+
+
+def hypercall_address() -> int:
+    """The address of the C hypercall entry, for native code that calls it directly."""
+    return int(ffi.cast("intptr_t", ffi.addressof(lib, "vm_hypercall")))
+
+
+@dataclass
+class Captured:
+    stdout: bytes
+    stderr: bytes
+
+
+class Host:
+    """Standard streams for one guest: the process's own, or captured in memory (stdin given)."""
+
+    def __init__(self, stdin: bytes | None = None, capture: bool = False) -> None:
+        if capture:
+            self._ptr = lib.vm_host_new(-1, -1, -1)
+        else:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            self._ptr = lib.vm_host_new(-1 if stdin is not None else 0, 1, 2)
+        if self._ptr == ffi.NULL:
+            raise MemoryError("cannot allocate the host services")
+        if stdin:
+            lib.vm_host_feed(self._ptr, stdin, len(stdin))
+        self.address = int(ffi.cast("intptr_t", self._ptr))
+        self.capture = capture
+        self._r0 = ffi.new("int64_t[1]")
+        self.r0_address = int(ffi.cast("intptr_t", self._r0))
+
+    def close(self) -> None:
+        if self._ptr is not None:
+            lib.vm_host_flush(self._ptr)
+            lib.vm_host_free(self._ptr)
+            self._ptr = None
+
+    def __del__(self) -> None:
+        self.close()
+
+    def flush(self) -> None:
+        lib.vm_host_flush(self._ptr)
+
+    def protect(self, lo: int, hi: int) -> None:
+        """Refuse hypercall writes into [lo, hi) with UNSUPPORTED (the para engine's translated text)."""
+        lib.vm_host_protect(self._ptr, lo, hi)
+
+    def captured(self) -> Captured:
+        out = []
+        for fd in (1, 2):
+            data = ffi.new("uint8_t **")
+            n = lib.vm_host_captured(self._ptr, fd, data)
+            out.append(bytes(ffi.buffer(data[0], n)) if n else b"")
+        return Captured(*out)
+
+    @property
+    def hypercalls(self) -> int:
+        return lib.vm_host_hypercalls(self._ptr)
+
+    # -- device helpers --------------------------------------------------------------------------
+    def put_byte(self, value: int) -> None:
+        lib.vm_put_byte(self._ptr, value)
+
+    def put_int(self, value: int) -> None:
+        lib.vm_put_int(self._ptr, value)
+
+    def get_byte(self) -> int:
+        return lib.vm_get_byte(self._ptr)
+
+    # -- hypercalls ----------------------------------------------------------------------------
+    def hypercall(self, n: int, r1: int, r2: int, r3: int, f0: float, mem_address: int, mem_size: int):
+        """Run hypercall n. Returns (status, r0): status HC_DONE, HC_RESULT, HC_EXIT or a Trap."""
+        status = lib.vm_hypercall(self.address, n, r1, r2, r3, f0, mem_address, mem_size, self.r0_address)
+        if status in (HC_DONE, HC_RESULT, HC_EXIT):
+            return status, self._r0[0]
+        return Trap(status), 0

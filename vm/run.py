@@ -1,0 +1,95 @@
+"""Running a guest: load an image into a machine, pick an engine, collect the outcome and statistics.
+
+This is the API under the CLI, the tests and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vm.asm.assembler import assemble
+from vm.engines.hw import HwEngine
+from vm.image import Image, ImageError
+from vm.isa import InstructionSet, Trap, core_isa
+from vm.machine import DEFAULT_MEMORY, Machine, Outcome, state_dict
+from vm.monitor.host import Captured, Host
+from vm.monitor.monitor import Monitor
+
+MODES = ("hw", "para", "auto")
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced: its outcome, final machine, output (if captured) and statistics."""
+
+    outcome: Outcome
+    machine: Machine
+    mode: str
+    output: Captured | None
+    stats: dict = field(default_factory=dict)
+
+    def state(self) -> dict:
+        return state_dict(self.machine, self.outcome)
+
+
+def load_program(path: str | Path, isa: InstructionSet | None = None) -> Image:
+    """An image from a `.vmi` file, or assembled from any other file (raises AssemblyError, ImageError)."""
+    path = Path(path)
+    data = path.read_bytes()
+    if path.suffix == ".vmi":
+        return Image.from_bytes(data, str(path))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ImageError(f"{path}: neither a vm image nor UTF-8 assembly text") from None
+    return assemble(text, str(path), isa or core_isa())
+
+
+def run_image(
+    image: Image,
+    mode: str = "hw",
+    *,
+    isa: InstructionSet | None = None,
+    mem_size: int = DEFAULT_MEMORY,
+    fuel: int | None = None,
+    stdin: bytes | None = None,
+    capture: bool = False,
+) -> RunResult:
+    """Run an image to its end in the given mode; with `capture`, output is returned, not printed."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+    isa = isa or core_isa()
+    machine = Machine.load(image, mem_size)
+    host = Host(stdin=stdin, capture=capture)
+    monitor = Monitor(machine, host)
+    stats: dict = {"engine": mode}
+    start = time.perf_counter()
+    try:
+        if mode == "hw":
+            outcome = _run_hw(isa, machine, monitor, fuel)
+        else:
+            from vm.engines.para.engine import run_para
+
+            outcome = run_para(isa, machine, monitor, fuel, fallback=(mode == "auto"), stats=stats)
+    finally:
+        host.flush()
+    stats["run_seconds"] = time.perf_counter() - start - stats.get("compile_seconds", 0.0)
+    stats["retired"] = outcome.retired
+    stats["vm_exits"] = monitor.vm_exits
+    stats["hypercalls"] = host.hypercalls
+    output = host.captured() if capture else None
+    host.close()
+    return RunResult(outcome, machine, mode, output, stats)
+
+
+def _run_hw(isa: InstructionSet, machine: Machine, monitor: Monitor, fuel: int | None) -> Outcome:
+    engine = HwEngine(isa, machine, monitor)
+    monitor.memory_written = engine.forget_range
+    outcome = engine.run(fuel)
+    return outcome or fuel_outcome(machine)
+
+
+def fuel_outcome(machine: Machine) -> Outcome:
+    return Outcome(None, Trap.FUEL, machine.pc, machine.retired, "the instruction budget is spent")
