@@ -40,6 +40,14 @@ def _srem(a: int, b: int) -> int:
     return a - b * (abs(a) // abs(b) * (-1 if (a < 0) != (b < 0) else 1))
 
 
+def _fdiv(a: float, b: float) -> float:
+    if b == 0.0:  # CPython raises here; IEEE-754 gives a signed infinity, or NaN for 0/0 and NaN/0
+        if a != a or a == 0.0:
+            return CANONICAL_NAN
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
+
+
 def _fcanon(x: float) -> float:
     return x if x == x else CANONICAL_NAN
 
@@ -85,7 +93,7 @@ def _fma(a: float, b: float, c: float) -> float:
 
 
 HW_FUNCTIONS: dict[str, object] = {
-    "_sdiv": _sdiv, "_srem": _srem, "_fcanon": _fcanon, "_fsqrt": _fsqrt, "_fmin": _fmin, "_fmax": _fmax,
+    "_sdiv": _sdiv, "_srem": _srem, "_fdiv": _fdiv, "_fcanon": _fcanon, "_fsqrt": _fsqrt, "_fmin": _fmin, "_fmax": _fmax,
     "_ftoi_ok": _ftoi_ok, "_f2bits": _f2bits, "_bits2f": _bits2f, "_fma": _fma,
 }
 _INLINE = {
@@ -160,6 +168,9 @@ class HwLowering(Lowering):
         self.emit(f"if not -9223372036854775808 <= {t} <= 9223372036854775807:")
         self.emit(f"    {t} = ({t} + 9223372036854775808 & 18446744073709551615) - 9223372036854775808")
         return t
+
+    def divide(self, left: str, right: str) -> str:
+        return f"_fdiv({left}, {right})"
 
     def pure(self, name: str, args: list[str]) -> str:
         if name in _INLINE:

@@ -46,6 +46,10 @@ class Lowering:
     def pure(self, name: str, args: list[str]) -> str:
         raise NotImplementedError
 
+    def divide(self, left: str, right: str) -> str:
+        """IEEE-754 float division: by zero gives an infinity or NaN, never an exception."""
+        return f"({left} / {right})"
+
     def wrap(self, source: str) -> str:
         """Make an integer expression wrap modulo 2^64 (identity where the host already does)."""
         return source
@@ -130,6 +134,8 @@ class Lowering:
         if isinstance(node, ast.Call):
             return self.pure(node.func.id, [self.expr(a) for a in node.args])
         if isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.Div):
+                return self.divide(self.expr(node.left), self.expr(node.right))
             text = f"({self.expr(node.left)} {_OPS[type(node.op)]} {self.expr(node.right)})"
             if isinstance(node.op, WRAPPING_OPS) and self.type_of(node) == "int":
                 return self.wrap(text)

@@ -29,12 +29,13 @@ _ALU = [
 def _alu() -> list[Instruction]:
     out = []
     for k, (name, expr, doc) in enumerate(_ALU):
-        for suffix, opcode, src in (("", 0x10, "rs2"), ("i", 0x20, "imm")):
+        imm_name = name[:-1] + "iu" if name.endswith("u") else name + "i"  # sltu -> sltiu
+        for mnemonic, opcode, src in ((name, 0x10, "rs2"), (imm_name, 0x20, "imm")):
             guard = f"if {src} == 0:\n    trap(DIVZERO)\n" if name in ("div", "rem") else ""
             body = guard + "rd = " + expr.format(a="rs1", b=src)
             out.append(
-                I(name + suffix, opcode + k, f"rd, rs1, {src}", body, f"rd = rs1 {name} {src}: {doc}",
-                  imm_form=None if suffix else name + "i")
+                I(mnemonic, opcode + k, f"rd, rs1, {src}", body, f"rd = rs1 {name} {src}: {doc}",
+                  imm_form=imm_name if src == "rs2" else None)
             )
     return out
 
