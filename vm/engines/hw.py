@@ -296,9 +296,14 @@ class HwEngine:
 
     # -- decoding ---------------------------------------------------------------------------------
     def check_fetch(self, pc: int) -> None:
+        self.check_fetch_at(pc, self.mem_end)
+
+    @staticmethod
+    def check_fetch_at(pc: int, mem_end: int) -> None:
+        """Trap as fetching an instruction at pc would, if it would."""
         if pc & 7:
             raise GuestTrap(Trap.MISALIGNED, f"fetch from {pc:#x}")
-        if pc < 0x1000 or pc > self.mem_end - WORD:
+        if pc < 0x1000 or pc > mem_end - WORD:
             raise GuestTrap(Trap.MEMFAULT, f"fetch from {pc:#x}")
 
     def decode(self, pc: int) -> tuple[Instruction, Callable[[], int]]:

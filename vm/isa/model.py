@@ -66,6 +66,7 @@ class Instruction:
     imm_form: str | None = None  # the mnemonic to use when the last operand is an immediate
     wide_form: str | None = None  # the mnemonic to use when the immediate does not fit 32 bits
     origin: str = "core"  # "core" or the extension that declared it
+    flow: str | None = None  # "call" or "return": lets native code use the host's own call stack
 
     @property
     def size(self) -> int:
@@ -109,6 +110,7 @@ def instruction(
     imm_form: str | None = None,
     wide_form: str | None = None,
     origin: str = "core",
+    flow: str | None = None,
 ) -> Instruction:
     """Build an `Instruction` from its textual description, checking every part of it."""
     where = f"instruction {mnemonic!r} ({origin})"
@@ -137,13 +139,17 @@ def instruction(
     immediates = [o for o in ops if o.field in ("I", "BI")]
     if len(immediates) > 1:
         raise IsaError(f"{where}: only one operand can use the immediate field I")
+    if flow not in (None, "call", "return"):
+        raise IsaError(f"{where}: flow must be None, 'call' or 'return', not {flow!r}")
     if not 0 <= opcode <= 0xFF:
         raise IsaError(f"{where}: opcode {opcode:#x} is not a byte")
     try:
         sem = parse_semantics(semantics, operands=[o.name for o in ops])
     except SemanticsError as e:
         raise IsaError(f"{where}: semantics: {e}") from None
-    return Instruction(mnemonic.lower(), opcode, tuple(ops), sem, doc, imm_form, wide_form, origin)
+    if flow and "goto" not in sem.effects:
+        raise IsaError(f"{where}: a {flow} instruction must goto() its target")
+    return Instruction(mnemonic.lower(), opcode, tuple(ops), sem, doc, imm_form, wide_form, origin, flow)
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ class Semantics:
     @property
     def ends_block(self) -> bool:
         """Control may leave the straight line after this instruction."""
-        return bool(self.effects & {"goto", "halt", "port_in", "port_out", "hypercall"}) or (
+        return bool(self.effects & {"goto", "halt", "port_in", "port_out"}) or (
             "trap" in self.effects and _always_traps(self.tree)
         )
 

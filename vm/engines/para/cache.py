@@ -1,0 +1,64 @@
+"""The on-disk cache of translated programs.
+
+A translation is written once as a module file named by the hash of its source and of the versions
+that produced it; Numba caches each compiled function beside it (keyed on that file, which is never
+rewritten), so a second process imports compiled code instead of compiling it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+import llvmlite
+import numba
+
+from vm.engines.para.translate import ENGINE_VERSION, Translation
+
+_LOADED: dict[str, ModuleType] = {}
+
+
+def cache_dir() -> Path:
+    """$VM_CACHE_DIR, else ~/.cache/vm, else a temporary directory."""
+    configured = os.environ.get("VM_CACHE_DIR")
+    base = Path(configured) if configured else Path.home() / ".cache" / "vm"
+    path = base / "para"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    except OSError:
+        fallback = Path(tempfile.gettempdir()) / "vm-cache" / "para"
+        fallback.mkdir(parents=True, exist_ok=True)
+        return fallback
+
+
+def cache_key(translation: Translation) -> str:
+    versions = f"{ENGINE_VERSION}\0{numba.__version__}\0{llvmlite.__version__}\0"
+    return hashlib.sha256((versions + translation.source).encode()).hexdigest()[:24]
+
+
+def load_translation(translation: Translation) -> tuple[ModuleType, str]:
+    """The compiled module of a translation, and "memory", "disk" or "compiled" for where it came from."""
+    key = cache_key(translation)
+    if key in _LOADED:
+        return _LOADED[key], "memory"
+    directory = cache_dir()
+    name = f"guest_{key}"
+    path = directory / f"{name}.py"
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(translation.source)
+        os.replace(tmp, path)
+    state = "disk" if any((directory / "__pycache__").glob(f"{name}.*.nbi")) else "compiled"
+    spec = importlib.util.spec_from_file_location(f"vm_guest_{key}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # Numba's cached code finds its environment by module name
+    spec.loader.exec_module(module)
+    _LOADED[key] = module
+    return module, state

@@ -1,0 +1,172 @@
+"""para: paravirtualization. The guest's text runs as native code; the monitor handles the exits.
+
+`run_para` translates the image (or finds its translation in the cache), enters native code through
+the dispatcher, and handles each exit: device I/O is emulated by running that one instruction in the
+interpreter; a block that needs more fuel than is left, or a jump into the middle of a block, is
+finished by the interpreter up to the same instruction count hw would reach. What para cannot run
+(a store into its translated text, a jump outside it) stops with UNSUPPORTED, or, in auto mode,
+continues in hw from that exact state.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from vm.engines.hw import HwEngine
+from vm.engines.para import runtime as rt
+from vm.engines.para.cache import load_translation
+from vm.engines.para.translate import translate_image
+from vm.isa import InstructionSet, Trap
+from vm.machine import GuestTrap, Machine, Outcome
+from vm.monitor.host import ffi, hypercall_address
+from vm.monitor.monitor import Monitor
+
+UNLIMITED = 2**62
+
+_UNSUPPORTED_CAUSES = {
+    rt.REASON_CODE_WRITE: "a store into translated code at {pc:#x} (self-modifying code)",
+    rt.REASON_OUTSIDE: "a jump to {pc:#x}, outside the translated text (code in data)",
+}
+
+
+class ParaRun:
+    """One guest run in native code, with the interpreter standing by for the exits."""
+
+    def __init__(self, isa: InstructionSet, machine: Machine, monitor: Monitor, stats: dict) -> None:
+        self.isa = isa
+        self.machine = machine
+        self.monitor = monitor
+        self.stats = stats
+        start = time.perf_counter()
+        self.translation = translate_image(machine.image, isa)
+        self.module, cache_state = load_translation(self.translation)
+        stats["compile_seconds"] = time.perf_counter() - start
+        stats["cache"] = cache_state
+        stats["translated_regions"] = len(self.translation.regions)
+        stats["hw_instructions"] = 0
+        self._arrays(machine)
+        self.hw: HwEngine | None = None
+        self.dispatch = ffi.cast("int64_t(*)(int64_t)", rt.dispatch.address)
+
+    def _arrays(self, machine: Machine) -> None:
+        t = self.translation
+        self.regs = np.array(machine.regs, dtype=np.int64)
+        self.fregs = np.array(machine.fregs, dtype=np.float64)
+        self.mem = np.frombuffer(machine.mem, dtype=np.uint8)
+        self.table = np.array([getattr(self.module, r.name).address for r in t.regions] or [0], dtype=np.int64)
+        self.lookup = np.full(max((t.text_end - rt.TEXT_BASE) // 8, 1), -1, dtype=np.int64)
+        for pc, region in t.leaders.items():
+            self.lookup[(pc - rt.TEXT_BASE) // 8] = region
+        ctx = self.ctx = np.zeros(rt.CTX_SLOTS, dtype=np.int64)
+        ctx[rt.CTX_REGS] = self.regs.ctypes.data
+        ctx[rt.CTX_FREGS] = self.fregs.ctypes.data
+        ctx[rt.CTX_MEM] = self.mem.ctypes.data
+        ctx[rt.CTX_MEM_SIZE] = machine.mem_size
+        ctx[rt.CTX_HOST] = self.monitor.host.address
+        ctx[rt.CTX_HYPERCALL] = hypercall_address()
+        ctx[rt.CTX_TABLE] = self.table.ctypes.data
+        ctx[rt.CTX_LOOKUP] = self.lookup.ctypes.data
+        ctx[rt.CTX_TEXT_END] = t.text_end
+
+    # -- moving state between the native arrays and the interpreter's lists ------------------------
+    def to_machine(self) -> None:
+        self.machine.regs[:] = self.regs.tolist()
+        self.machine.fregs[:] = self.fregs.tolist()
+
+    def from_machine(self) -> None:
+        self.regs[:] = self.machine.regs
+        self.fregs[:] = self.machine.fregs
+
+    def interpret(self, fuel: int | None) -> Outcome | None:
+        """Run the interpreter on the machine's state (kept in sync with the native arrays)."""
+        if self.hw is None:
+            self.hw = HwEngine(self.isa, self.machine, self.monitor)
+        before = self.machine.retired
+        self.to_machine()
+        outcome = self.hw.run(fuel)
+        self.from_machine()
+        self.stats["hw_instructions"] += self.machine.retired - before
+        return outcome
+
+    # -- the monitor loop ---------------------------------------------------------------------------
+    def run(self, fuel: int | None, fallback: bool) -> Outcome:
+        machine, ctx = self.machine, self.ctx
+        budget = UNLIMITED if fuel is None else fuel
+        self.monitor.host.protect(rt.TEXT_BASE, self.translation.text_end)
+        ctx_address = int(ctx.ctypes.data)
+        while True:
+            ctx[rt.CTX_PC] = machine.pc
+            ctx[rt.CTX_BUDGET] = budget
+            ctx[rt.CTX_DEPTH] = 0
+            self.dispatch(ctx_address)
+            machine.retired += budget - int(ctx[rt.CTX_BUDGET])
+            budget = int(ctx[rt.CTX_BUDGET])
+            machine.pc = pc = int(ctx[rt.CTX_PC])
+            reason = int(ctx[rt.CTX_REASON])
+            if reason == rt.REASON_HALT:
+                self.to_machine()
+                return Outcome(int(ctx[rt.CTX_DETAIL]), None, pc, machine.retired)
+            if reason == rt.REASON_TRAP:
+                self.to_machine()
+                return Outcome(None, Trap(int(ctx[rt.CTX_DETAIL])), pc, machine.retired)
+            if reason == rt.REASON_DEVICE:
+                steps = 1
+            elif reason == rt.REASON_FUEL:
+                steps = budget  # fewer than the block holds: the interpreter stops at the same count
+            elif reason == rt.REASON_MIDBLOCK:
+                steps = self._distance_to_leader(pc, budget)
+            else:
+                self.to_machine()
+                unsupported = self._unsupported(reason, pc)
+                if unsupported is None or not fallback:
+                    return unsupported or self._fetch_trap(pc)
+                self.monitor.host.protect(0, 0)
+                self.stats["fallback_pc"] = pc
+                outcome = self.interpret(None if fuel is None else budget)
+                return outcome or _fuel(machine)
+            steps = min(steps, budget)
+            before = machine.retired
+            outcome = self.interpret(steps)
+            if outcome is not None:
+                return outcome
+            budget -= machine.retired - before
+            if budget == 0:
+                return _fuel(machine)
+
+    def _distance_to_leader(self, pc: int, budget: int) -> int:
+        """Instructions from pc (inside a block) to the next block start, at most the budget."""
+        steps, addr = 0, pc
+        while steps < budget and addr < self.translation.text_end and addr not in self.translation.leaders:
+            addr += 8
+            steps += 1
+        return max(steps, 1)
+
+    def _unsupported(self, reason: int, pc: int) -> Outcome | None:
+        """UNSUPPORTED with its cause, or None where the interpreter would trap at the fetch anyway."""
+        if reason == rt.REASON_OUTSIDE:
+            try:
+                HwEngine.check_fetch_at(pc, self.machine.mem_size)
+            except GuestTrap:
+                return None
+        cause = _UNSUPPORTED_CAUSES[reason].format(pc=pc)
+        return Outcome(None, Trap.UNSUPPORTED, pc, self.machine.retired,
+                       f"para cannot run {cause}; run it with --mode hw, or --mode auto to continue in hw")
+
+    def _fetch_trap(self, pc: int) -> Outcome:
+        try:
+            HwEngine.check_fetch_at(pc, self.machine.mem_size)
+        except GuestTrap as trap:
+            return Outcome(None, trap.trap, pc, self.machine.retired, trap.detail)
+        raise AssertionError("no fetch trap")
+
+
+def _fuel(machine: Machine) -> Outcome:
+    return Outcome(None, Trap.FUEL, machine.pc, machine.retired, "the instruction budget is spent")
+
+
+def run_para(isa: InstructionSet, machine: Machine, monitor: Monitor, fuel: int | None, *, fallback: bool,
+             stats: dict) -> Outcome:
+    """Run the machine in para (fallback=False) or auto (fallback=True) mode."""
+    return ParaRun(isa, machine, monitor, stats).run(fuel, fallback)

@@ -1,0 +1,456 @@
+"""Translation of a guest program's text into Python source for Numba, from the ISA description.
+
+The text is decoded once and cut into basic blocks; the blocks are grouped into regions (the code
+from one function entry to the next, at most MAX_REGION_BLOCKS blocks each, so compile time grows
+linearly with the program). Each region becomes one `cfunc`: guest registers live in native locals,
+a `while` loop dispatches on the block address, and each instruction is its semantics lowered by
+`ParaLowering`. Guest calls are native calls between regions; returns are native returns.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+from vm.engines.lowering import Lowering
+from vm.engines.para import runtime as rt
+from vm.image import LOAD_ADDRESS, Image
+from vm.isa import InstructionSet, Kind, Trap
+from vm.isa.encoding import Fields, bits_float, decode_word, operand_values, with_literal
+from vm.isa.model import NO_BASE, WORD, Instruction
+from vm.isa.semantics import FIXED_FLOAT, FIXED_INT
+
+ENGINE_VERSION = "para-1"
+MAX_REGION_BLOCKS = 24
+_VIEWS = {(8, 1): ("m64", "ptr_i64"), (4, 1): ("m32", "ptr_i32"), (4, 0): ("mu32", "ptr_u32"),
+          (2, 1): ("m16", "ptr_i16"), (2, 0): ("mu16", "ptr_u16"), (1, 1): ("m8", "ptr_i8"),
+          (1, 0): ("mu8", "ptr_u8"), ("f", 8): ("mf64", "ptr_f64")}
+_SHIFT = {1: 0, 2: 1, 4: 2, 8: 3}
+
+
+@dataclass
+class Decoded:
+    """One word of the text: an instruction with its fields, or something that traps or needs hw."""
+
+    pc: int
+    ins: Instruction | None
+    fields: Fields | None
+    size: int = WORD
+    trap: Trap | None = None  # decodes to a trap (ILLEGAL)
+    untranslated: bool = False  # a literal beyond the text: left to the interpreter
+
+    @property
+    def ends_block(self) -> bool:
+        return self.ins is None or self.untranslated or self.ins.semantics.ends_block
+
+
+@dataclass
+class Region:
+    name: str
+    blocks: list[list[Decoded]]
+
+    @property
+    def start(self) -> int:
+        return self.blocks[0][0].pc
+
+
+@dataclass
+class Translation:
+    """The generated source and the tables the engine needs to run it."""
+
+    source: str
+    regions: list[Region]
+    leaders: dict[int, int]  # block start -> region index
+    text_end: int
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key = hashlib.sha256(self.source.encode()).hexdigest()[:24]
+
+
+def decode_text(image: Image, isa: InstructionSet) -> list[Decoded]:
+    out: list[Decoded] = []
+    pc, mem = LOAD_ADDRESS, image.memory
+    text_end = image.text_end - (image.text_end - LOAD_ADDRESS) % WORD
+    while pc < text_end:
+        off = pc - LOAD_ADDRESS
+        fields = decode_word(mem[off : off + WORD])
+        ins = isa.by_opcode.get(fields.opcode)
+        if ins is None or not _registers_valid(ins, fields):
+            out.append(Decoded(pc, None, None, trap=Trap.ILLEGAL))
+            pc += WORD
+            continue
+        if ins.size > WORD:
+            if pc + ins.size > text_end:
+                out.append(Decoded(pc, ins, fields, ins.size, untranslated=True))
+                break
+            fields = with_literal(fields, mem[off + WORD : off + 2 * WORD])
+        out.append(Decoded(pc, ins, fields, ins.size))
+        pc += ins.size
+    return out
+
+
+def _registers_valid(ins: Instruction, f: Fields) -> bool:
+    has_mem = any(o.kind is Kind.MEM for o in ins.operands)
+    for fld in ins.register_fields():
+        value = getattr(f, fld.lower())
+        if value > 15 and not (fld == "B" and has_mem and value == NO_BASE):
+            return False
+    return True
+
+
+def _static_target(d: Decoded) -> int | None:
+    if d.ins is None:
+        return None
+    for op in d.ins.operands:
+        if op.kind is Kind.TARGET:
+            return d.fields.imm
+    return None
+
+
+def form_regions(image: Image, words: list[Decoded]) -> list[Region]:
+    """Cut the text into blocks, and the blocks into regions (function entry to function entry)."""
+    if not words:
+        return []
+    starts = {d.pc for d in words}
+    leaders = {words[0].pc} | {a for a in image.symbols.values() if a in starts}
+    if image.entry in starts:
+        leaders.add(image.entry)
+    entries = {words[0].pc} | ({image.entry} & starts)
+    for d in words:
+        target = _static_target(d)
+        if target in starts:
+            leaders.add(target)
+            if d.ins.flow == "call":
+                entries.add(target)
+        if d.ends_block:
+            leaders.add(d.pc + d.size)
+    blocks: list[list[Decoded]] = []
+    for d in words:
+        if d.pc in leaders or not blocks or blocks[-1][-1].ends_block:
+            blocks.append([])
+        blocks[-1].append(d)
+    regions: list[Region] = []
+    for block in blocks:
+        start = block[0].pc
+        if not regions or start in entries or len(regions[-1].blocks) >= MAX_REGION_BLOCKS:
+            regions.append(Region(f"region_{start:x}", []))
+        regions[-1].blocks.append(block)
+    return regions
+
+
+class ParaLowering(Lowering):
+    """Semantics of one instruction, at one address, to statements inside a region function."""
+
+    def __init__(self, unit: RegionWriter, d: Decoded, index: int, block_length: int) -> None:
+        super().__init__(d.ins)
+        self.unit = unit
+        self.d = d
+        self.index = index  # position in its block, for the retired count on an early exit
+        self.block_length = block_length
+        self.values = operand_values(d.ins, d.fields)
+
+    def local(self, name: str) -> str:
+        return f"t{self.d.pc:x}_{name}"
+
+    def operand(self, name: str) -> str:
+        kind = self.kinds.get(name)
+        if kind is Kind.REG:
+            return self.unit.use_int(self.values[name])
+        if kind is Kind.FREG:
+            return self.unit.use_float(self.values[name])
+        if kind in (Kind.IMM, Kind.TARGET, Kind.LIT):
+            return str(self.values[name])
+        if kind is Kind.FLIT:
+            return float_literal(self.values[name])
+        if name == "addr":
+            base, off = self.values["mem.base"], self.values["mem.off"]
+            return str(off) if base == NO_BASE else f"({self.unit.use_int(base)} + {off})"
+        if name in FIXED_INT:
+            return self.unit.use_int(FIXED_INT[name])
+        if name in FIXED_FLOAT:
+            return self.unit.use_float(FIXED_FLOAT[name])
+        if name == "pc":
+            return str(self.d.pc)
+        if name == "next_pc":
+            return str(self.d.pc + self.d.size)
+        raise KeyError(name)
+
+    def register_target(self, name: str) -> str:
+        text = self.operand(name)
+        self.unit.written.add(text)
+        return text
+
+    def pure(self, name: str, args: list[str]) -> str:
+        return f"{name}({', '.join(args)})"
+
+    def temp(self) -> str:
+        self.temp_count += 1
+        return f"t{self.d.pc:x}__{self.temp_count}"
+
+    def leave(self, reason: int, detail: str | None = None, retires: bool = False) -> None:
+        for line in leave_lines(self.d.pc, self.block_length - self.index - retires, reason, detail):
+            self.emit(line)
+
+    def check_access(self, addr: str, size: int) -> None:
+        if size > 1:
+            self.emit(f"if {addr} & {size - 1}:")
+            self.nested_leave(rt.REASON_TRAP, str(int(Trap.MISALIGNED)))
+        self.emit(f"if {addr} < 4096 or {addr} > mem_size - {size}:")
+        self.nested_leave(rt.REASON_TRAP, str(int(Trap.MEMFAULT)))
+
+    def nested_leave(self, reason: int, detail: str | None = None, retires: bool = False) -> None:
+        self.depth += 1
+        self.leave(reason, detail, retires)
+        self.depth -= 1
+
+    # -- effects ---------------------------------------------------------------------------------
+    def effect(self, name: str, args: list[ast.expr], target: str | None) -> None:
+        if name == "trap":
+            self.leave(rt.REASON_TRAP, str(int(Trap[args[0].id])))
+            return
+        a = [self.expr(x) for x in args]
+        if name in ("load", "fload"):
+            size, signed = (args[1].value, args[2].value) if name == "load" else (8, "f")
+            addr = self.temp()
+            self.emit(f"{addr} = {a[0]}")
+            self.check_access(addr, size)
+            view = self.unit.view((size, signed) if name == "load" else ("f", 8))
+            cast = "np.int64" if name == "load" else ""
+            self.emit(f"{target} = {cast}({view}[{addr} >> {_SHIFT[size]}])")
+        elif name in ("store", "fstore"):
+            size = args[1].value if name == "store" else 8
+            addr = self.temp()
+            self.emit(f"{addr} = {a[0]}")
+            self.check_access(addr, size)
+            self.emit(f"if {addr} < {self.unit.text_end}:")  # the access is aligned: it is in the text
+            self.nested_leave(rt.REASON_CODE_WRITE)
+            if name == "fstore":
+                self.emit(f"{self.unit.view(('f', 8))}[{addr} >> 3] = {a[1]}")
+            elif size == 8:
+                self.emit(f"{self.unit.view((8, 1))}[{addr} >> 3] = {a[2]}")
+            else:
+                mask = (1 << 8 * size) - 1
+                kind = {4: "uint32", 2: "uint16", 1: "uint8"}[size]
+                self.emit(f"{self.unit.view((size, 0))}[{addr} >> {_SHIFT[size]}] = np.{kind}({a[2]} & {mask})")
+        elif name == "goto":
+            self.goto(args[0], a[0])
+        elif name == "halt":
+            self.leave(rt.REASON_HALT, a[0], retires=True)
+        elif name == "hypercall":
+            self.hypercall(a[0])
+        else:
+            raise ValueError(f"no para lowering for effect {name}")
+
+    def goto(self, node: ast.expr, target: str) -> None:
+        static = isinstance(node, ast.Name) and self.kinds.get(node.id) is Kind.TARGET
+        if self.ins.flow == "return":
+            self.emit(f"pc = {target}")
+            self.emit(f"status = {rt.STATUS_RETURN}")
+            self.emit("break")
+        elif self.ins.flow == "call":
+            self.native_call(target, static)
+        else:
+            self.emit(f"pc = {target}")
+            self.emit("continue")
+
+    def native_call(self, target: str, static: bool) -> None:
+        """Call the region at target as a native function; it returns here when the guest returns."""
+        u = self.unit
+        return_pc = self.d.pc + self.d.size
+        t = self.temp()
+        self.emit(f"{t} = {target}")
+        if static and int(target) in u.leaders:
+            region = str(u.leaders[int(target)])
+            condition = f"ctx[{rt.CTX_DEPTH}] < {rt.MAX_NATIVE_DEPTH}"
+        else:
+            region = self.temp()
+            self.emit(f"{region} = -1")
+            self.emit(f"if {t} >= 4096 and {t} < {u.text_end} and not {t} & 7:")
+            self.emit(f"    {region} = lookup[({t} - 4096) >> 3]")
+            u.needs_lookup = True
+            condition = f"{region} >= 0 and ctx[{rt.CTX_DEPTH}] < {rt.MAX_NATIVE_DEPTH}"
+        self.emit(f"if {condition}:")
+        self.depth += 1
+        self.emit("SPILL")
+        self.emit(f"ctx[{rt.CTX_BUDGET}] = budget")
+        self.emit(f"ctx[{rt.CTX_DEPTH}] += 1")
+        self.emit(f"{t} = call_region(table[{region}], {t}, ctx_address)")
+        self.emit(f"ctx[{rt.CTX_DEPTH}] -= 1")
+        self.emit("RELOAD")
+        self.emit(f"budget = ctx[{rt.CTX_BUDGET}]")
+        self.emit(f"if {t} == {rt.STATUS_RETURN} and ctx[{rt.CTX_PC}] == {return_pc}:")
+        self.emit(f"    pc = {return_pc}")
+        self.emit("    continue")
+        self.emit(f"pc = ctx[{rt.CTX_PC}]")
+        self.emit(f"status = {t}")
+        self.emit("break")
+        self.depth -= 1
+        self.emit(f"pc = {t}")
+        self.emit(f"status = {rt.STATUS_JUMP}")
+        self.emit("break")
+        u.needs_table = True
+
+    def hypercall(self, number: str) -> None:
+        u = self.unit
+        st = self.temp()
+        r1, r2, r3, r0 = (u.use_int(i) for i in (1, 2, 3, 0))
+        self.emit(f"{st} = call_hypercall(ctx[{rt.CTX_HYPERCALL}], ctx[{rt.CTX_HOST}], {number}, {r1}, {r2}, {r3}, "
+                  f"{u.use_float(0)}, ctx[{rt.CTX_MEM}], mem_size, ctx_address + {8 * rt.CTX_R0})")
+        self.emit(f"if {st} == 1:")
+        self.emit(f"    {r0} = ctx[{rt.CTX_R0}]")
+        u.written.add(r0)
+        self.emit(f"elif {st} == 100:")
+        self.nested_leave(rt.REASON_HALT, f"ctx[{rt.CTX_R0}]", retires=True)
+        self.emit(f"elif {st} == {int(Trap.UNSUPPORTED)}:")
+        self.nested_leave(rt.REASON_CODE_WRITE)
+        self.emit(f"elif {st} != 0:")
+        self.nested_leave(rt.REASON_TRAP, st)
+
+
+def leave_lines(pc: int, unused: int, reason: int, detail: str | None = None) -> list[str]:
+    """Leave native code at pc. The block took its whole length from the budget at its start, so
+    the instructions that do not retire (this one, unless it does, and the rest) give theirs back."""
+    lines = [f"ctx[{rt.CTX_REASON}] = {reason}"]
+    if detail is not None:
+        lines.append(f"ctx[{rt.CTX_DETAIL}] = {detail}")
+    if unused:
+        lines.append(f"budget += {unused}")
+    return lines + [f"pc = {pc}", f"status = {rt.STATUS_EXIT}", "break"]
+
+
+def float_literal(bits: int) -> str:
+    value = bits_float(bits)
+    return repr(value) if math.isfinite(value) else f"bits2f({bits})"
+
+
+class RegionWriter:
+    """Writes one region function."""
+
+    def __init__(self, region: Region, leaders: dict[int, int], text_end: int) -> None:
+        self.region = region
+        self.leaders = leaders
+        self.text_end = text_end
+        self.ints: set[int] = set()
+        self.floats: set[int] = set()
+        self.written: set[str] = set()
+        self.views: dict[str, str] = {}
+        self.needs_table = False
+        self.needs_lookup = False
+
+    def use_int(self, n: int) -> str:
+        self.ints.add(n)
+        return f"r{n}"
+
+    def use_float(self, n: int) -> str:
+        self.floats.add(n)
+        return f"f{n}"
+
+    def view(self, key) -> str:
+        name, pointer = _VIEWS[key]
+        size = 8 if key[0] == "f" else key[0]
+        self.views[name] = f"carray({pointer}(ctx[{rt.CTX_MEM}]), mem_size >> {_SHIFT[size]})"
+        return name
+
+    def body(self) -> list[str]:
+        lines: list[str] = []
+        first = True
+        for block in self.region.blocks:
+            lines.append(f"{'if' if first else 'elif'} pc == {block[0].pc}:")
+            first = False
+            lines += ["    " + line for line in self.block(block)]
+        lines += ["else:", f"    status = {rt.STATUS_JUMP}", "    break"]
+        return lines
+
+    def block(self, block: list[Decoded]) -> list[str]:
+        n = len(block)
+        lines = [f"if budget < {n}:", f"    ctx[{rt.CTX_REASON}] = {rt.REASON_FUEL}",
+                 f"    status = {rt.STATUS_EXIT}", "    break", f"budget -= {n}"]
+        for i, d in enumerate(block):
+            lines.append(f"# {d.pc:#x}: {d.ins.syntax() if d.ins else d.trap.name}")
+            lines += self.instruction(d, i, n)
+        last = block[-1]
+        if not _always_leaves(last):
+            lines += [f"pc = {last.pc + last.size}", "continue"]
+        return lines
+
+    def instruction(self, d: Decoded, index: int, block_length: int) -> list[str]:
+        unused = block_length - index
+        if d.untranslated:  # the interpreter runs it, reading its literal from memory
+            return leave_lines(d.pc, unused, rt.REASON_MIDBLOCK)
+        if d.ins is None:
+            return leave_lines(d.pc, unused, rt.REASON_TRAP, str(int(d.trap)))
+        if d.ins.semantics.exits_to_monitor:
+            return leave_lines(d.pc, unused, rt.REASON_DEVICE)
+        return ParaLowering(self, d, index, block_length).lower()
+
+    def function(self) -> str:
+        body = self.body()
+        ints, floats = sorted(self.ints), sorted(self.floats)
+        spill = [f"R[{n}] = r{n}" for n in ints if f"r{n}" in self.written]
+        spill += [f"F[{n}] = f{n}" for n in floats if f"f{n}" in self.written]
+        reload = [f"r{n} = R[{n}]" for n in ints] + [f"f{n} = F[{n}]" for n in floats]
+        out = [
+            f"@cfunc(SIGNATURE, cache=True, error_model='numpy')",
+            f"def {self.region.name}(pc, ctx_address):",
+            f"    ctx = carray(ptr_i64(ctx_address), {rt.CTX_SLOTS})",
+            f"    R = carray(ptr_i64(ctx[{rt.CTX_REGS}]), 16)",
+            f"    F = carray(ptr_f64(ctx[{rt.CTX_FREGS}]), 16)",
+            f"    mem_size = ctx[{rt.CTX_MEM_SIZE}]",
+        ]
+        out += [f"    {name} = {expr}" for name, expr in sorted(self.views.items())]
+        if self.needs_table:
+            out.append(f"    table = carray(ptr_i64(ctx[{rt.CTX_TABLE}]), {len(set(self.leaders.values()))})")
+        if self.needs_lookup:
+            out.append(f"    lookup = carray(ptr_i64(ctx[{rt.CTX_LOOKUP}]), {(self.text_end - 4096) >> 3})")
+        out += ["    " + line for line in reload]
+        out += [f"    budget = ctx[{rt.CTX_BUDGET}]", f"    status = {rt.STATUS_EXIT}", "    while True:"]
+        for line in body:
+            stripped = line.strip()
+            indent = line[: len(line) - len(line.lstrip())]
+            if stripped == "SPILL":
+                out += ["        " + indent + s for s in spill]
+            elif stripped == "RELOAD":
+                out += ["        " + indent + s for s in reload]
+            else:
+                out.append("        " + line)
+        out += ["    " + s for s in spill]
+        out += [f"    ctx[{rt.CTX_BUDGET}] = budget", f"    ctx[{rt.CTX_PC}] = pc", "    return status", ""]
+        return "\n".join(out)
+
+
+def _always_leaves(d: Decoded) -> bool:
+    """The instruction never falls through (its last statement jumps, stops or traps)."""
+    if d.ins is None or d.untranslated:
+        return True
+    last = d.ins.semantics.tree.body[-1]
+    return isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) and last.value.func.id in (
+        "goto", "halt", "trap") or d.ins.semantics.exits_to_monitor
+
+
+HEADER = '''"""Generated by vm {version} from {source}: the guest text as native code. Do not edit."""
+import numpy as np
+from numba import carray, cfunc, types
+from vm.engines.para.runtime import (
+    ashr, bits2f, call_hypercall, call_region, f2bits, fcanon, fma, fmax, fmin, fsqrt, ftoi, ftoi_ok,
+    isnan, itof, lshr, ptr_f64, ptr_i8, ptr_i16, ptr_i32, ptr_i64, ptr_u8, ptr_u16, ptr_u32, sdiv,
+    shl, srem, ult,
+)
+
+SIGNATURE = types.int64(types.int64, types.int64)
+
+'''
+
+
+def translate_image(image: Image, isa: InstructionSet) -> Translation:
+    """The whole text of an image as a module of region functions."""
+    words = decode_text(image, isa)
+    regions = form_regions(image, words)
+    leaders = {block[0].pc: k for k, region in enumerate(regions) for block in region.blocks}
+    text_end = words[-1].pc + words[-1].size if words else LOAD_ADDRESS
+    parts = [HEADER.format(version=ENGINE_VERSION, source=image.source)]
+    for region in regions:
+        parts.append(RegionWriter(region, leaders, text_end).function())
+    return Translation("\n".join(parts), regions, leaders, text_end)
