@@ -14,6 +14,8 @@ from llvmlite import ir
 from numba import carray, cfunc, njit, types
 from numba.extending import intrinsic
 
+from vm.isa import Trap
+
 # -- context slots (int64 each) -------------------------------------------------------------------
 CTX_REGS = 0  # address of int64[16]
 CTX_FREGS = 1  # address of float64[16]
@@ -138,7 +140,7 @@ CANONICAL_NAN_BITS = 0x7FF8000000000000
 INT64_MIN = -(2**63)
 
 
-@njit(inline="always")
+@njit("i8(i8, i8)", cache=True)
 def sdiv(a, b):
     if b == -1:
         return -a  # wraps: INT64_MIN / -1 = INT64_MIN
@@ -148,46 +150,46 @@ def sdiv(a, b):
     return q
 
 
-@njit(inline="always")
+@njit("i8(i8, i8)", cache=True)
 def srem(a, b):
     if b == -1:
         return 0
     return a - sdiv(a, b) * b
 
 
-@njit(inline="always")
+@njit("i8(i8, i8)", cache=True)
 def shl(a, n):
     return a << (n & 63)
 
 
-@njit(inline="always")
+@njit("i8(i8, i8)", cache=True)
 def lshr(a, n):
     return np.int64(np.uint64(a) >> np.uint64(n & 63))
 
 
-@njit(inline="always")
+@njit("i8(i8, i8)", cache=True)
 def ashr(a, n):
     return a >> (n & 63)
 
 
-@njit(inline="always")
+@njit("i8(i8, i8)", cache=True)
 def ult(a, b):
     return 1 if (a ^ INT64_MIN) < (b ^ INT64_MIN) else 0
 
 
-@njit(inline="always")
+@njit("f8(f8)", cache=True)
 def fcanon(x):
     return bits2f(CANONICAL_NAN_BITS) if x != x else x
 
 
-@njit(inline="always")
+@njit("f8(f8)", cache=True)
 def fsqrt(x):
     if x < 0.0:
         return bits2f(CANONICAL_NAN_BITS)
     return np.sqrt(x)
 
 
-@njit(inline="always")
+@njit("f8(f8, f8)", cache=True)
 def fmin(a, b):
     if a != a or b != b:
         return bits2f(CANONICAL_NAN_BITS)
@@ -196,7 +198,7 @@ def fmin(a, b):
     return a if a < b else b
 
 
-@njit(inline="always")
+@njit("f8(f8, f8)", cache=True)
 def fmax(a, b):
     if a != a or b != b:
         return bits2f(CANONICAL_NAN_BITS)
@@ -205,24 +207,99 @@ def fmax(a, b):
     return a if a > b else b
 
 
-@njit(inline="always")
+@njit("i8(f8)", cache=True)
 def isnan(x):
     return 1 if x != x else 0
 
 
-@njit(inline="always")
+@njit("i8(f8)", cache=True)
 def ftoi_ok(x):
     return 1 if -9223372036854775808.0 <= x < 9223372036854775808.0 else 0
 
 
-@njit(inline="always")
+@njit("i8(f8)", cache=True)
 def ftoi(x):
     return np.int64(x)
 
 
-@njit(inline="always")
+@njit("f8(i8)", cache=True)
 def itof(x):
     return np.float64(x)
+
+
+# -- leaving native code --------------------------------------------------------------------------
+# An exit is one int64 "leave" word: reason in bits 0-7, unused budget in bits 8-31, trap code above.
+_MISALIGNED, _MEMFAULT, _UNSUPPORTED = int(Trap.MISALIGNED), int(Trap.MEMFAULT), int(Trap.UNSUPPORTED)
+
+
+def leave_word(reason: int, unused: int, trap: int = 0) -> int:
+    return reason | unused << 8 | trap << 32
+
+
+@njit("i8(i8, i8[::1])", cache=True)
+def unpack_leave(leave, ctx):
+    """Store an exit's reason and trap code in ctx; returns the budget to give back."""
+    ctx[CTX_REASON] = leave & 255
+    if leave >> 32:
+        ctx[CTX_DETAIL] = leave >> 32
+    return (leave >> 8) & 0xFFFFFF
+
+
+@njit("i8(i8, i8, i8)", cache=True)
+def load_fault(address, size, mem_size):
+    """0 if a load may proceed, else its leave word (MISALIGNED is checked before MEMFAULT)."""
+    if address & (size - 1):
+        return REASON_TRAP | _MISALIGNED << 32
+    if address < TEXT_BASE or address > mem_size - size:
+        return REASON_TRAP | _MEMFAULT << 32
+    return 0
+
+
+@njit("i8(i8, i8, i8, i8)", cache=True)
+def store_fault(address, size, mem_size, text_end):
+    """As load_fault, and a store into the translated text is refused."""
+    fault = load_fault(address, size, mem_size)
+    if fault == 0 and address < text_end:
+        return REASON_CODE_WRITE
+    return fault
+
+
+@njit("i8(i8, i8)", cache=True)
+def hypercall_leave(status, ctx_address):
+    """The leave word for a hypercall that did not simply complete."""
+    if status == 100:  # EXIT: the status is in the result slot
+        carray(ptr_i64(ctx_address), CTX_SLOTS)[CTX_DETAIL] = carray(ptr_i64(ctx_address), CTX_SLOTS)[CTX_R0]
+        return REASON_HALT
+    if status == _UNSUPPORTED:  # a write into the translated text
+        return REASON_CODE_WRITE
+    return REASON_TRAP | status << 32
+
+
+@njit("i8(i8, i8, i8)", cache=True)
+def hypercall_result(status, r0, ctx_address):
+    """r0 after a hypercall: its result where it has one."""
+    if status == 1:
+        return carray(ptr_i64(ctx_address), CTX_SLOTS)[CTX_R0]
+    return r0
+
+
+@njit("i8(i8, i8, i8)", cache=True)
+def call_guest(target, ctx_address, return_pc):
+    """A guest call as a native call of the target's region. 0 when the guest returned to
+    return_pc; else 1 + the status to pass on (ctx[PC] says where execution continues)."""
+    ctx = carray(ptr_i64(ctx_address), CTX_SLOTS)
+    region = -1
+    if TEXT_BASE <= target < ctx[CTX_TEXT_END] and not target & 7:
+        region = carray(ptr_i64(ctx[CTX_LOOKUP]), (ctx[CTX_TEXT_END] - TEXT_BASE) >> 3)[(target - TEXT_BASE) >> 3]
+    if region < 0 or ctx[CTX_DEPTH] >= MAX_NATIVE_DEPTH:
+        ctx[CTX_PC] = target  # the dispatcher takes it from here (or stops: outside the text)
+        return 1 + STATUS_JUMP
+    ctx[CTX_DEPTH] += 1
+    status = call_region(carray(ptr_i64(ctx[CTX_TABLE]), region + 1)[region], target, ctx_address)
+    ctx[CTX_DEPTH] -= 1
+    if status == STATUS_RETURN and ctx[CTX_PC] == return_pc:
+        return 0
+    return 1 + status
 
 
 # -- the dispatcher -----------------------------------------------------------------------------------

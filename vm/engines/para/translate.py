@@ -179,9 +179,7 @@ class ParaLowering(Lowering):
         raise KeyError(name)
 
     def register_target(self, name: str) -> str:
-        text = self.operand(name)
-        self.unit.written.add(text)
-        return text
+        return self.operand(name)
 
     def pure(self, name: str, args: list[str]) -> str:
         return f"{name}({', '.join(args)})"
@@ -190,33 +188,39 @@ class ParaLowering(Lowering):
         self.temp_count += 1
         return f"t{self.d.pc:x}__{self.temp_count}"
 
-    def leave(self, reason: int, detail: str | None = None, retires: bool = False) -> None:
-        for line in leave_lines(self.d.pc, self.block_length - self.index - retires, reason, detail):
+    def leave(self, reason: int, detail: int | str | None = None, retires: bool | str = False) -> None:
+        """Leave native code at this instruction; `retires` may be a run-time condition."""
+        unused = self.block_length - self.index
+        unused = f"{unused} - ({retires})" if isinstance(retires, str) else unused - retires
+        for line in leave_lines(self.d.pc, unused, reason, detail):
             self.emit(line)
 
-    def check_access(self, addr: str, size: int) -> None:
-        if size > 1:
-            self.emit(f"if {addr} & {size - 1}:")
-            self.nested_leave(rt.REASON_TRAP, str(int(Trap.MISALIGNED)))
-        self.emit(f"if {addr} < 4096 or {addr} > mem_size - {size}:")
-        self.nested_leave(rt.REASON_TRAP, str(int(Trap.MEMFAULT)))
-
-    def nested_leave(self, reason: int, detail: str | None = None, retires: bool = False) -> None:
+    def nested_leave(self, reason: int, detail: int | str | None = None, retires: bool | str = False) -> None:
         self.depth += 1
         self.leave(reason, detail, retires)
         self.depth -= 1
 
+    def check_access(self, addr: str, size: int, store: bool) -> None:
+        """Trap (or refuse a write into the text) before the access, as the hw engine would."""
+        fault = self.temp()
+        if store:
+            self.emit(f"{fault} = store_fault({addr}, {size}, mem_size, {self.unit.text_end})")
+        else:
+            self.emit(f"{fault} = load_fault({addr}, {size}, mem_size)")
+        self.emit(f"if {fault}:")
+        self.nested_leave(0, fault)
+
     # -- effects ---------------------------------------------------------------------------------
     def effect(self, name: str, args: list[ast.expr], target: str | None) -> None:
         if name == "trap":
-            self.leave(rt.REASON_TRAP, str(int(Trap[args[0].id])))
+            self.leave(rt.REASON_TRAP, int(Trap[args[0].id]))
             return
         a = [self.expr(x) for x in args]
         if name in ("load", "fload"):
             size, signed = (args[1].value, args[2].value) if name == "load" else (8, "f")
             addr = self.temp()
             self.emit(f"{addr} = {a[0]}")
-            self.check_access(addr, size)
+            self.check_access(addr, size, store=False)
             view = self.unit.view((size, signed) if name == "load" else ("f", 8))
             cast = "np.int64" if name == "load" else ""
             self.emit(f"{target} = {cast}({view}[{addr} >> {_SHIFT[size]}])")
@@ -224,9 +228,7 @@ class ParaLowering(Lowering):
             size = args[1].value if name == "store" else 8
             addr = self.temp()
             self.emit(f"{addr} = {a[0]}")
-            self.check_access(addr, size)
-            self.emit(f"if {addr} < {self.unit.text_end}:")  # the access is aligned: it is in the text
-            self.nested_leave(rt.REASON_CODE_WRITE)
+            self.check_access(addr, size, store=True)
             if name == "fstore":
                 self.emit(f"{self.unit.view(('f', 8))}[{addr} >> 3] = {a[1]}")
             elif size == 8:
@@ -238,60 +240,38 @@ class ParaLowering(Lowering):
         elif name == "goto":
             self.goto(args[0], a[0])
         elif name == "halt":
-            self.leave(rt.REASON_HALT, a[0], retires=True)
+            self.emit(f"ctx[{rt.CTX_DETAIL}] = {a[0]}")
+            self.leave(rt.REASON_HALT, retires=True)
         elif name == "hypercall":
             self.hypercall(a[0])
         else:
             raise ValueError(f"no para lowering for effect {name}")
 
     def goto(self, node: ast.expr, target: str) -> None:
-        static = isinstance(node, ast.Name) and self.kinds.get(node.id) is Kind.TARGET
         if self.ins.flow == "return":
             self.emit(f"pc = {target}")
             self.emit(f"status = {rt.STATUS_RETURN}")
             self.emit("break")
         elif self.ins.flow == "call":
-            self.native_call(target, static)
+            self.native_call(target)
         else:
             self.emit(f"pc = {target}")
             self.emit("continue")
 
-    def native_call(self, target: str, static: bool) -> None:
+    def native_call(self, target: str) -> None:
         """Call the region at target as a native function; it returns here when the guest returns."""
-        u = self.unit
         return_pc = self.d.pc + self.d.size
         t = self.temp()
         self.emit(f"{t} = {target}")
-        if static and int(target) in u.leaders:
-            region = str(u.leaders[int(target)])
-            condition = f"ctx[{rt.CTX_DEPTH}] < {rt.MAX_NATIVE_DEPTH}"
-        else:
-            region = self.temp()
-            self.emit(f"{region} = -1")
-            self.emit(f"if {t} >= 4096 and {t} < {u.text_end} and not {t} & 7:")
-            self.emit(f"    {region} = lookup[({t} - 4096) >> 3]")
-            u.needs_lookup = True
-            condition = f"{region} >= 0 and ctx[{rt.CTX_DEPTH}] < {rt.MAX_NATIVE_DEPTH}"
-        self.emit(f"if {condition}:")
-        self.depth += 1
         self.emit("SPILL")
-        self.emit(f"ctx[{rt.CTX_BUDGET}] = budget")
-        self.emit(f"ctx[{rt.CTX_DEPTH}] += 1")
-        self.emit(f"{t} = call_region(table[{region}], {t}, ctx_address)")
-        self.emit(f"ctx[{rt.CTX_DEPTH}] -= 1")
+        self.emit(f"{t} = call_guest({t}, ctx_address, {return_pc})")
         self.emit("RELOAD")
-        self.emit(f"budget = ctx[{rt.CTX_BUDGET}]")
-        self.emit(f"if {t} == {rt.STATUS_RETURN} and ctx[{rt.CTX_PC}] == {return_pc}:")
-        self.emit(f"    pc = {return_pc}")
-        self.emit("    continue")
-        self.emit(f"pc = ctx[{rt.CTX_PC}]")
-        self.emit(f"status = {t}")
-        self.emit("break")
-        self.depth -= 1
-        self.emit(f"pc = {t}")
-        self.emit(f"status = {rt.STATUS_JUMP}")
-        self.emit("break")
-        u.needs_table = True
+        self.emit(f"if {t}:")
+        self.emit(f"    pc = ctx[{rt.CTX_PC}]")
+        self.emit(f"    status = {t} - 1")
+        self.emit("    break")
+        self.emit(f"pc = {return_pc}")
+        self.emit("continue")
 
     def hypercall(self, number: str) -> None:
         u = self.unit
@@ -299,26 +279,24 @@ class ParaLowering(Lowering):
         r1, r2, r3, r0 = (u.use_int(i) for i in (1, 2, 3, 0))
         self.emit(f"{st} = call_hypercall(ctx[{rt.CTX_HYPERCALL}], ctx[{rt.CTX_HOST}], {number}, {r1}, {r2}, {r3}, "
                   f"{u.use_float(0)}, ctx[{rt.CTX_MEM}], mem_size, ctx_address + {8 * rt.CTX_R0})")
-        self.emit(f"if {st} == 1:")
-        self.emit(f"    {r0} = ctx[{rt.CTX_R0}]")
-        u.written.add(r0)
-        self.emit(f"elif {st} == 100:")
-        self.nested_leave(rt.REASON_HALT, f"ctx[{rt.CTX_R0}]", retires=True)
-        self.emit(f"elif {st} == {int(Trap.UNSUPPORTED)}:")
-        self.nested_leave(rt.REASON_CODE_WRITE)
-        self.emit(f"elif {st} != 0:")
-        self.nested_leave(rt.REASON_TRAP, st)
+        self.emit(f"{r0} = hypercall_result({st}, {r0}, ctx_address)")
+        self.emit(f"if {st} > 1:")
+        self.nested_leave(0, f"hypercall_leave({st}, ctx_address)", retires=f"{st} == 100")
 
 
-def leave_lines(pc: int, unused: int, reason: int, detail: str | None = None) -> list[str]:
-    """Leave native code at pc. The block took its whole length from the budget at its start, so
-    the instructions that do not retire (this one, unless it does, and the rest) give theirs back."""
-    lines = [f"ctx[{rt.CTX_REASON}] = {reason}"]
-    if detail is not None:
-        lines.append(f"ctx[{rt.CTX_DETAIL}] = {detail}")
-    if unused:
-        lines.append(f"budget += {unused}")
-    return lines + [f"pc = {pc}", f"status = {rt.STATUS_EXIT}", "break"]
+def leave_lines(pc: int, unused: int | str, reason: int, detail: int | str | None = None) -> list[str]:
+    """Leave native code at pc, as one `leave` word that the function's epilogue unpacks.
+
+    The block took its whole length from the budget at its start, so the instructions that do not
+    retire (this one, unless it does, and the rest) give theirs back: `unused` of them.
+    `detail` is a trap code, or a `leave` word computed at run time (then `reason` is 0).
+    """
+    word = rt.leave_word(reason, 0, int(detail) if isinstance(detail, int) else 0)
+    if isinstance(detail, str):
+        value = f"{detail} + (({unused}) << 8)" if unused != 0 else detail
+    else:
+        value = str(word + (unused << 8)) if isinstance(unused, int) else f"{word} + (({unused}) << 8)"
+    return [f"leave = {value}", f"pc = {pc}", "break"]
 
 
 def float_literal(bits: int) -> str:
@@ -329,16 +307,12 @@ def float_literal(bits: int) -> str:
 class RegionWriter:
     """Writes one region function."""
 
-    def __init__(self, region: Region, leaders: dict[int, int], text_end: int) -> None:
+    def __init__(self, region: Region, text_end: int) -> None:
         self.region = region
-        self.leaders = leaders
         self.text_end = text_end
         self.ints: set[int] = set()
         self.floats: set[int] = set()
-        self.written: set[str] = set()
         self.views: dict[str, str] = {}
-        self.needs_table = False
-        self.needs_lookup = False
 
     def use_int(self, n: int) -> str:
         self.ints.add(n)
@@ -366,8 +340,7 @@ class RegionWriter:
 
     def block(self, block: list[Decoded]) -> list[str]:
         n = len(block)
-        lines = [f"if budget < {n}:", f"    ctx[{rt.CTX_REASON}] = {rt.REASON_FUEL}",
-                 f"    status = {rt.STATUS_EXIT}", "    break", f"budget -= {n}"]
+        lines = [f"if budget < {n}:", f"    leave = {rt.REASON_FUEL}", "    break", f"budget -= {n}"]
         for i, d in enumerate(block):
             lines.append(f"# {d.pc:#x}: {d.ins.syntax() if d.ins else d.trap.name}")
             lines += self.instruction(d, i, n)
@@ -381,43 +354,59 @@ class RegionWriter:
         if d.untranslated:  # the interpreter runs it, reading its literal from memory
             return leave_lines(d.pc, unused, rt.REASON_MIDBLOCK)
         if d.ins is None:
-            return leave_lines(d.pc, unused, rt.REASON_TRAP, str(int(d.trap)))
+            return leave_lines(d.pc, unused, rt.REASON_TRAP, int(d.trap))
         if d.ins.semantics.exits_to_monitor:
             return leave_lines(d.pc, unused, rt.REASON_DEVICE)
         return ParaLowering(self, d, index, block_length).lower()
 
     def function(self) -> str:
         body = self.body()
-        ints, floats = sorted(self.ints), sorted(self.floats)
-        spill = [f"R[{n}] = r{n}" for n in ints if f"r{n}" in self.written]
-        spill += [f"F[{n}] = f{n}" for n in floats if f"f{n}" in self.written]
-        reload = [f"r{n} = R[{n}]" for n in ints] + [f"f{n} = F[{n}]" for n in floats]
+        name = self.region.name
+        saved = [f"r{n}" for n in sorted(self.ints)] + [f"f{n}" for n in sorted(self.floats)]
+        state = ", ".join(["budget", *saved])
+        # Moving registers between native locals and the guest's arrays is one helper call each way:
+        # Numba compiles a call far faster than one statement per register.
+        spill = f"spill_{name}(ctx_address, {state})"
+        reload = f"{state}, = reload_{name}(ctx_address)"
+        ints, floats = 1 + len(self.ints), len(self.floats)  # the budget and the integer registers
+        values = f"[types.int64] * {ints} + [types.float64] * {floats}"
         out = [
-            f"@cfunc(SIGNATURE, cache=True, error_model='numpy')",
-            f"def {self.region.name}(pc, ctx_address):",
+            f"@njit(types.void(types.int64, *({values})), cache=True)",
+            f"def spill_{name}(ctx_address, {state}):",
+            f"    ctx = carray(ptr_i64(ctx_address), {rt.CTX_SLOTS})",
+            f"    ctx[{rt.CTX_BUDGET}] = budget",
+        ]
+        if self.ints:
+            out.append(f"    R = carray(ptr_i64(ctx[{rt.CTX_REGS}]), 16)")
+            out += [f"    R[{n}] = r{n}" for n in sorted(self.ints)]
+        if self.floats:
+            out.append(f"    F = carray(ptr_f64(ctx[{rt.CTX_FREGS}]), 16)")
+            out += [f"    F[{n}] = f{n}" for n in sorted(self.floats)]
+        out += [
+            "",
+            "",
+            f"@njit(types.Tuple({values})(types.int64), cache=True)",
+            f"def reload_{name}(ctx_address):",
             f"    ctx = carray(ptr_i64(ctx_address), {rt.CTX_SLOTS})",
             f"    R = carray(ptr_i64(ctx[{rt.CTX_REGS}]), 16)",
             f"    F = carray(ptr_f64(ctx[{rt.CTX_FREGS}]), 16)",
+            f"    return ({', '.join([f'ctx[{rt.CTX_BUDGET}]'] + [f'R[{n}]' for n in sorted(self.ints)] + [f'F[{n}]' for n in sorted(self.floats)])},)",
+            "",
+            "",
+            "@cfunc(SIGNATURE, cache=True, error_model='numpy')",
+            f"def {name}(pc, ctx_address):",
+            f"    ctx = carray(ptr_i64(ctx_address), {rt.CTX_SLOTS})",
             f"    mem_size = ctx[{rt.CTX_MEM_SIZE}]",
         ]
-        out += [f"    {name} = {expr}" for name, expr in sorted(self.views.items())]
-        if self.needs_table:
-            out.append(f"    table = carray(ptr_i64(ctx[{rt.CTX_TABLE}]), {len(set(self.leaders.values()))})")
-        if self.needs_lookup:
-            out.append(f"    lookup = carray(ptr_i64(ctx[{rt.CTX_LOOKUP}]), {(self.text_end - 4096) >> 3})")
-        out += ["    " + line for line in reload]
-        out += [f"    budget = ctx[{rt.CTX_BUDGET}]", f"    status = {rt.STATUS_EXIT}", "    while True:"]
+        out += [f"    {view} = {expr}" for view, expr in sorted(self.views.items())]
+        out += [f"    {reload}", f"    status = {rt.STATUS_EXIT}", "    leave = 0", "    while True:"]
         for line in body:
             stripped = line.strip()
             indent = line[: len(line) - len(line.lstrip())]
-            if stripped == "SPILL":
-                out += ["        " + indent + s for s in spill]
-            elif stripped == "RELOAD":
-                out += ["        " + indent + s for s in reload]
-            else:
-                out.append("        " + line)
-        out += ["    " + s for s in spill]
-        out += [f"    ctx[{rt.CTX_BUDGET}] = budget", f"    ctx[{rt.CTX_PC}] = pc", "    return status", ""]
+            replacement = {"SPILL": spill, "RELOAD": reload}.get(stripped)
+            out.append("        " + (indent + replacement if replacement else line))
+        out += ["    if leave:", "        budget += unpack_leave(leave, ctx)", f"    {spill}",
+                f"    ctx[{rt.CTX_PC}] = pc", "    return status", ""]
         return "\n".join(out)
 
 
@@ -432,11 +421,11 @@ def _always_leaves(d: Decoded) -> bool:
 
 HEADER = '''"""Generated by vm {version} from {source}: the guest text as native code. Do not edit."""
 import numpy as np
-from numba import carray, cfunc, types
+from numba import carray, cfunc, njit, types
 from vm.engines.para.runtime import (
-    ashr, bits2f, call_hypercall, call_region, f2bits, fcanon, fma, fmax, fmin, fsqrt, ftoi, ftoi_ok,
-    isnan, itof, lshr, ptr_f64, ptr_i8, ptr_i16, ptr_i32, ptr_i64, ptr_u8, ptr_u16, ptr_u32, sdiv,
-    shl, srem, ult,
+    ashr, bits2f, call_guest, call_hypercall, f2bits, fcanon, fma, fmax, fmin, fsqrt, ftoi, ftoi_ok,
+    hypercall_leave, hypercall_result, isnan, itof, load_fault, lshr, ptr_f64, ptr_i8, ptr_i16, ptr_i32, ptr_i64, ptr_u8,
+    ptr_u16, ptr_u32, sdiv, shl, srem, store_fault, ult, unpack_leave,
 )
 
 SIGNATURE = types.int64(types.int64, types.int64)
@@ -452,5 +441,5 @@ def translate_image(image: Image, isa: InstructionSet) -> Translation:
     text_end = words[-1].pc + words[-1].size if words else LOAD_ADDRESS
     parts = [HEADER.format(version=ENGINE_VERSION, source=image.source)]
     for region in regions:
-        parts.append(RegionWriter(region, leaders, text_end).function())
+        parts.append(RegionWriter(region, text_end).function())
     return Translation("\n".join(parts), regions, leaders, text_end)
