@@ -97,7 +97,7 @@ def print_stats(result: RunResult, wall: float) -> None:
         f"vm exits:         {s['vm_exits']}",
         f"hypercalls:       {s['hypercalls']}",
     ]
-    for key, label in (("compile_seconds", "compile time"), ("translated_regions", "regions"),
+    for key, label in (("load_seconds", "engine load"), ("compile_seconds", "compile time"), ("translated_regions", "regions"),
                        ("cache", "compile cache"), ("hw_instructions", "ran in hw")):
         if key in s:
             value = s[key]
@@ -162,7 +162,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     isa = load_isa(args.ext)
     image = _read_program(args.file, isa)
-    stdin = sys.stdin.buffer.read() if args.stdin is None else Path(args.stdin).read_bytes()
+    if args.stdin is not None:
+        stdin = Path(args.stdin).read_bytes()
+    else:
+        stdin = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
     report = compare_file(image, isa, mem_size=args.mem, fuel=args.fuel, stdin=stdin)
     print(report.table())
     return 0 if report.same else EXIT_DIFFERENT

@@ -65,13 +65,16 @@ def run_image(
     host = Host(stdin=stdin, capture=capture)
     monitor = Monitor(machine, host)
     stats: dict = {"engine": mode}
+    if mode != "hw":
+        start = time.perf_counter()
+        from vm.engines.para.engine import run_para  # imports Numba: a cost of its own
+
+        stats["load_seconds"] = time.perf_counter() - start
     start = time.perf_counter()
     try:
         if mode == "hw":
             outcome = _run_hw(isa, machine, monitor, fuel)
         else:
-            from vm.engines.para.engine import run_para
-
             outcome = run_para(isa, machine, monitor, fuel, fallback=(mode == "auto"), stats=stats)
     finally:
         host.flush()
