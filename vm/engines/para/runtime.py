@@ -48,7 +48,7 @@ REASON_MIDBLOCK = 5  # ctx[PC] is inside a translated block, not at its start
 REASON_OUTSIDE = 6  # ctx[PC] is outside the translated text
 REASON_CODE_WRITE = 7  # a store at ctx[PC] would change translated code
 
-MAX_NATIVE_DEPTH = 4000  # nested guest calls run as native calls up to this depth
+MAX_NATIVE_DEPTH = 1000  # nested guest calls run as native calls up to this depth (the host stack is finite)
 TEXT_BASE = 0x1000
 
 

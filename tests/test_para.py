@@ -1,0 +1,206 @@
+"""The para engine: identical results to hw on every guest program, refusals, auto mode, the cache,
+and hostile programs that must not hurt the host."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ISA, build, run_image_in
+from vm.engines.para.translate import MAX_REGION_BLOCKS, translate_image
+from vm.isa import Trap
+from vm.run import load_program, run_image
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAMS = sorted((ROOT / "guest_programs").glob("*.asm"))
+# Programs that store into their own code or run code from data: para refuses them.
+REFUSED_BY_PARA = {"selfmod", "data_exec", "trap_illegal"}
+
+
+def _stdin(path: Path) -> bytes:
+    given = path.with_suffix(".in")
+    return given.read_bytes() if given.exists() else b""
+
+
+def _observables(result) -> dict:
+    state = result.state()
+    return {"stdout": result.output.stdout, "stderr": result.output.stderr,
+            **{k: state[k] for k in ("exit", "trap", "pc", "retired", "r", "f", "mem_sha256")}}
+
+
+@pytest.fixture(scope="module")
+def hw_results() -> dict:
+    return {p.stem: run_image(load_program(p), "hw", stdin=_stdin(p), capture=True) for p in PROGRAMS}
+
+
+@pytest.mark.parametrize("path", PROGRAMS, ids=[p.stem for p in PROGRAMS])
+def test_para_and_auto_agree_with_hw(path: Path, hw_results: dict) -> None:
+    image = load_program(path)
+    hw = _observables(hw_results[path.stem])
+    para = run_image(image, "para", stdin=_stdin(path), capture=True)
+    auto = run_image(image, "auto", stdin=_stdin(path), capture=True)
+    assert _observables(auto) == hw
+    if path.stem in REFUSED_BY_PARA:
+        assert para.outcome.trap is Trap.UNSUPPORTED
+        assert "--mode auto" in para.outcome.detail
+        assert auto.stats.get("fallback_pc") == para.outcome.pc
+    else:
+        assert _observables(para) == hw
+
+
+def test_refusal_names_the_cause_and_keeps_state_exact() -> None:
+    image = build("""
+        main:   li r1, 7
+                la r2, patch
+                li r3, 0x02          ; opcode of nop
+                sd r3, [r2]          ; a store into translated code
+        patch:  brk
+                mov r0, r1
+                halt
+    """)
+    para = run_image_in(image, "para")
+    assert para.outcome.trap is Trap.UNSUPPORTED
+    assert para.outcome.pc == image.symbols["patch"] - 8
+    assert para.outcome.retired == 3  # the store did not retire
+    assert para.machine.regs[1] == 7
+    assert "store into translated code" in para.outcome.detail
+    auto = run_image_in(image, "auto")
+    hw = run_image_in(image, "hw")
+    assert auto.outcome == hw.outcome and auto.outcome.exit == 7
+    assert auto.machine.mem == hw.machine.mem
+
+
+def test_jump_to_data_is_refused_but_bad_fetch_traps_like_hw() -> None:
+    to_data = build("main: la r1, buf\n jr r1\n.data\nbuf: .quad 0x0000000000000001")
+    assert run_image_in(to_data, "para").outcome.trap is Trap.UNSUPPORTED
+    assert run_image_in(to_data, "auto").outcome == run_image_in(to_data, "hw").outcome
+    misaligned = build("main: li r1, 0x1004\n jr r1\n halt")
+    para, hw = run_image_in(misaligned, "para"), run_image_in(misaligned, "hw")
+    assert para.outcome == hw.outcome and hw.outcome.trap is Trap.MISALIGNED and hw.outcome.pc == 0x1004
+
+
+FUEL_PROGRAM = """
+main:   li r1, 50
+        li r2, 0
+loop:   add r2, r2, r1
+        ld r3, [r4+0]        ; faults on the first iteration where r4 is not an address
+        subi r1, r1, 1
+        bnez r1, loop
+        halt
+"""
+
+
+@pytest.mark.parametrize("fuel", [0, 1, 2, 3, 4, 5, 6, 7, 50, 101, 102, 199])
+def test_fuel_stops_para_at_the_same_instruction_as_hw(fuel: int) -> None:
+    image = build(FUEL_PROGRAM.replace("[r4+0]", "[sp-8]"))
+    para, hw = run_image_in(image, "para", fuel=fuel), run_image_in(image, "hw", fuel=fuel)
+    assert para.outcome == hw.outcome
+    assert para.machine.regs == hw.machine.regs
+    assert hw.outcome.trap is Trap.FUEL and hw.outcome.retired == fuel
+
+
+def test_traps_mid_block_leave_the_same_state() -> None:
+    image = build(FUEL_PROGRAM)  # r4 = 0: the load faults in the middle of the loop block
+    para, hw = run_image_in(image, "para"), run_image_in(image, "hw")
+    assert hw.outcome.trap is Trap.MEMFAULT
+    assert para.outcome == hw.outcome
+    assert para.state() == hw.state()
+
+
+def test_jump_into_the_middle_of_a_block_is_run_correctly() -> None:
+    image = build("""
+        main:   la r1, main
+                addi r1, r1, 32      ; the address of `li r2, 5` below, inside a block
+                li r2, 1
+                jr r1
+                li r2, 5
+                addi r2, r2, 1
+                mov r0, r2
+                halt
+    """)
+    para, hw = run_image_in(image, "para"), run_image_in(image, "hw")
+    assert hw.outcome.exit == 6
+    assert para.state() == hw.state()
+
+
+def test_deep_recursion_beyond_the_native_call_depth() -> None:
+    image = build("""
+        main:   li r1, 30000
+                call down
+                halt
+        down:   beqz r1, bottom
+                subi r1, r1, 1
+                call down
+                addi r0, r0, 1
+        bottom: ret
+    """)
+    para, hw = run_image_in(image, "para", mem_size=1 << 20), run_image_in(image, "hw", mem_size=1 << 20)
+    assert hw.outcome.exit == 30000
+    assert para.state() == hw.state()
+
+
+HOSTILE = {
+    "wild loads": "main: li r1, -8\n ld r2, [r1]\n halt",
+    "load past the end": "main: li r1, 0x10000\n ld r2, [r1-4]\n halt",
+    "huge negative offset": "main: liw r1, 0x7fffffffffffffff\n ld r2, [r1+8]\n halt",
+    "store to the guard page": "main: li r1, 8\n sd r1, [r1]\n halt",
+    "return to garbage": "main: liw r1, 0x123456789abcdef0\n push r1\n ret",
+    "call into the void": "main: liw r1, -4096\n callr r1\n halt",
+    "giant hypercall": "main: li r1, 1\n li r2, 0x1000\n liw r3, 0x7fffffffffffffff\n hcall 1\n halt",
+    "memset over everything": "main: li r1, 0x1000\n li r2, 0\n li r3, 0x10000\n hcall 7\n halt",
+    "stack overflow": "main: push r1\n jmp main",
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE, ids=list(HOSTILE))
+def test_hostile_programs_trap_like_hw(name: str) -> None:
+    image = build(HOSTILE[name])
+    hw = run_image_in(image, "hw", fuel=100_000)
+    for mode in ("para", "auto"):
+        result = run_image_in(image, mode, fuel=100_000)
+        if mode == "para" and result.outcome.trap is Trap.UNSUPPORTED:
+            continue  # the memset writes over the text: para refuses, auto agrees below
+        assert result.state() == hw.state(), mode
+
+
+def test_translation_is_readable_and_split_into_bounded_regions() -> None:
+    blocks = "\n".join(f"b{i}: addi r1, r1, 1\n beqz r2, b{i + 1}" for i in range(3 * MAX_REGION_BLOCKS))
+    image = build(f"main: li r2, 0\n{blocks}\nb{3 * MAX_REGION_BLOCKS}: halt")
+    translation = translate_image(image, ISA)
+    assert all(len(r.blocks) <= MAX_REGION_BLOCKS for r in translation.regions)
+    assert len(translation.regions) >= 3
+    assert "def region_1000(pc, ctx_address):" in translation.source
+    assert "r1 = (r1 + 1)" in translation.source
+    compile(translation.source, "<generated>", "exec")
+
+
+def _run_cli(args: list[str], cache: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "VM_CACHE_DIR": str(cache)}
+    return subprocess.run([sys.executable, "-m", "vm", *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+def test_a_second_process_loads_compiled_code_from_the_cache(tmp_path: Path) -> None:
+    program = tmp_path / "p.asm"
+    program.write_text("main: li r1, 20\nloop: subi r1, r1, 1\n bnez r1, loop\n li r0, 9\n halt\n")
+    first = _run_cli(["run", str(program), "--mode", "para", "--stats"], tmp_path / "cache")
+    second = _run_cli(["run", str(program), "--mode", "para", "--stats", "--state-out", str(tmp_path / "s.json")],
+                      tmp_path / "cache")
+    assert first.returncode == second.returncode == 9
+    assert re.search(r"compile cache:\s+compiled", first.stderr)
+    assert re.search(r"compile cache:\s+disk", second.stderr)
+    assert json.loads((tmp_path / "s.json").read_text())["retired"] == 43
+
+
+def test_vm_compare_reports_identical_runs(tmp_path: Path) -> None:
+    result = _run_cli(["compare", str(ROOT / "guest_programs" / "fib_rec.asm")], tmp_path / "cache")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "identical" in result.stdout and "speedup" in result.stdout
+    refused = _run_cli(["compare", str(ROOT / "guest_programs" / "selfmod.asm")], tmp_path / "cache")
+    assert refused.returncode == 1 and "para refused" in refused.stdout
