@@ -12,8 +12,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 
+from vm.engines.hw import handler_source
 from vm.isa import InstructionSet, IsaError
 from vm.isa.model import Instruction
+from vm.isa.semantics import SemanticsError
 
 EXTENSION_OPCODES = range(0xC0, 0x100)
 ENTRY_POINT_GROUP = "vm.extensions"
@@ -44,6 +46,10 @@ def extension_instructions(module: ModuleType, where: str) -> tuple[str, list[In
         if ins.opcode not in EXTENSION_OPCODES:
             raise IsaError(f"extension {where}: instruction {ins.mnemonic!r} has opcode {ins.opcode:#04x}; "
                            "extensions use opcodes 0xC0..0xFF (0x80..0xBF are reserved for the core)")
+        try:  # the engines' shared lowering checks types, which native code needs
+            handler_source(ins)
+        except SemanticsError as e:
+            raise IsaError(f"extension {where}: instruction {ins.mnemonic!r}: semantics: {e}") from None
         out.append(Instruction(**{**ins.__dict__, "origin": name}))
     return name, out
 

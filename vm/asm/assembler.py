@@ -110,7 +110,7 @@ def _strip_comment(line: str) -> str:
 def _split_operands(text: str, col0: int) -> list[tuple[str, int]]:
     """Split on commas outside brackets, parentheses and quotes; keep each part's column."""
     parts: list[tuple[str, int]] = []
-    depth, quote, start = 0, None, 0
+    depth, quote, start, quote_at = 0, None, 0, 0
     i = 0
     while i <= len(text):
         ch = text[i] if i < len(text) else ","
@@ -120,7 +120,7 @@ def _split_operands(text: str, col0: int) -> list[tuple[str, int]]:
             elif ch == quote:
                 quote = None
         elif ch in "\"'" and i < len(text):
-            quote = ch
+            quote, quote_at = ch, i
         elif ch in "[(":
             depth += 1
         elif ch in "])":
@@ -131,6 +131,9 @@ def _split_operands(text: str, col0: int) -> list[tuple[str, int]]:
             parts.append((piece.strip(), col0 + start + lead))
             start = i + 1
         i += 1
+    if quote:
+        what = "string" if quote == '"' else "character literal"
+        raise _LineError(f"unterminated {what}: expected a closing {quote}", col0 + quote_at)
     if len(parts) == 1 and not parts[0][0]:
         return []
     return parts
@@ -358,7 +361,7 @@ class Assembler:
             try:
                 if st.kind == "insn":
                     data = self._encode_instruction(st)
-                    lines.append(LineInfo(st.address, st.line, st.source.strip()))
+                    lines.append(LineInfo(st.address, st.line, _strip_comment(st.source).strip()))
                 else:
                     data = self._encode_data(st)
             except _LineError as e:

@@ -116,7 +116,7 @@ class JumpFault(Exception):
     """A jump retired, but its target cannot be fetched (negative or misaligned)."""
 
     def __init__(self, target: int) -> None:
-        self.target = target
+        self.target = target & M64  # an address: a negative register value is a huge unsigned one
 
 
 def _jump_fault(target: int) -> int:

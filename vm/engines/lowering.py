@@ -11,9 +11,9 @@ from __future__ import annotations
 import ast
 
 from vm.isa.model import Instruction, Kind
-from vm.isa.semantics import FIXED_FLOAT, FIXED_INT, PURE_FUNCTIONS
+from vm.isa.semantics import FIXED_FLOAT, FIXED_INT, PURE_FUNCTIONS, SemanticsError
 
-FLOAT_FUNCTIONS = {"fcanon", "fsqrt", "fmin", "fmax", "fma", "itof", "bits2f"}
+FLOAT_FUNCTIONS = {"fcanon", "fsqrt", "fmin", "fmax", "fma", "itof", "bits2f", "fload"}
 WRAPPING_OPS = (ast.Add, ast.Sub, ast.Mult, ast.LShift)
 
 
@@ -116,10 +116,21 @@ class Lowering:
         self.depth -= 1
 
     def assign_target(self, name: str, value: ast.expr) -> str:
-        if name in self.kinds and self.kinds[name] in (Kind.REG, Kind.FREG) or name in FIXED_INT or name in FIXED_FLOAT:
+        """Where an assignment writes; refuses a value of the wrong type, which native code cannot hold."""
+        value_type = self.type_of(value)
+        if self.kinds.get(name) is Kind.REG or name in FIXED_INT:
+            if value_type == "float":
+                raise SemanticsError(f"{name} is an integer register but gets a float: convert with ftoi() or "
+                                     "f2bits()")
             return self.register_target(name)
-        if name not in self.local_types:
-            self.local_types[name] = self.type_of(value)
+        if self.kinds.get(name) is Kind.FREG or name in FIXED_FLOAT:
+            if value_type == "int":
+                raise SemanticsError(f"{name} is a float register but gets an integer: convert with itof() or "
+                                     "bits2f()")
+            return self.register_target(name)
+        known = self.local_types.setdefault(name, value_type)
+        if known != value_type:
+            raise SemanticsError(f"the temporary {name!r} holds a {known} and then a {value_type}: use two names")
         return self.local(name)
 
     # -- expressions -----------------------------------------------------------------------------

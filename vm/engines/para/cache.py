@@ -23,6 +23,10 @@ from vm.engines.para.translate import ENGINE_VERSION, Translation
 _LOADED: dict[str, ModuleType] = {}
 
 
+class CompileError(Exception):
+    """Numba could not compile a translation; the message says why, in one line."""
+
+
 def cache_dir() -> Path:
     """$VM_CACHE_DIR, else ~/.cache/vm, else a temporary directory."""
     configured = os.environ.get("VM_CACHE_DIR")
@@ -59,6 +63,11 @@ def load_translation(translation: Translation) -> tuple[ModuleType, str]:
     spec = importlib.util.spec_from_file_location(f"vm_guest_{key}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # Numba's cached code finds its environment by module name
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # Numba's errors run to many lines; the first one says what failed
+        del sys.modules[spec.name]
+        first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        raise CompileError(f"{type(e).__name__}: {first} (generated source: {path})") from e
     _LOADED[key] = module
     return module, state

@@ -16,7 +16,7 @@ import numpy as np
 
 from vm.engines.hw import HwEngine
 from vm.engines.para import runtime as rt
-from vm.engines.para.cache import load_translation
+from vm.engines.para.cache import CompileError, load_translation
 from vm.engines.para.translate import translate_image
 from vm.isa import InstructionSet, Trap
 from vm.machine import GuestTrap, Machine, Outcome
@@ -83,6 +83,7 @@ class ParaRun:
         """Run the interpreter on the machine's state (kept in sync with the native arrays)."""
         if self.hw is None:
             self.hw = HwEngine(self.isa, self.machine, self.monitor)
+            self.monitor.memory_written = self.hw.forget_range
         before = self.machine.retired
         self.to_machine()
         outcome = self.hw.run(fuel)
@@ -169,4 +170,14 @@ def _fuel(machine: Machine) -> Outcome:
 def run_para(isa: InstructionSet, machine: Machine, monitor: Monitor, fuel: int | None, *, fallback: bool,
              stats: dict) -> Outcome:
     """Run the machine in para (fallback=False) or auto (fallback=True) mode."""
-    return ParaRun(isa, machine, monitor, stats).run(fuel, fallback)
+    try:
+        run = ParaRun(isa, machine, monitor, stats)
+    except CompileError as e:
+        if fallback:
+            stats["fallback_pc"] = machine.pc
+            hw = HwEngine(isa, machine, monitor)
+            monitor.memory_written = hw.forget_range
+            return hw.run(fuel) or _fuel(machine)
+        return Outcome(None, Trap.UNSUPPORTED, machine.pc, machine.retired,
+                       f"para cannot compile this program: {e}; run it with --mode hw")
+    return run.run(fuel, fallback)

@@ -129,7 +129,7 @@ def fma(typingctx, a, b, c):
 
     def codegen(context, builder, signature, args):
         f64 = ir.DoubleType()
-        fn = builder.module.declare_intrinsic("llvm.fma", [f64])
+        fn = builder.module.declare_intrinsic("llvm.fma", [f64], ir.FunctionType(f64, [f64, f64, f64]))
         return builder.call(fn, args)
 
     return sig, codegen

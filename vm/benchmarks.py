@@ -1,0 +1,358 @@
+"""`vm bench`: hw, para, C and plain Python on the same programs, measured side by side in one run.
+
+Every figure is a ratio of measurements taken in the same run (the machines are shared and noisy):
+each timing is the median of several repetitions after a warm-up, and the spread (min..max) is kept.
+The programs live in bench/programs/ of the source tree: NAME.asm, NAME.c and NAME.py print the same
+output for the same size N (the `.equ N, ...` line of the assembly).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from vm.asm.assembler import assemble
+from vm.image import Image
+from vm.isa import InstructionSet
+from vm.run import load_program, run_image
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAMS = ROOT / "bench" / "programs"
+GUEST_PROGRAMS = ROOT / "guest_programs"
+_EQU_N = re.compile(r"^(\s*\.equ\s+N\s*,\s*)(.+?)(\s*(;.*)?)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """N for the native runs (para, C) and for the slow ones (hw, Python); --quick uses the second pair."""
+
+    native: int
+    slow: int
+    quick_native: int
+    quick_slow: int
+
+
+# The compute programs are the ones the para/C and para/hw targets speak of.
+SIZES: dict[str, Sizes] = {
+    "intloop": Sizes(20_000_000, 1_000_000, 2_000_000, 200_000),
+    "fib": Sizes(30, 20, 25, 16),
+    "sieve": Sizes(2_000_000, 100_000, 200_000, 20_000),
+    "quicksort": Sizes(200_000, 10_000, 20_000, 2_000),
+    "matmul": Sizes(120, 24, 50, 12),
+    "nbody": Sizes(200_000, 2_000, 20_000, 500),
+    "spectralnorm": Sizes(300, 40, 100, 20),
+    "fannkuch": Sizes(9, 7, 8, 6),
+    "mandelbrot": Sizes(200, 40, 80, 20),
+    "crc32": Sizes(2_000_000, 50_000, 200_000, 10_000),
+    "output_out": Sizes(20_000, 2_000, 2_000, 500),
+    "output_write": Sizes(20_000, 2_000, 2_000, 500),
+}
+COMPUTE = ("fib", "sieve", "quicksort", "matmul", "nbody", "spectralnorm", "fannkuch", "mandelbrot", "crc32")
+
+
+@dataclass
+class Timing:
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, samples: list[float]) -> Timing:
+        return cls(statistics.median(samples), min(samples), max(samples))
+
+
+@dataclass
+class ProgramResult:
+    name: str
+    retired: int
+    hw_retired: int
+    native_n: int
+    slow_n: int
+    hw: Timing
+    para: Timing
+    c: Timing | None
+    python: Timing | None
+    compile_seconds: float
+    outputs_agree: bool
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def hw_ips(self) -> float:
+        return self.hw_retired / self.hw.median
+
+    @property
+    def para_ips(self) -> float:
+        return self.retired / self.para.median
+
+    @property
+    def para_speedup_over_hw(self) -> float:
+        return self.para_ips / self.hw_ips
+
+    @property
+    def para_time_over_c(self) -> float | None:
+        return self.para.median / self.c.median if self.c else None
+
+
+def with_size(source: str, n: int) -> str:
+    if not _EQU_N.search(source):
+        raise ValueError("the program has no `.equ N, ...` line")
+    return _EQU_N.sub(lambda m: f"{m.group(1)}{n}{m.group(3)}", source, count=1)
+
+
+class Progress:
+    """A one-line progress bar on stderr (only where stderr is a terminal, else one line per step)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.tty = total, 0, sys.stderr.isatty()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        width = 30
+        filled = int(width * self.done / self.total)
+        text = f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {label}"
+        if self.tty:
+            print(f"\r{text:<90}", end="", file=sys.stderr, flush=True)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)
+
+
+def _time(run, repeat: int) -> tuple[Timing, object]:
+    """Median of `repeat` timed calls after one warm-up call; returns the last call's value too."""
+    value = run()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        value = run()
+        samples.append(time.perf_counter() - start)
+    return Timing.of(samples), value
+
+
+def _guest(image: Image, mode: str, isa: InstructionSet):
+    result = run_image(image, mode, isa=isa, capture=True)
+    if result.outcome.trap is not None:
+        raise RuntimeError(f"{image.source}: trap {result.outcome.trap.name} in {mode}")
+    return result
+
+
+def _run_guest(image: Image, mode: str, isa: InstructionSet, repeat: int):
+    """Engine run time only (not process start or compilation), from the engine's own clock."""
+    results = [_guest(image, mode, isa) for _ in range(repeat + 1)]
+    timings = [r.stats["run_seconds"] for r in results[1:]]
+    return Timing.of(timings), results[0]
+
+
+def build_c(name: str, workdir: Path) -> Path | None:
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        return None
+    exe = workdir / name
+    subprocess.run([cc, "-O2", "-o", str(exe), str(PROGRAMS / f"{name}.c"), "-lm"], check=True, capture_output=True)
+    return exe
+
+
+def _run_process(argv: list[str], repeat: int) -> tuple[Timing, bytes]:
+    def once() -> bytes:
+        return subprocess.run(argv, check=True, capture_output=True).stdout
+    return _time(once, repeat)
+
+
+def measure(name: str, isa: InstructionSet, quick: bool, workdir: Path, progress: Progress) -> ProgramResult:
+    sizes = SIZES[name]
+    native_n, slow_n = (sizes.quick_native, sizes.quick_slow) if quick else (sizes.native, sizes.slow)
+    repeat = 2 if quick else 3
+    source = (PROGRAMS / f"{name}.asm").read_text()
+    native_image = assemble(with_size(source, native_n), f"{name}.asm", isa)
+    slow_image = assemble(with_size(source, slow_n), f"{name}.asm", isa)
+    notes = []
+    first = _guest(native_image, "para", isa)
+    compile_seconds = first.stats["compile_seconds"]
+    para, para_result = _run_guest(native_image, "para", isa, repeat)
+    progress.step(f"{name}: para")
+    hw, hw_result = _run_guest(slow_image, "hw", isa, 1)
+    progress.step(f"{name}: hw")
+    exe = build_c(name, workdir)
+    c = python = None
+    agree = True
+    if exe is None:
+        notes.append("no C compiler: C not measured")
+    else:
+        c, c_out = _run_process([str(exe), str(native_n)], repeat)
+        agree &= c_out == para_result.output.stdout
+    progress.step(f"{name}: C")
+    python, py_out = _run_process([sys.executable, str(PROGRAMS / f"{name}.py"), str(slow_n)], 1)
+    agree &= py_out == hw_result.output.stdout
+    progress.step(f"{name}: Python")
+    if not agree:
+        notes.append("OUTPUTS DIFFER between the twins")
+    return ProgramResult(name, para_result.outcome.retired, hw_result.outcome.retired, native_n, slow_n, hw, para,
+                         c, python, compile_seconds, agree, notes)
+
+
+# -- the compatibility matrix -------------------------------------------------------------------------
+def compatibility(isa: InstructionSet) -> list[dict]:
+    rows = []
+    paths = sorted(GUEST_PROGRAMS.glob("*.asm")) + sorted(PROGRAMS.glob("*.asm"))
+    for path in paths:
+        image = load_program(path, isa)
+        if path.parent == PROGRAMS:
+            image = assemble(with_size(path.read_text(), SIZES[path.stem].quick_slow), str(path), isa)
+        stdin = path.with_suffix(".in").read_bytes() if path.with_suffix(".in").exists() else b""
+        runs = {m: run_image(image, m, isa=isa, stdin=stdin, capture=True) for m in ("hw", "para", "auto")}
+        reference = (runs["hw"].state(), runs["hw"].output.stdout)
+        row = {"program": f"{path.parent.name}/{path.name}"}
+        for mode in ("hw", "para", "auto"):
+            r = runs[mode]
+            if (r.state(), r.output.stdout) == reference:
+                row[mode] = "runs, agrees"
+            elif r.outcome.trap is not None and r.outcome.trap.name == "UNSUPPORTED":
+                row[mode] = "refused: " + r.outcome.detail.split(";")[0].removeprefix("para cannot run ")
+            else:
+                row[mode] = "DIFFERENT"
+        rows.append(row)
+    return rows
+
+
+# -- the cost of leaving native code ---------------------------------------------------------------
+EXIT_COST = {
+    "plain instruction": "nop",
+    "out (a VM exit in para)": "out 0, r2",
+    "hypercall (CLOCK)": "hcall 5",
+}
+
+
+def exit_costs(isa: InstructionSet, quick: bool) -> dict[str, dict[str, float]]:
+    """Nanoseconds per instruction of each kind: a loop with it, minus the same loop without it."""
+    n = {"hw": 20_000 if quick else 100_000, "para": 20_000 if quick else 200_000}
+    costs: dict[str, dict[str, float]] = {}
+    for mode in ("hw", "para"):
+        def per_iteration(body: str) -> float:
+            image = assemble(f"main: li r1, {n[mode]}\n li r2, 46\nloop: {body}\n subi r1, r1, 1\n bnez r1, loop\n"
+                             " halt\n", "exitcost.asm", isa)
+            _guest(image, mode, isa)
+            timing, _ = _run_guest(image, mode, isa, 3)
+            return timing.median / n[mode] * 1e9
+        base = per_iteration("")
+        costs[mode] = {label: max(per_iteration(body) - base, 0.0) for label, body in EXIT_COST.items()}
+    return costs
+
+
+# -- reporting ---------------------------------------------------------------------------------------
+def geomean(values: list[float]) -> float:
+    values = [v for v in values if v and v > 0 and math.isfinite(v)]
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
+def machine_description() -> dict:
+    return {"platform": platform.platform(), "python": platform.python_version(), "processor": platform.processor()
+            or platform.machine(), "cpus": os.cpu_count()}
+
+
+def table(results: list[ProgramResult]) -> str:
+    head = (f"{'program':<13} {'retired':>12} {'hw ips':>11} {'para ips':>13} {'para/hw':>9} {'para/C':>8} "
+            f"{'compile s':>9}  {'para spread':>15}")
+    lines = [head, "-" * len(head)]
+    for r in results:
+        over_c = f"{r.para_time_over_c:.2f}x" if r.para_time_over_c else "-"
+        spread = f"{r.para.low * 1e3:.1f}-{r.para.high * 1e3:.1f} ms"
+        lines.append(f"{r.name:<13} {r.retired:>12,} {r.hw_ips:>11,.0f} {r.para_ips:>13,.0f} "
+                     f"{r.para_speedup_over_hw:>8,.0f}x {over_c:>8} {r.compile_seconds:>9.2f}  {spread:>15}"
+                     + ("  " + "; ".join(r.notes) if r.notes else ""))
+    compute = [r for r in results if r.name in COMPUTE]
+    lines.append("-" * len(head))
+    lines.append(f"geometric mean over the compute programs: para/hw {geomean([r.para_speedup_over_hw for r in compute]):,.0f}x,"
+                 f" para/C {geomean([r.para_time_over_c for r in compute]):.2f}x (time; lower is better)")
+    return "\n".join(lines)
+
+
+def report_json(results: list[ProgramResult], matrix: list[dict], costs: dict) -> dict:
+    compute = [r for r in results if r.name in COMPUTE]
+    return {
+        "machine": machine_description(),
+        "programs": [{"name": r.name, "retired": r.retired, "hw_ips": r.hw_ips, "para_ips": r.para_ips,
+                      "para_speedup_over_hw": r.para_speedup_over_hw, "para_time_over_c": r.para_time_over_c,
+                      "compile_seconds": r.compile_seconds, "native_n": r.native_n, "slow_n": r.slow_n,
+                      "outputs_agree": r.outputs_agree,
+                      "timings": {k: asdict(getattr(r, k)) if getattr(r, k) else None
+                                  for k in ("hw", "para", "c", "python")}}
+                     for r in results],
+        "geomean": {"para_speedup_over_hw": geomean([r.para_speedup_over_hw for r in compute]),
+                    "para_time_over_c": geomean([r.para_time_over_c for r in compute])},
+        "compatibility": matrix,
+        "exit_cost_ns": costs,
+    }
+
+
+def plot(results: list[ProgramResult], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r.name for r in results]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    left.bar(names, [r.para_speedup_over_hw for r in results], color="tab:blue")
+    left.set_yscale("log")
+    left.set_title("para speedup over hw (higher is better)")
+    right.bar(names, [r.para_time_over_c or 0 for r in results], color="tab:orange")
+    right.axhline(1.0, color="black", linewidth=0.8)
+    right.set_title("para time / C time (lower is better)")
+    for ax in (left, right):
+        ax.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(args: argparse.Namespace, isa: InstructionSet) -> int:
+    if not PROGRAMS.is_dir():
+        print(f"vm: bench needs the source tree's bench/programs/ ({PROGRAMS} is missing)", file=sys.stderr)
+        return 2
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("vm: --plot needs matplotlib: pip install -e '.[plot]'", file=sys.stderr)
+            return 2
+    names = [n for n in SIZES if (PROGRAMS / f"{n}.asm").exists()]
+    progress = Progress(4 * len(names) + 2)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            results.append(measure(name, isa, args.quick, Path(tmp), progress))
+    matrix = compatibility(isa)
+    progress.step("compatibility")
+    costs = exit_costs(isa, args.quick)
+    progress.step("exit costs")
+    progress.close()
+    print(table(results))
+    print()
+    print("cost of one instruction, in nanoseconds (loop with it minus loop without it):")
+    for label in EXIT_COST:
+        print(f"  {label:<26} hw {costs['hw'][label]:>9,.1f}   para {costs['para'][label]:>9,.1f}")
+    print()
+    print("compatibility (every program in every mode):")
+    width = max(len(row["program"]) for row in matrix)
+    for row in matrix:
+        print(f"  {row['program']:<{width}}  hw: {row['hw']:<14} para: {row['para']:<40} auto: {row['auto']}")
+    print()
+    print("machine: " + ", ".join(f"{k} {v}" for k, v in machine_description().items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report_json(results, matrix, costs), indent=2) + "\n")
+    if args.plot:
+        plot(results, args.plot)
+    return 0 if all(r.outputs_agree for r in results) else 1
