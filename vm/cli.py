@@ -97,8 +97,8 @@ def print_stats(result: RunResult, wall: float) -> None:
         f"vm exits:         {s['vm_exits']}",
         f"hypercalls:       {s['hypercalls']}",
     ]
-    for key, label in (("load_seconds", "engine load"), ("compile_seconds", "compile time"), ("translated_regions", "regions"),
-                       ("cache", "compile cache"), ("hw_instructions", "ran in hw")):
+    for key, label in (("load_seconds", "engine load"), ("compile_seconds", "compile time"),
+                       ("translated_regions", "regions"), ("cache", "compile cache"), ("hw_instructions", "ran in hw")):
         if key in s:
             value = s[key]
             lines.append(f"{label + ':':<18}{value:.6f} s" if isinstance(value, float) else

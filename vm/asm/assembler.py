@@ -111,6 +111,7 @@ def _split_operands(text: str, col0: int) -> list[tuple[str, int]]:
     """Split on commas outside brackets, parentheses and quotes; keep each part's column."""
     parts: list[tuple[str, int]] = []
     depth, quote, start, quote_at = 0, None, 0, 0
+    opened: list[int] = []  # positions of the brackets and parentheses not yet closed
     i = 0
     while i <= len(text):
         ch = text[i] if i < len(text) else ","
@@ -123,8 +124,12 @@ def _split_operands(text: str, col0: int) -> list[tuple[str, int]]:
             quote, quote_at = ch, i
         elif ch in "[(":
             depth += 1
+            opened.append(i)
         elif ch in "])":
+            if not opened:
+                raise _LineError(f"unexpected '{ch}': there is no open bracket or parenthesis to close", col0 + i)
             depth -= 1
+            opened.pop()
         elif ch == "," and depth == 0:
             piece = text[start:i]
             lead = len(piece) - len(piece.lstrip())
@@ -134,6 +139,9 @@ def _split_operands(text: str, col0: int) -> list[tuple[str, int]]:
     if quote:
         what = "string" if quote == '"' else "character literal"
         raise _LineError(f"unterminated {what}: expected a closing {quote}", col0 + quote_at)
+    if opened:
+        bracket = text[opened[-1]]
+        raise _LineError(f"'{bracket}' is not closed: expected '{']' if bracket == '[' else ')'}'", col0 + opened[-1])
     if len(parts) == 1 and not parts[0][0]:
         return []
     return parts

@@ -104,7 +104,12 @@ class _Parser:
     def atom(self) -> int:
         kind, text, offset = self.take()
         if kind == "num":
-            return int(text.replace("_", ""), 0)
+            digits = text.replace("_", "")
+            base = {"0x": 16, "0b": 2}.get(digits[:2].lower(), 10)  # decimal may have leading zeros: 08 is 8
+            try:
+                return int(digits, base)
+            except ValueError:
+                raise ExprError(f"{text!r} is not a number", offset) from None
         if kind == "char":
             return char_value(text)
         if kind == "name":

@@ -93,8 +93,8 @@ def _fma(a: float, b: float, c: float) -> float:
 
 
 HW_FUNCTIONS: dict[str, object] = {
-    "_sdiv": _sdiv, "_srem": _srem, "_fdiv": _fdiv, "_fcanon": _fcanon, "_fsqrt": _fsqrt, "_fmin": _fmin, "_fmax": _fmax,
-    "_ftoi_ok": _ftoi_ok, "_f2bits": _f2bits, "_bits2f": _bits2f, "_fma": _fma,
+    "_sdiv": _sdiv, "_srem": _srem, "_fdiv": _fdiv, "_fcanon": _fcanon, "_fsqrt": _fsqrt, "_fmin": _fmin,
+    "_fmax": _fmax, "_ftoi_ok": _ftoi_ok, "_f2bits": _f2bits, "_bits2f": _bits2f, "_fma": _fma,
 }
 _INLINE = {
     "shl": "((({0} << ({1} & 63)) + 9223372036854775808 & 18446744073709551615) - 9223372036854775808)",

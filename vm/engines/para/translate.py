@@ -369,6 +369,8 @@ class RegionWriter:
         spill = f"spill_{name}(ctx_address, {state})"
         reload = f"{state}, = reload_{name}(ctx_address)"
         ints, floats = 1 + len(self.ints), len(self.floats)  # the budget and the integer registers
+        loaded = [f"ctx[{rt.CTX_BUDGET}]", *(f"R[{n}]" for n in sorted(self.ints)),
+                  *(f"F[{n}]" for n in sorted(self.floats))]
         values = f"[types.int64] * {ints} + [types.float64] * {floats}"
         out = [
             f"@njit(types.void(types.int64, *({values})), cache=True)",
@@ -390,7 +392,7 @@ class RegionWriter:
             f"    ctx = carray(ptr_i64(ctx_address), {rt.CTX_SLOTS})",
             f"    R = carray(ptr_i64(ctx[{rt.CTX_REGS}]), 16)",
             f"    F = carray(ptr_f64(ctx[{rt.CTX_FREGS}]), 16)",
-            f"    return ({', '.join([f'ctx[{rt.CTX_BUDGET}]'] + [f'R[{n}]' for n in sorted(self.ints)] + [f'F[{n}]' for n in sorted(self.floats)])},)",
+            f"    return ({', '.join(loaded)},)",
             "",
             "",
             "@cfunc(SIGNATURE, cache=True, error_model='numpy')",
@@ -424,8 +426,8 @@ import numpy as np
 from numba import carray, cfunc, njit, types
 from vm.engines.para.runtime import (
     ashr, bits2f, call_guest, call_hypercall, f2bits, fcanon, fma, fmax, fmin, fsqrt, ftoi, ftoi_ok,
-    hypercall_leave, hypercall_result, isnan, itof, load_fault, lshr, ptr_f64, ptr_i8, ptr_i16, ptr_i32, ptr_i64, ptr_u8,
-    ptr_u16, ptr_u32, sdiv, shl, srem, store_fault, ult, unpack_leave,
+    hypercall_leave, hypercall_result, isnan, itof, load_fault, lshr, ptr_f64, ptr_i8, ptr_i16, ptr_i32,
+    ptr_i64, ptr_u8, ptr_u16, ptr_u32, sdiv, shl, srem, store_fault, ult, unpack_leave,
 )
 
 SIGNATURE = types.int64(types.int64, types.int64)
