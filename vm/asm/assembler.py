@@ -15,6 +15,7 @@ from vm.image import LOAD_ADDRESS, Image, LineInfo
 from vm.isa import InstructionSet, Kind, core_isa
 from vm.isa.encoding import Fields, encode, float_bits
 from vm.isa.model import NO_BASE, WORD, Instruction
+from vm.machine import MAX_MEMORY
 
 INT32 = (-(2**31), 2**31 - 1)
 DEFAULT_ENTRY = LOAD_ADDRESS
@@ -110,7 +111,7 @@ def _strip_comment(line: str) -> str:
 def _split_operands(text: str, col0: int) -> list[tuple[str, int]]:
     """Split on commas outside brackets, parentheses and quotes; keep each part's column."""
     parts: list[tuple[str, int]] = []
-    depth, quote, start, quote_at = 0, None, 0, 0
+    quote, start, quote_at = None, 0, 0
     opened: list[int] = []  # positions of the brackets and parentheses not yet closed
     i = 0
     while i <= len(text):
@@ -123,14 +124,12 @@ def _split_operands(text: str, col0: int) -> list[tuple[str, int]]:
         elif ch in "\"'" and i < len(text):
             quote, quote_at = ch, i
         elif ch in "[(":
-            depth += 1
             opened.append(i)
         elif ch in "])":
             if not opened:
                 raise _LineError(f"unexpected '{ch}': there is no open bracket or parenthesis to close", col0 + i)
-            depth -= 1
             opened.pop()
-        elif ch == "," and depth == 0:
+        elif ch == "," and not opened:
             piece = text[start:i]
             lead = len(piece) - len(piece.lstrip())
             parts.append((piece.strip(), col0 + start + lead))
@@ -184,7 +183,12 @@ class Assembler:
         self.labels: dict[str, int] = {}
         statements = self._parse()
         self._layout(statements)
-        image = self._emit(statements)
+        if self.end > MAX_MEMORY:
+            first = next(st for st in statements if st.address + st.size > MAX_MEMORY)
+            self._error(first.line, first.col, f"the program ends at {self.end:#x}, beyond the largest memory "
+                        f"({MAX_MEMORY:#x} bytes)")
+        else:
+            image = self._emit(statements)
         if self.errors:
             self.errors.sort(key=lambda d: (d.line, d.col))
             raise AssemblyError(self.errors)

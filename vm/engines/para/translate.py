@@ -23,7 +23,7 @@ from vm.isa.model import NO_BASE, WORD, Instruction
 from vm.isa.semantics import FIXED_FLOAT, FIXED_INT
 
 ENGINE_VERSION = "para-1"
-MAX_REGION_BLOCKS = 24
+MAX_REGION_BLOCKS = 16
 _VIEWS = {(8, 1): ("m64", "ptr_i64"), (4, 1): ("m32", "ptr_i32"), (4, 0): ("mu32", "ptr_u32"),
           (2, 1): ("m16", "ptr_i16"), (2, 0): ("mu16", "ptr_u16"), (1, 1): ("m8", "ptr_i8"),
           (1, 0): ("mu8", "ptr_u8"), ("f", 8): ("mf64", "ptr_f64")}
