@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ISA, build, run_image_in
+
 from vm.engines.para.translate import MAX_REGION_BLOCKS, translate_image
 from vm.isa import Trap
 from vm.run import load_program, run_image

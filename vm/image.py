@@ -95,6 +95,6 @@ class Image:
             symbols = {str(k): int(v) for k, v in meta["symbols"].items()}
             image = cls(entry, LOAD_ADDRESS + text_size, memory, symbols, lines, str(meta["source"]),
                         [str(e) for e in meta["extensions"]])
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as e:
             raise ImageError(f"{name}: corrupt metadata ({e})") from None
         return image

@@ -184,7 +184,7 @@ class Assembler:
         statements = self._parse()
         self._layout(statements)
         if self.end > MAX_MEMORY:
-            first = next(st for st in statements if st.address + st.size > MAX_MEMORY)
+            first = next((st for st in statements if st.address + st.size > MAX_MEMORY), statements[-1])
             self._error(first.line, first.col, f"the program ends at {self.end:#x}, beyond the largest memory "
                         f"({MAX_MEMORY:#x} bytes)")
         else:

@@ -22,7 +22,7 @@ def _float_text(bits: int) -> str | None:
     """Assembly text for a binary64 that parses back to the same bits, or None if there is none."""
     value = bits_float(bits)
     if math.isnan(value):
-        return {CANONICAL_NAN_BITS: "nan", CANONICAL_NAN_BITS - 2**64: "-nan"}.get(bits)
+        return {CANONICAL_NAN_BITS: "nan", (CANONICAL_NAN_BITS | 1 << 63) - 2**64: "-nan"}.get(bits)
     return repr(value)
 
 
@@ -107,10 +107,16 @@ class Disassembler:
             else:
                 size = WORD if addr % WORD == 0 and addr + WORD <= image.text_end else 1
                 text = self._data(addr, size)
+            inner = min((a for a in self.labels if addr < a < addr + size), default=None)
+            if inner is not None:  # a label inside the item: split the item so that the label is defined
+                size = inner - addr
+                text = self._data(addr, size)
             raw = image.memory[addr - LOAD_ADDRESS : addr - LOAD_ADDRESS + size]
             out.append(f"    {text:<32} ; {addr:#07x}: {raw.hex(' ')}")
             addr += size
         data_start = (image.text_end + 7) & ~7
+        if data_start != image.text_end:  # labels right after text that does not end at a multiple of 8
+            out += [f"{name}:" for name in self.labels.get(image.text_end, [])]
         if data_start < image.end or any(a >= image.text_end for a in self.labels):
             out.append(".data")
         addr = data_start

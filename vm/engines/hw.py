@@ -192,8 +192,8 @@ class HwLowering(Lowering):
                 self.emit(f"{target} = md[{addr} >> 3]")
             else:
                 view, value = ("md", a[1]) if name == "fstore" else self._store_view(size, a[2])
+                self.emit(f"if {addr} < code_end[0]: forget({addr})")  # before the store: it may refuse it
                 self.emit(f"{view}[{addr} >> {_SHIFT[size]}] = {value}")
-                self.emit(f"if {addr} < code_end[0]: forget({addr})")
         elif name == "goto":
             if self.static_target and isinstance(args[0], ast.Name) and self.kinds.get(args[0].id) is Kind.TARGET:
                 self.emit("return TW")
@@ -281,7 +281,9 @@ class HwEngine:
     CHUNK = 1 << 22
     INITIAL_WORDS = (16 << 20) // WORD  # the handler list grows past this only if code runs there
 
-    def __init__(self, isa: InstructionSet, machine: Machine, monitor) -> None:
+    def __init__(self, isa: InstructionSet, machine: Machine, monitor, protect_below: int = 0) -> None:
+        """`protect_below`: stores below this address trap UNSUPPORTED instead of changing code (the
+        para engine's interpreter must not change code that it has translated)."""
         self.isa = isa
         self.machine = machine
         self.monitor = monitor
@@ -290,7 +292,8 @@ class HwEngine:
         # handlers[pc // 8]: the closure for the instruction at pc, or None until it is decoded
         self.handlers: list[Callable[[], int] | None] = [None] * min(self.mem_end // WORD, self.INITIAL_WORDS)
         self.monitor_handlers: dict[int, Callable[[], int]] = {}
-        self.code_end = [0]
+        self.protect_below = protect_below
+        self.code_end = [protect_below]
         mem = memoryview(machine.mem)
         self.views = {code: mem.cast(code) for code in "bBhHiIqd"}
 
@@ -339,7 +342,10 @@ class HwEngine:
         return ins, handler
 
     def forget(self, addr: int) -> None:
-        """A store hit decoded code: drop the closures of the word it changed (and a literal's owner)."""
+        """A store is about to hit decoded code: drop the closures of the word it changes (and of a
+        literal's owner)."""
+        if addr < self.protect_below:
+            raise GuestTrap(Trap.UNSUPPORTED, f"a store into translated code at {addr:#x}")
         word = addr >> 3
         handlers = self.handlers
         for w in (word, word - 1):

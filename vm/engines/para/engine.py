@@ -24,6 +24,8 @@ from vm.monitor.host import ffi, hypercall_address
 from vm.monitor.monitor import Monitor
 
 UNLIMITED = 2**62
+ADDRESS_MASK = (1 << 64) - 1
+_HINT = "run it with --mode hw, or --mode auto to continue in hw"
 
 _UNSUPPORTED_CAUSES = {
     rt.REASON_CODE_WRITE: "a store into translated code at {pc:#x} (self-modifying code)",
@@ -82,7 +84,7 @@ class ParaRun:
     def interpret(self, fuel: int | None) -> Outcome | None:
         """Run the interpreter on the machine's state (kept in sync with the native arrays)."""
         if self.hw is None:
-            self.hw = HwEngine(self.isa, self.machine, self.monitor)
+            self.hw = HwEngine(self.isa, self.machine, self.monitor, protect_below=self.translation.text_end)
             self.monitor.memory_written = self.hw.forget_range
         before = self.machine.retired
         self.to_machine()
@@ -98,13 +100,13 @@ class ParaRun:
         self.monitor.host.protect(rt.TEXT_BASE, self.translation.text_end)
         ctx_address = int(ctx.ctypes.data)
         while True:
-            ctx[rt.CTX_PC] = machine.pc
+            ctx[rt.CTX_PC] = machine.pc - (1 << 64) if machine.pc >> 63 else machine.pc  # int64 slot
             ctx[rt.CTX_BUDGET] = budget
             ctx[rt.CTX_DEPTH] = 0
             self.dispatch(ctx_address)
             machine.retired += budget - int(ctx[rt.CTX_BUDGET])
             budget = int(ctx[rt.CTX_BUDGET])
-            machine.pc = pc = int(ctx[rt.CTX_PC])
+            machine.pc = pc = int(ctx[rt.CTX_PC]) & ADDRESS_MASK  # addresses are unsigned
             reason = int(ctx[rt.CTX_REASON])
             if reason == rt.REASON_HALT:
                 self.to_machine()
@@ -123,18 +125,30 @@ class ParaRun:
                 unsupported = self._unsupported(reason, pc)
                 if unsupported is None or not fallback:
                     return unsupported or self._fetch_trap(pc)
-                self.monitor.host.protect(0, 0)
-                self.stats["fallback_pc"] = pc
-                outcome = self.interpret(None if fuel is None else budget)
-                return outcome or _fuel(machine)
+                return self._fall_back(None if fuel is None else budget)
             steps = min(steps, budget)
             before = machine.retired
             outcome = self.interpret(steps)
+            budget -= machine.retired - before
+            if outcome is not None and outcome.trap is Trap.UNSUPPORTED:  # the interpreter met a code write
+                if fallback:
+                    return self._fall_back(None if fuel is None else budget)
+                outcome.detail = f"para cannot run {outcome.detail} (self-modifying code); {_HINT}"
             if outcome is not None:
                 return outcome
-            budget -= machine.retired - before
             if budget == 0:
                 return _fuel(machine)
+
+    def _fall_back(self, fuel: int | None) -> Outcome:
+        """auto mode: the rest of the run in hw, from this exact state, with code writes allowed."""
+        self.monitor.host.protect(0, 0)
+        self.stats["fallback_pc"] = self.machine.pc
+        self.hw = HwEngine(self.isa, self.machine, self.monitor)
+        self.monitor.memory_written = self.hw.forget_range
+        before = self.machine.retired
+        outcome = self.hw.run(fuel)
+        self.stats["hw_instructions"] += self.machine.retired - before
+        return outcome or _fuel(self.machine)
 
     def _distance_to_leader(self, pc: int, budget: int) -> int:
         """Instructions from pc (inside a block) to the next block start, at most the budget."""
@@ -152,8 +166,7 @@ class ParaRun:
             except GuestTrap:
                 return None
         cause = _UNSUPPORTED_CAUSES[reason].format(pc=pc)
-        return Outcome(None, Trap.UNSUPPORTED, pc, self.machine.retired,
-                       f"para cannot run {cause}; run it with --mode hw, or --mode auto to continue in hw")
+        return Outcome(None, Trap.UNSUPPORTED, pc, self.machine.retired, f"para cannot run {cause}; {_HINT}")
 
     def _fetch_trap(self, pc: int) -> Outcome:
         try:
