@@ -183,6 +183,11 @@ class Assembler:
         self.labels: dict[str, int] = {}
         statements = self._parse()
         self._layout(statements)
+        for expr, line, col in self.equs.values():  # a bad constant is an error even where it is not used
+            try:
+                self._value(expr, line, col)
+            except _LineError as e:
+                self._error(line, e.col, str(e))
         if self.end > MAX_MEMORY:
             first = next((st for st in statements if st.address + st.size > MAX_MEMORY), statements[-1])
             self._error(first.line, first.col, f"the program ends at {self.end:#x}, beyond the largest memory "
@@ -272,7 +277,10 @@ class Assembler:
                 if name in stack:
                     raise ExprError(f"constant {name!r} is defined in terms of itself", offset)
                 expr, eline, ecol = self.equs[name]
-                return evaluate(expr, self._resolver(eline, ecol, strict, stack + (name,)))
+                try:
+                    return evaluate(expr, self._resolver(eline, ecol, strict, stack + (name,)))
+                except ExprError as e:  # the offset is in the constant's text: point at the name used here
+                    raise ExprError(str(e), offset) from None
             if is_register_name(name):
                 raise ExprError(f"a register ({name}) cannot be used here; expected a number or label", offset)
             if not strict:

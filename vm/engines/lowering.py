@@ -46,6 +46,12 @@ class Lowering:
     def pure(self, name: str, args: list[str]) -> str:
         raise NotImplementedError
 
+    def if_expression(self, test: str, body: str, orelse: str) -> str:
+        return f"({body} if {test} else {orelse})"
+
+    def bool_operation(self, is_and: bool, values: list[str]) -> str:
+        return "(" + (" and " if is_and else " or ").join(values) + ")"
+
     def divide(self, left: str, right: str) -> str:
         """IEEE-754 float division: by zero gives an infinity or NaN, never an exception."""
         return f"({left} / {right})"
@@ -157,15 +163,14 @@ class Lowering:
                 return self.wrap(text)
             return text
         if isinstance(node, ast.BoolOp):
-            joiner = " and " if isinstance(node.op, ast.And) else " or "
-            return "(" + joiner.join(self.expr(v) for v in node.values) + ")"
+            return self.bool_operation(isinstance(node.op, ast.And), [self.expr(v) for v in node.values])
         if isinstance(node, ast.Compare):
             parts = [self.expr(node.left)]
             for op, right in zip(node.ops, node.comparators, strict=False):
                 parts += [_CMP[type(op)], self.expr(right)]
             return "(" + " ".join(parts) + ")"
         if isinstance(node, ast.IfExp):
-            return f"({self.expr(node.body)} if {self.expr(node.test)} else {self.expr(node.orelse)})"
+            return self.if_expression(self.expr(node.test), self.expr(node.body), self.expr(node.orelse))
         raise TypeError(f"cannot lower {ast.dump(node)}")
 
     def type_of(self, node: ast.expr) -> str:

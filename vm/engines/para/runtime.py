@@ -103,133 +103,199 @@ def call_hypercall(typingctx, address, host, n, r1, r2, r3, f0, mem, mem_size, r
     return sig, codegen
 
 
-@intrinsic
-def f2bits(typingctx, value):
-    sig = types.int64(types.float64)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return sig, codegen
-
-
-@intrinsic
-def bits2f(typingctx, value):
-    sig = types.float64(types.int64)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return sig, codegen
-
-
-@intrinsic
-def fma(typingctx, a, b, c):
-    sig = types.float64(types.float64, types.float64, types.float64)
-
-    def codegen(context, builder, signature, args):
-        f64 = ir.DoubleType()
-        fn = builder.module.declare_intrinsic("llvm.fma", [f64], ir.FunctionType(f64, [f64, f64, f64]))
-        return builder.call(fn, args)
-
-    return sig, codegen
-
-
-# -- the pure functions of the semantics language, for native code -----------------------------------
+# -- the pure functions of the semantics language, as LLVM instructions ------------------------------
+# Each is an intrinsic: one call in Numba's IR, a few LLVM instructions in the output. Numba types and
+# lowers every call and branch of a generated function in Python, so this keeps compilation fast.
 CANONICAL_NAN_BITS = 0x7FF8000000000000
 INT64_MIN = -(2**63)
+_I64, _F64 = ir.IntType(64), ir.DoubleType()
 
 
-@njit("i8(i8, i8)", cache=True)
-def sdiv(a, b):
-    if b == -1:
-        return -a  # wraps: INT64_MIN / -1 = INT64_MIN
-    q = a // b
-    if q < 0 and q * b != a:
-        q += 1  # floor to truncation
-    return q
+def _llvm(name: str, signature, build):
+    """An intrinsic with a fixed signature whose body `build(builder, *args)` emits LLVM instructions."""
+
+    def codegen(context, builder, sig, args):
+        return build(builder, *args)
+
+    # Numba reads the typer's parameters (a *args typer would take a tuple): one typer per arity.
+    arity = len(signature.args)
+    if arity == 1:
+        def typer(typingctx, a):
+            return signature, codegen
+    elif arity == 2:
+        def typer(typingctx, a, b):
+            return signature, codegen
+    elif arity == 3:
+        def typer(typingctx, a, b, c):
+            return signature, codegen
+    else:
+        def typer(typingctx, a, b, c, d):
+            return signature, codegen
+    typer.__name__ = typer.__qualname__ = name
+    return intrinsic(typer)
 
 
-@njit("i8(i8, i8)", cache=True)
-def srem(a, b):
-    if b == -1:
-        return 0
-    return a - sdiv(a, b) * b
+def _canonical_nan() -> ir.Constant:
+    return ir.Constant(_I64, CANONICAL_NAN_BITS).bitcast(_F64)
 
 
-@njit("i8(i8, i8)", cache=True)
-def shl(a, n):
-    return a << (n & 63)
+def _llvm_intrinsic(builder: ir.IRBuilder, name: str, *args):
+    fn = builder.module.declare_intrinsic(name, [_F64], ir.FunctionType(_F64, [_F64] * len(args)))
+    return builder.call(fn, args)
 
 
-@njit("i8(i8, i8)", cache=True)
-def lshr(a, n):
-    return np.int64(np.uint64(a) >> np.uint64(n & 63))
+def _safe_divisor(b, a_builder):
+    """The divisor, or 1 where LLVM's division would be undefined (0, and -1 for INT64_MIN)."""
+    bad = a_builder.or_(a_builder.icmp_signed("==", b, ir.Constant(_I64, 0)),
+                        a_builder.icmp_signed("==", b, ir.Constant(_I64, -1)))
+    return bad, a_builder.select(bad, ir.Constant(_I64, 1), b)
 
 
-@njit("i8(i8, i8)", cache=True)
-def ashr(a, n):
-    return a >> (n & 63)
+def _sdiv(b, x, y):
+    bad, safe = _safe_divisor(y, b)
+    negated = b.sub(ir.Constant(_I64, 0), x)  # x / -1 = -x, wrapping; a zero divisor trapped before
+    return b.select(bad, negated, b.sdiv(x, safe))
 
 
-@njit("i8(i8, i8)", cache=True)
-def ult(a, b):
-    return 1 if (a ^ INT64_MIN) < (b ^ INT64_MIN) else 0
+def _srem(b, x, y):
+    bad, safe = _safe_divisor(y, b)
+    return b.select(bad, ir.Constant(_I64, 0), b.srem(x, safe))
 
 
-@njit("f8(f8)", cache=True)
-def fcanon(x):
-    return bits2f(CANONICAL_NAN_BITS) if x != x else x
+def _amount(b, n):
+    return b.and_(n, ir.Constant(_I64, 63))
 
 
-@njit("f8(f8)", cache=True)
-def fsqrt(x):
-    if x < 0.0:
-        return bits2f(CANONICAL_NAN_BITS)
-    return np.sqrt(x)
+def _fminmax(smaller: bool):
+    def build(b, x, y):
+        nan = b.fcmp_unordered("uno", x, y)
+        equal = b.fcmp_ordered("==", x, y)
+        x_negative = b.icmp_signed("<", b.bitcast(x, _I64), ir.Constant(_I64, 0))
+        if smaller:  # -0.0 orders below +0.0
+            on_equal, other = b.select(x_negative, x, y), b.select(b.fcmp_ordered("<", x, y), x, y)
+        else:
+            on_equal, other = b.select(x_negative, y, x), b.select(b.fcmp_ordered(">", x, y), x, y)
+        return b.select(nan, _canonical_nan(), b.select(equal, on_equal, other))
+    return build
 
 
-@njit("f8(f8, f8)", cache=True)
-def fmin(a, b):
-    if a != a or b != b:
-        return bits2f(CANONICAL_NAN_BITS)
-    if a == b:
-        return a if f2bits(a) < 0 else b
-    return a if a < b else b
+def _fsqrt(b, x):
+    negative = b.fcmp_ordered("<", x, ir.Constant(_F64, 0.0))
+    return b.select(negative, _canonical_nan(), _llvm_intrinsic(b, "llvm.sqrt", x))
 
 
-@njit("f8(f8, f8)", cache=True)
-def fmax(a, b):
-    if a != a or b != b:
-        return bits2f(CANONICAL_NAN_BITS)
-    if a == b:
-        return b if f2bits(a) < 0 else a
-    return a if a > b else b
+def _ftoi_ok(b, x):
+    low = b.fcmp_ordered(">=", x, ir.Constant(_F64, -9223372036854775808.0))
+    high = b.fcmp_ordered("<", x, ir.Constant(_F64, 9223372036854775808.0))
+    return b.zext(b.and_(low, high), _I64)
 
 
-@njit("i8(f8)", cache=True)
-def isnan(x):
-    return 1 if x != x else 0
+_i = types.int64
+_f = types.float64
+f2bits = _llvm("f2bits", _i(_f), lambda b, x: b.bitcast(x, _I64))
+bits2f = _llvm("bits2f", _f(_i), lambda b, x: b.bitcast(x, _F64))
+fma = _llvm("fma", _f(_f, _f, _f), lambda b, x, y, z: _llvm_intrinsic(b, "llvm.fma", x, y, z))
+sdiv = _llvm("sdiv", _i(_i, _i), _sdiv)
+srem = _llvm("srem", _i(_i, _i), _srem)
+shl = _llvm("shl", _i(_i, _i), lambda b, x, n: b.shl(x, _amount(b, n)))
+lshr = _llvm("lshr", _i(_i, _i), lambda b, x, n: b.lshr(x, _amount(b, n)))
+ashr = _llvm("ashr", _i(_i, _i), lambda b, x, n: b.ashr(x, _amount(b, n)))
+ult = _llvm("ult", _i(_i, _i), lambda b, x, y: b.zext(b.icmp_unsigned("<", x, y), _I64))
+fcanon = _llvm("fcanon", _f(_f), lambda b, x: b.select(b.fcmp_unordered("uno", x, x), _canonical_nan(), x))
+fsqrt = _llvm("fsqrt", _f(_f), _fsqrt)
+fmin = _llvm("fmin", _f(_f, _f), _fminmax(smaller=True))
+fmax = _llvm("fmax", _f(_f, _f), _fminmax(smaller=False))
+isnan = _llvm("isnan", _i(_f), lambda b, x: b.zext(b.fcmp_unordered("uno", x, x), _I64))
+ftoi_ok = _llvm("ftoi_ok", _i(_f), _ftoi_ok)
+ftoi = _llvm("ftoi", _i(_f), lambda b, x: b.fptosi(x, _I64))
+itof = _llvm("itof", _f(_i), lambda b, x: b.sitofp(x, _F64))
 
 
-@njit("i8(f8)", cache=True)
-def ftoi_ok(x):
-    return 1 if -9223372036854775808.0 <= x < 9223372036854775808.0 else 0
+@intrinsic
+def select(typingctx, condition, if_true, if_false):
+    """`a if c else b` without a branch (both sides are pure, so both may be evaluated)."""
+    result = typingctx.unify_types(types.unliteral(if_true), types.unliteral(if_false))
+    if isinstance(result, types.Integer):
+        result = types.int64
+    sig = result(condition, if_true, if_false)
+
+    def codegen(context, builder, signature, args):
+        c = context.cast(builder, args[0], signature.args[0], types.boolean)
+        a = context.cast(builder, args[1], signature.args[1], result)
+        b = context.cast(builder, args[2], signature.args[2], result)
+        return builder.select(c, a, b)
+
+    return sig, codegen
 
 
-@njit("i8(f8)", cache=True)
-def ftoi(x):
-    return np.int64(x)
+@intrinsic
+def as_int(typingctx, value):
+    """A comparison's truth as 0 or 1."""
+    sig = types.int64(value)
+
+    def codegen(context, builder, signature, args):
+        return context.cast(builder, args[0], signature.args[0], types.int64)
+
+    return sig, codegen
 
 
-@njit("f8(i8)", cache=True)
-def itof(x):
-    return np.float64(x)
+# -- guest memory: checks, loads and stores -----------------------------------------------------------
+def _fault(b, address, size, mem_size, text_end=None):
+    """The leave word of an access that must not happen (MISALIGNED before MEMFAULT), else 0."""
+    zero = ir.Constant(_I64, 0)
+    misaligned = b.icmp_signed("!=", b.and_(address, b.sub(size, ir.Constant(_I64, 1))), zero)
+    outside = b.or_(b.icmp_signed("<", address, ir.Constant(_I64, TEXT_BASE)),
+                    b.icmp_signed(">", address, b.sub(mem_size, size)))
+    word = b.select(outside, ir.Constant(_I64, REASON_TRAP | int(Trap.MEMFAULT) << 32), zero)
+    if text_end is not None:
+        in_text = b.icmp_signed("<", address, text_end)
+        word = b.select(outside, word, b.select(in_text, ir.Constant(_I64, REASON_CODE_WRITE), zero))
+    return b.select(misaligned, ir.Constant(_I64, REASON_TRAP | int(Trap.MISALIGNED) << 32), word)
+
+
+load_fault = _llvm("load_fault", _i(_i, _i, _i), _fault)
+store_fault = _llvm("store_fault", _i(_i, _i, _i, _i), _fault)
+
+
+def _pointer(b, base, address, bits: int, is_float: bool = False):
+    element = _F64 if is_float else ir.IntType(bits)
+    return b.inttoptr(b.add(base, address), element.as_pointer())
+
+
+def _load(bits: int, signed: bool):
+    def build(b, base, address):
+        value = b.load(_pointer(b, base, address, bits), align=bits // 8)
+        if bits == 64:
+            return value
+        return b.sext(value, _I64) if signed else b.zext(value, _I64)
+    return _llvm(f"load_{'i' if signed else 'u'}{bits}", _i(_i, _i), build)
+
+
+def _store(bits: int):
+    def build(b, base, address, value):
+        narrow = value if bits == 64 else b.trunc(value, ir.IntType(bits))
+        b.store(narrow, _pointer(b, base, address, bits), align=bits // 8)
+        return ir.Constant(_I64, 0)
+    return _llvm(f"store_{bits}", _i(_i, _i, _i), build)
+
+
+load_i64, load_i32, load_u32 = _load(64, True), _load(32, True), _load(32, False)
+load_i16, load_u16, load_i8, load_u8 = _load(16, True), _load(16, False), _load(8, True), _load(8, False)
+store_64, store_32, store_16, store_8 = _store(64), _store(32), _store(16), _store(8)
+load_f64 = _llvm("load_f64", _f(_i, _i), lambda b, base, a: b.load(_pointer(b, base, a, 64, True), align=8))
+
+
+def _store_f64(b, base, address, value):
+    b.store(value, _pointer(b, base, address, 64, True), align=8)
+    return ir.Constant(_I64, 0)
+
+
+store_f64 = _llvm("store_f64", _i(_i, _i, _f), _store_f64)
 
 
 # -- leaving native code --------------------------------------------------------------------------
 # An exit is one int64 "leave" word: reason in bits 0-7, unused budget in bits 8-31, trap code above.
-_MISALIGNED, _MEMFAULT, _UNSUPPORTED = int(Trap.MISALIGNED), int(Trap.MEMFAULT), int(Trap.UNSUPPORTED)
+_UNSUPPORTED = int(Trap.UNSUPPORTED)
 
 
 def leave_word(reason: int, unused: int, trap: int = 0) -> int:
@@ -243,25 +309,6 @@ def unpack_leave(leave, ctx):
     if leave >> 32:
         ctx[CTX_DETAIL] = leave >> 32
     return (leave >> 8) & 0xFFFFFF
-
-
-@njit("i8(i8, i8, i8)", cache=True)
-def load_fault(address, size, mem_size):
-    """0 if a load may proceed, else its leave word (MISALIGNED is checked before MEMFAULT)."""
-    if address & (size - 1):
-        return REASON_TRAP | _MISALIGNED << 32
-    if address < TEXT_BASE or address > mem_size - size:
-        return REASON_TRAP | _MEMFAULT << 32
-    return 0
-
-
-@njit("i8(i8, i8, i8, i8)", cache=True)
-def store_fault(address, size, mem_size, text_end):
-    """As load_fault, and a store into the translated text is refused."""
-    fault = load_fault(address, size, mem_size)
-    if fault == 0 and address < text_end:
-        return REASON_CODE_WRITE
-    return fault
 
 
 @njit("i8(i8, i8)", cache=True)

@@ -24,10 +24,6 @@ from vm.isa.semantics import FIXED_FLOAT, FIXED_INT
 
 ENGINE_VERSION = "para-1"
 MAX_REGION_BLOCKS = 16
-_VIEWS = {(8, 1): ("m64", "ptr_i64"), (4, 1): ("m32", "ptr_i32"), (4, 0): ("mu32", "ptr_u32"),
-          (2, 1): ("m16", "ptr_i16"), (2, 0): ("mu16", "ptr_u16"), (1, 1): ("m8", "ptr_i8"),
-          (1, 0): ("mu8", "ptr_u8"), ("f", 8): ("mf64", "ptr_f64")}
-_SHIFT = {1: 0, 2: 1, 4: 2, 8: 3}
 
 
 @dataclass
@@ -184,6 +180,12 @@ class ParaLowering(Lowering):
     def pure(self, name: str, args: list[str]) -> str:
         return f"{name}({', '.join(args)})"
 
+    def if_expression(self, test: str, body: str, orelse: str) -> str:
+        return f"select({test}, {body}, {orelse})"
+
+    def bool_operation(self, is_and: bool, values: list[str]) -> str:
+        return "(" + (" & " if is_and else " | ").join(values) + ")"
+
     def temp(self) -> str:
         self.temp_count += 1
         return f"t{self.d.pc:x}__{self.temp_count}"
@@ -216,27 +218,18 @@ class ParaLowering(Lowering):
             self.leave(rt.REASON_TRAP, int(Trap[args[0].id]))
             return
         a = [self.expr(x) for x in args]
-        if name in ("load", "fload"):
-            size, signed = (args[1].value, args[2].value) if name == "load" else (8, "f")
+        if name in ("load", "fload", "store", "fstore"):
+            size = args[1].value if name in ("load", "store") else 8
+            store = name in ("store", "fstore")
             addr = self.temp()
             self.emit(f"{addr} = {a[0]}")
-            self.check_access(addr, size, store=False)
-            view = self.unit.view((size, signed) if name == "load" else ("f", 8))
-            cast = "np.int64" if name == "load" else ""
-            self.emit(f"{target} = {cast}({view}[{addr} >> {_SHIFT[size]}])")
-        elif name in ("store", "fstore"):
-            size = args[1].value if name == "store" else 8
-            addr = self.temp()
-            self.emit(f"{addr} = {a[0]}")
-            self.check_access(addr, size, store=True)
-            if name == "fstore":
-                self.emit(f"{self.unit.view(('f', 8))}[{addr} >> 3] = {a[1]}")
-            elif size == 8:
-                self.emit(f"{self.unit.view((8, 1))}[{addr} >> 3] = {a[2]}")
+            self.check_access(addr, size, store)
+            if name == "load":
+                self.emit(f"{target} = load_{'i' if args[2].value else 'u'}{8 * size}(mem, {addr})")
+            elif name == "fload":
+                self.emit(f"{target} = load_f64(mem, {addr})")
             else:
-                mask = (1 << 8 * size) - 1
-                kind = {4: "uint32", 2: "uint16", 1: "uint8"}[size]
-                self.emit(f"{self.unit.view((size, 0))}[{addr} >> {_SHIFT[size]}] = np.{kind}({a[2]} & {mask})")
+                self.emit(f"store_{'f64' if name == 'fstore' else 8 * size}(mem, {addr}, {a[-1]})")
         elif name == "goto":
             self.goto(args[0], a[0])
         elif name == "halt":
@@ -307,12 +300,19 @@ def float_literal(bits: int) -> str:
 class RegionWriter:
     """Writes one region function."""
 
-    def __init__(self, region: Region, text_end: int) -> None:
+    def __init__(self, region: Region, text_end: int, image: Image) -> None:
         self.region = region
         self.text_end = text_end
+        self.image = image
         self.ints: set[int] = set()
         self.floats: set[int] = set()
-        self.views: dict[str, str] = {}
+
+    def describe(self, d: Decoded) -> str:
+        """The source line of an instruction, for the comment above its code."""
+        info = self.image.line_at(d.pc)
+        if info is not None:
+            return f"{info.text} (line {info.line})"
+        return d.ins.syntax() if d.ins else f"not an instruction: {d.trap.name}"
 
     def use_int(self, n: int) -> str:
         self.ints.add(n)
@@ -321,12 +321,6 @@ class RegionWriter:
     def use_float(self, n: int) -> str:
         self.floats.add(n)
         return f"f{n}"
-
-    def view(self, key) -> str:
-        name, pointer = _VIEWS[key]
-        size = 8 if key[0] == "f" else key[0]
-        self.views[name] = f"carray({pointer}(ctx[{rt.CTX_MEM}]), mem_size >> {_SHIFT[size]})"
-        return name
 
     def body(self) -> list[str]:
         lines: list[str] = []
@@ -342,7 +336,7 @@ class RegionWriter:
         n = len(block)
         lines = [f"if budget < {n}:", f"    leave = {rt.REASON_FUEL}", "    break", f"budget -= {n}"]
         for i, d in enumerate(block):
-            lines.append(f"# {d.pc:#x}: {d.ins.syntax() if d.ins else d.trap.name}")
+            lines.append(f"# {d.pc:#x}: {self.describe(d)}")
             lines += self.instruction(d, i, n)
         last = block[-1]
         if not _always_leaves(last):
@@ -400,7 +394,7 @@ class RegionWriter:
             f"    ctx = carray(ptr_i64(ctx_address), {rt.CTX_SLOTS})",
             f"    mem_size = ctx[{rt.CTX_MEM_SIZE}]",
         ]
-        out += [f"    {view} = {expr}" for view, expr in sorted(self.views.items())]
+        out.append(f"    mem = ctx[{rt.CTX_MEM}]")
         out += [f"    {reload}", f"    status = {rt.STATUS_EXIT}", "    leave = 0", "    while True:"]
         for line in body:
             stripped = line.strip()
@@ -422,12 +416,12 @@ def _always_leaves(d: Decoded) -> bool:
 
 
 HEADER = '''"""Generated by vm {version} from {source}: the guest text as native code. Do not edit."""
-import numpy as np
 from numba import carray, cfunc, njit, types
 from vm.engines.para.runtime import (
     ashr, bits2f, call_guest, call_hypercall, f2bits, fcanon, fma, fmax, fmin, fsqrt, ftoi, ftoi_ok,
-    hypercall_leave, hypercall_result, isnan, itof, load_fault, lshr, ptr_f64, ptr_i8, ptr_i16, ptr_i32,
-    ptr_i64, ptr_u8, ptr_u16, ptr_u32, sdiv, shl, srem, store_fault, ult, unpack_leave,
+    hypercall_leave, hypercall_result, isnan, itof, load_f64, load_fault, load_i8, load_i16, load_i32,
+    load_i64, load_u8, load_u16, load_u32, lshr, ptr_f64, ptr_i64, sdiv, select, shl, srem, store_8, store_16,
+    store_32, store_64, store_f64, store_fault, ult, unpack_leave,
 )
 
 SIGNATURE = types.int64(types.int64, types.int64)
@@ -443,5 +437,5 @@ def translate_image(image: Image, isa: InstructionSet) -> Translation:
     text_end = words[-1].pc + words[-1].size if words else LOAD_ADDRESS
     parts = [HEADER.format(version=ENGINE_VERSION, source=image.source)]
     for region in regions:
-        parts.append(RegionWriter(region, text_end).function())
+        parts.append(RegionWriter(region, text_end, image).function())
     return Translation("\n".join(parts), regions, leaders, text_end)
