@@ -9,7 +9,6 @@ compiled function can be cached on disk and loaded by another process.
 
 from __future__ import annotations
 
-import numpy as np
 from llvmlite import ir
 from numba import carray, cfunc, njit, types
 from numba.extending import intrinsic
