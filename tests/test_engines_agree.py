@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import struct
 
+from conftest import build, run_image_in
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import build, run_image_in
 
 INT_OPS = ["add", "sub", "mul", "div", "rem", "and", "or", "xor", "shl", "shr", "sar", "slt", "sltu"]
 FLOAT_OPS = ["fadd", "fsub", "fmul", "fdiv", "fmin", "fmax"]

@@ -19,7 +19,7 @@ from types import ModuleType
 import llvmlite
 import numba
 
-from vm.engines.para.translate import ENGINE_VERSION, Translation
+from vm.engines.para.translate import ENGINE_VERSION, MAX_REGION_BLOCKS, Translation, translate_image
 
 _LOADED: dict[str, ModuleType] = {}
 
@@ -45,6 +45,28 @@ def cache_dir() -> Path:
 def cache_key(translation: Translation) -> str:
     versions = f"{ENGINE_VERSION}\0{numba.__version__}\0{llvmlite.__version__}\0"
     return hashlib.sha256((versions + translation.source).encode()).hexdigest()[:24]
+
+
+def compile_image(image, isa) -> tuple[Translation, ModuleType, str]:
+    """Translate and compile (or load) an image. Numba rejects some large functions that it should
+    accept (a type it "cannot determine" in SSA form, or a RecursionError); where it does, the
+    program is translated again in smaller regions, and the failure is remembered on disk so that
+    the next run goes straight to the size that works."""
+    max_blocks = MAX_REGION_BLOCKS
+    while True:
+        translation = translate_image(image, isa, max_blocks)
+        marker = cache_dir() / f"guest_{cache_key(translation)}.failed"
+        if max_blocks > 1 and marker.exists():
+            max_blocks //= 2
+            continue
+        try:
+            module, state = load_translation(translation)
+            return translation, module, state
+        except CompileError:
+            if max_blocks == 1:
+                raise
+            marker.write_text("Numba could not compile this translation; smaller regions are used\n")
+            max_blocks //= 2
 
 
 def load_translation(translation: Translation) -> tuple[ModuleType, str]:

@@ -16,8 +16,7 @@ import numpy as np
 
 from vm.engines.hw import HwEngine
 from vm.engines.para import runtime as rt
-from vm.engines.para.cache import CompileError, load_translation
-from vm.engines.para.translate import translate_image
+from vm.engines.para.cache import CompileError, compile_image
 from vm.isa import InstructionSet, Trap
 from vm.machine import GuestTrap, Machine, Outcome
 from vm.monitor.host import ffi, hypercall_address
@@ -42,8 +41,7 @@ class ParaRun:
         self.monitor = monitor
         self.stats = stats
         start = time.perf_counter()
-        self.translation = translate_image(machine.image, isa)
-        self.module, cache_state = load_translation(self.translation)
+        self.translation, self.module, cache_state = compile_image(machine.image, isa)
         stats["compile_seconds"] = time.perf_counter() - start
         stats["cache"] = cache_state
         stats["translated_regions"] = len(self.translation.regions)

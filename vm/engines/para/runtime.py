@@ -111,25 +111,31 @@ _I64, _F64 = ir.IntType(64), ir.DoubleType()
 
 
 def _llvm(name: str, signature, build):
-    """An intrinsic with a fixed signature whose body `build(builder, *args)` emits LLVM instructions."""
+    """An intrinsic whose body `build(builder, *args)` emits LLVM instructions. Arguments of other
+    types (an integer literal, a boolean) are converted to the signature's first."""
 
-    def codegen(context, builder, sig, args):
-        return build(builder, *args)
+    def typed(*actual):
+        def codegen(context, builder, sig, args):
+            converted = [context.cast(builder, value, have, want)
+                         for value, have, want in zip(args, sig.args, signature.args, strict=True)]
+            return build(builder, *converted)
+
+        return signature.return_type(*actual), codegen
 
     # Numba reads the typer's parameters (a *args typer would take a tuple): one typer per arity.
     arity = len(signature.args)
     if arity == 1:
         def typer(typingctx, a):
-            return signature, codegen
+            return typed(a)
     elif arity == 2:
         def typer(typingctx, a, b):
-            return signature, codegen
+            return typed(a, b)
     elif arity == 3:
         def typer(typingctx, a, b, c):
-            return signature, codegen
+            return typed(a, b, c)
     else:
         def typer(typingctx, a, b, c, d):
-            return signature, codegen
+            return typed(a, b, c, d)
     typer.__name__ = typer.__qualname__ = name
     return intrinsic(typer)
 

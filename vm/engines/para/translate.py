@@ -106,7 +106,7 @@ def _static_target(d: Decoded) -> int | None:
     return None
 
 
-def form_regions(image: Image, words: list[Decoded]) -> list[Region]:
+def form_regions(image: Image, words: list[Decoded], max_blocks: int = MAX_REGION_BLOCKS) -> list[Region]:
     """Cut the text into blocks, and the blocks into regions (function entry to function entry)."""
     if not words:
         return []
@@ -131,7 +131,7 @@ def form_regions(image: Image, words: list[Decoded]) -> list[Region]:
     regions: list[Region] = []
     for block in blocks:
         start = block[0].pc
-        if not regions or start in entries or len(regions[-1].blocks) >= MAX_REGION_BLOCKS:
+        if not regions or start in entries or len(regions[-1].blocks) >= max_blocks:
             regions.append(Region(f"region_{start:x}", []))
         regions[-1].blocks.append(block)
     return regions
@@ -429,10 +429,10 @@ SIGNATURE = types.int64(types.int64, types.int64)
 '''
 
 
-def translate_image(image: Image, isa: InstructionSet) -> Translation:
-    """The whole text of an image as a module of region functions."""
+def translate_image(image: Image, isa: InstructionSet, max_blocks: int = MAX_REGION_BLOCKS) -> Translation:
+    """The whole text of an image as a module of region functions of at most `max_blocks` blocks."""
     words = decode_text(image, isa)
-    regions = form_regions(image, words)
+    regions = form_regions(image, words, max_blocks)
     leaders = {block[0].pc: k for k, region in enumerate(regions) for block in region.blocks}
     text_end = words[-1].pc + words[-1].size if words else LOAD_ADDRESS
     parts = [HEADER.format(version=ENGINE_VERSION, source=image.source)]

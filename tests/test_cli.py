@@ -1,0 +1,244 @@
+"""The `vm` command end to end, through a subprocess: output, exit status, messages, files.
+
+No run may print a Python traceback: every failure is a `vm: ...` message with exit status 2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vm.asm.assembler import assemble
+from vm.image import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAP_CODES = {"ILLEGAL": 1, "MEMFAULT": 2, "MISALIGNED": 3, "DIVZERO": 4, "FPCONV": 5, "BADPORT": 6,
+              "BADHCALL": 7, "BREAK": 8, "FUEL": 9, "UNSUPPORTED": 10}
+
+
+def vm(*args, stdin: bytes = b"", cwd: Path | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "vm", *map(str, args)], input=stdin, capture_output=True,
+                          cwd=cwd, timeout=120)
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")
+    return proc
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+PROGRAM = """\
+; prints 7, then ends with status 300
+main:   li r1, 7
+        out 1, r1
+        li r0, 300
+        halt
+"""
+
+
+def test_run_prints_output_and_exits_with_low_8_bits(tmp_path):
+    proc = vm("run", write(tmp_path / "p.asm", PROGRAM))
+    assert proc.stdout == b"7"
+    assert proc.returncode == 300 & 0xFF
+    assert proc.stderr == b""
+
+
+def test_run_exit_status_of_negative_status(tmp_path):
+    proc = vm("run", write(tmp_path / "p.asm", "main: li r1, -1\n hcall 0\n"))
+    assert proc.returncode == 255
+
+
+def test_run_reads_standard_input(tmp_path):
+    src = "main: in r1, 0\n blt r1, r0, end\n addi r1, r1, 1\n out 0, r1\n jmp main\nend: li r0, 0\n halt\n"
+    proc = vm("run", write(tmp_path / "p.asm", src), stdin=b"HAL")
+    assert proc.stdout == b"IBM" and proc.returncode == 0
+
+
+def test_trap_message_and_exit_status(tmp_path):
+    src = "main:   li r1, 5\n        li r2, 0\n        div r3, r1, r2   ; boom\n        halt\n"
+    proc = vm("run", write(tmp_path / "dz.asm", src))
+    assert proc.returncode == 64 + TRAP_CODES["DIVZERO"]
+    line = proc.stderr.decode().strip()
+    assert re.match(r"^vm: trap DIVZERO at 0x1010 \(\S*dz\.asm:3: div r3, r1, r2\)", line), line
+    assert "boom" not in line  # the comment is not part of the source line
+
+
+@pytest.mark.parametrize(("src", "trap"), [
+    ("main: ld r1, [0]\n", "MEMFAULT"), ("main: ld r1, [0x1001]\n", "MISALIGNED"), ("main: brk\n", "BREAK"),
+    ("main: .quad 0xff\n", "ILLEGAL"), ("main: out 9, r1\n", "BADPORT"), ("main: hcall 99\n", "BADHCALL"),
+    ("main: fli f1, nan\n ftoi r1, f1\n", "FPCONV"),
+])
+def test_every_trap_exit_status(tmp_path, src, trap):
+    proc = vm("run", write(tmp_path / "t.asm", src))
+    assert proc.returncode == 64 + TRAP_CODES[trap]
+    assert proc.stderr.decode().startswith(f"vm: trap {trap} at 0x")
+
+
+def test_state_out_json(tmp_path):
+    src = "main: li r1, -3\n fli f2, 1.5\n li r0, 4\n push r1\nend: halt\n"
+    state_file = tmp_path / "state.json"
+    proc = vm("run", write(tmp_path / "s.asm", src), "--state-out", state_file, "--mem", "64K")
+    assert proc.returncode == 4
+    state = json.loads(state_file.read_text())
+    assert set(state) >= {"exit", "trap", "pc", "source", "retired", "r", "f", "mem_size", "mem_sha256"}
+    assert state["exit"] == 4 and state["trap"] is None
+    assert state["pc"] == 0x1028 and state["retired"] == 5  # fli is 16 bytes
+    assert state["source"].endswith("s.asm:5")
+    assert len(state["r"]) == 16 and all(isinstance(x, int) for x in state["r"])
+    assert state["r"][:2] == [4, -3] and state["r"][15] == 65536 - 8
+    assert len(state["f"]) == 16 and all(re.fullmatch(r"[0-9a-f]{16}", x) for x in state["f"])
+    assert state["f"][2] == "3ff8000000000000" and state["f"][0] == "0" * 16
+    assert state["mem_size"] == 65536
+    mem = bytearray(65536)
+    image = assemble(src, "s.asm")
+    mem[0x1000 : 0x1000 + len(image.memory)] = image.memory
+    mem[65536 - 8 :] = (2**64 - 3).to_bytes(8, "little")
+    assert state["mem_sha256"] == hashlib.sha256(mem).hexdigest()
+
+
+def test_state_out_after_a_trap(tmp_path):
+    state_file = tmp_path / "state.json"
+    proc = vm("run", write(tmp_path / "s.asm", "main: nop\n brk\n"), "--state-out", state_file)
+    assert proc.returncode == 64 + TRAP_CODES["BREAK"]
+    state = json.loads(state_file.read_text())
+    assert state["trap"] == "BREAK" and state["exit"] is None and state["pc"] == 0x1008 and state["retired"] == 1
+    assert state["mem_size"] == 1 << 20  # the default memory
+
+
+def test_stats_on_stderr(tmp_path):
+    proc = vm("run", write(tmp_path / "p.asm", PROGRAM), "--stats")
+    assert proc.stdout == b"7" and proc.returncode == 44
+    err = proc.stderr.decode()
+    assert re.search(r"retired:\s+4\b", err) and "engine:" in err and "hw" in err
+
+
+def test_fuel(tmp_path):
+    proc = vm("run", write(tmp_path / "p.asm", PROGRAM), "--fuel", "2")
+    assert proc.stdout == b"7" and proc.returncode == 64 + TRAP_CODES["FUEL"]
+    assert proc.stderr.decode().startswith("vm: trap FUEL at 0x1010")
+    assert vm("run", tmp_path / "p.asm", "--fuel", "4").returncode == 44
+    proc = vm("run", tmp_path / "p.asm", "--fuel", "0")
+    assert proc.stdout == b"" and proc.stderr.decode().startswith("vm: trap FUEL at 0x1000")
+
+
+@pytest.mark.parametrize("value", ["1000", "abc", "32K", "8G", ""])
+def test_bad_mem_values(tmp_path, value):
+    proc = vm("run", write(tmp_path / "p.asm", PROGRAM), "--mem", value)
+    assert proc.returncode == 2 and proc.stdout == b""
+    assert re.search(r"mem|size", proc.stderr.decode())
+
+
+def test_mem_values_and_stack_top(tmp_path):
+    src = "main: mov r1, sp\n shri r1, r1, 12\n out 1, r1\n li r0, 0\n halt\n"
+    p = write(tmp_path / "p.asm", src)
+    assert vm("run", p, "--mem", "64K").stdout == b"16"
+    assert vm("run", p, "--mem", "1M").stdout == b"256"
+    assert vm("run", p, "--mem", str(128 * 1024)).stdout == b"32"
+
+
+def test_program_that_does_not_fit_memory(tmp_path):
+    proc = vm("run", write(tmp_path / "big.asm", "main: halt\n.data\n.zero 70000\n"), "--mem", "64K")
+    assert proc.returncode == 2 and proc.stderr.startswith(b"vm: ")
+
+
+def test_asm_then_run_the_image(tmp_path):
+    src = write(tmp_path / "p.asm", PROGRAM)
+    out = tmp_path / "out.vmi"
+    proc = vm("asm", src, "-o", out)
+    assert proc.returncode == 0 and proc.stdout == b"" and out.read_bytes()[:4] == b"VMI\x1a"
+    proc = vm("run", out)
+    assert proc.stdout == b"7" and proc.returncode == 44
+    assert vm("asm", src).returncode == 0  # default output: next to the source
+    assert (tmp_path / "p.vmi").read_bytes() == out.read_bytes()
+
+
+def test_trap_message_from_an_image_names_the_source(tmp_path):
+    src = write(tmp_path / "t.asm", "main: nop\n brk\n")
+    vm("asm", src, "-o", tmp_path / "t.vmi")
+    proc = vm("run", tmp_path / "t.vmi")
+    assert re.match(r"vm: trap BREAK at 0x1008 \(\S*t\.asm:2: brk\)", proc.stderr.decode())
+
+
+def test_disasm(tmp_path):
+    src = write(tmp_path / "p.asm", PROGRAM)
+    proc = vm("disasm", src)
+    assert proc.returncode == 0
+    text = proc.stdout.decode()
+    assert "main:" in text and "out 1, r1" in text and "halt" in text
+    again = write(tmp_path / "again.asm", text)
+    vm("asm", again, "-o", tmp_path / "a.vmi")
+    vm("asm", src, "-o", tmp_path / "b.vmi")
+    a = Image.from_bytes((tmp_path / "a.vmi").read_bytes())
+    b = Image.from_bytes((tmp_path / "b.vmi").read_bytes())
+    assert (a.memory, a.entry, a.text_end) == (b.memory, b.entry, b.text_end)
+    assert vm("disasm", tmp_path / "b.vmi").stdout == proc.stdout  # the image records the source name
+
+
+def test_isa_reference_is_current():
+    proc = vm("isa")
+    assert proc.returncode == 0
+    text = proc.stdout.decode()
+    for mnemonic in ["halt", "liw", "sltiu", "fsqrt", "hcall", "brk"]:
+        assert f"`{mnemonic}" in text
+    assert (ROOT / "docs" / "isa.md").read_text() == text, "docs/isa.md is stale: run `python -m vm isa > docs/isa.md`"
+
+
+def test_bad_assembly_reports_every_error(tmp_path):
+    src = write(tmp_path / "bad.asm", "main: addx r1\n nop\n mov r1, r77\n")
+    for command in ("run", "asm", "disasm"):
+        proc = vm(command, src)
+        assert proc.returncode == 2 and proc.stdout == b""
+        err = proc.stderr.decode()
+        assert re.search(r"bad\.asm:1:7: .*addx", err) and re.search(r"bad\.asm:3:10: .*r77", err)
+        assert "    main: addx r1\n" in err and "          ^" in err
+        assert "2 errors" in err
+    assert not (tmp_path / "bad.vmi").exists()
+
+
+@pytest.mark.parametrize("case", ["missing", "directory", "binary-asm", "binary-vmi", "wrong-magic", "truncated",
+                                  "missing-asm", "directory-asm"])
+def test_unreadable_inputs_exit_2(tmp_path, case):
+    junk = bytes(range(256)) * 2
+    image = assemble(PROGRAM, "good.asm").to_bytes()
+    target, command = {
+        "missing": (tmp_path / "nope.asm", "run"),
+        "directory": (tmp_path, "run"),
+        "binary-asm": (tmp_path / "junk.asm", "run"),
+        "binary-vmi": (tmp_path / "junk.vmi", "run"),
+        "wrong-magic": (tmp_path / "magic.vmi", "disasm"),
+        "truncated": (tmp_path / "short.vmi", "run"),
+        "missing-asm": (tmp_path / "nope.asm", "asm"),
+        "directory-asm": (tmp_path, "asm"),
+    }[case]
+    (tmp_path / "junk.asm").write_bytes(junk)
+    (tmp_path / "junk.vmi").write_bytes(junk)
+    (tmp_path / "magic.vmi").write_bytes(b"XXXX" + image[4:])
+    (tmp_path / "short.vmi").write_bytes(image[:-3])
+    proc = vm(command, target)
+    assert proc.returncode == 2 and proc.stdout == b""
+    assert proc.stderr.startswith(b"vm: ") and len(proc.stderr.splitlines()) == 1
+
+
+def test_usage_errors_exit_2():
+    assert vm("run").returncode == 2
+    assert vm("frobnicate").returncode == 2
+    assert vm("run", "x.asm", "--fuel", "-1").returncode == 2
+    assert vm("run", "x.asm", "--mode", "nope").returncode == 2
+
+
+@pytest.mark.xfail(reason="vm/cli.py: an unwritable -o or --state-out path raises FileNotFoundError (traceback)",
+                   strict=True)
+@pytest.mark.parametrize("command", ["asm", "state-out"])
+def test_unwritable_output_path_exits_2(tmp_path, command):
+    src = write(tmp_path / "p.asm", PROGRAM)
+    bad = tmp_path / "no such dir" / "x.out"
+    args = ["asm", src, "-o", bad] if command == "asm" else ["run", src, "--state-out", bad]
+    proc = vm(*args)
+    assert proc.returncode == 2 and proc.stderr.startswith(b"vm: ")
