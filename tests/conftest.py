@@ -19,7 +19,7 @@ from vm.isa import Trap, core_isa
 from vm.run import RunResult, run_image
 
 # Every engine the behaviour tests run in. The owner adds "para" when it exists.
-ENGINES = ["hw"]
+ENGINES = ["hw", "para"]
 
 ISA = core_isa()  # shared: the hw engine caches its handler factories per instruction set
 TEST_MEM = 64 * 1024  # the smallest legal memory: fast to set up, and its end is easy to reach

@@ -233,8 +233,6 @@ def test_usage_errors_exit_2():
     assert vm("run", "x.asm", "--mode", "nope").returncode == 2
 
 
-@pytest.mark.xfail(reason="vm/cli.py: an unwritable -o or --state-out path raises FileNotFoundError (traceback)",
-                   strict=True)
 @pytest.mark.parametrize("command", ["asm", "state-out"])
 def test_unwritable_output_path_exits_2(tmp_path, command):
     src = write(tmp_path / "p.asm", PROGRAM)

@@ -67,6 +67,13 @@ def _read_program(path: str, isa: InstructionSet) -> Image:
     return image
 
 
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+
+
 def trap_message(result: RunResult) -> str:
     outcome = result.outcome
     where = result.machine.image.where(outcome.pc)
@@ -114,7 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = run_image(image, args.mode, isa=isa, mem_size=args.mem, fuel=args.fuel)
     wall = time.perf_counter() - start
     if args.state_out:
-        Path(args.state_out).write_text(json.dumps(result.state(), indent=2) + "\n")
+        _write(Path(args.state_out), (json.dumps(result.state(), indent=2) + "\n").encode())
     if result.outcome.trap is not None:
         print(trap_message(result), file=sys.stderr)
         if result.outcome.trap.name == "UNSUPPORTED" and args.mode == "para":
@@ -133,7 +140,7 @@ def cmd_asm(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
     image = assemble(source, str(path), isa)
     out = Path(args.output) if args.output else path.with_suffix(".vmi")
-    out.write_bytes(image.to_bytes())
+    _write(out, image.to_bytes())
     return 0
 
 
