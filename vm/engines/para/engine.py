@@ -11,6 +11,7 @@ continues in hw from that exact state.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from vm.engines.hw import HwEngine
 from vm.engines.para import runtime as rt
 from vm.engines.para.cache import CompileError, compile_image
 from vm.isa import InstructionSet, Trap
-from vm.machine import GuestTrap, Machine, Outcome
+from vm.machine import GuestTrap, Halted, Machine, Outcome
 from vm.monitor.host import ffi, hypercall_address
 from vm.monitor.monitor import Monitor
 
@@ -48,6 +49,10 @@ class ParaRun:
         stats["hw_instructions"] = 0
         self._arrays(machine)
         self.hw: HwEngine | None = None
+        # Device instructions run in Python on the native register arrays: a VM exit copies nothing.
+        arrays = _RegisterArrays(machine.image, machine.mem, memoryview(self.regs), memoryview(self.fregs))
+        self.devices = HwEngine(isa, arrays, monitor)
+        self.device_handlers: dict[int, object] = {}
         self.dispatch = ffi.cast("int64_t(*)(int64_t)", rt.dispatch.address)
 
     def _arrays(self, machine: Machine) -> None:
@@ -93,28 +98,37 @@ class ParaRun:
 
     # -- the monitor loop ---------------------------------------------------------------------------
     def run(self, fuel: int | None, fallback: bool) -> Outcome:
-        machine, ctx = self.machine, self.ctx
+        machine = self.machine
+        ctx = memoryview(self.ctx)  # Python ints in and out: cheaper than numpy scalars on every exit
         budget = UNLIMITED if fuel is None else fuel
         self.monitor.host.protect(rt.TEXT_BASE, self.translation.text_end)
-        ctx_address = int(ctx.ctypes.data)
+        ctx_address = int(self.ctx.ctypes.data)
         while True:
             ctx[rt.CTX_PC] = machine.pc - (1 << 64) if machine.pc >> 63 else machine.pc  # int64 slot
             ctx[rt.CTX_BUDGET] = budget
             ctx[rt.CTX_DEPTH] = 0
             self.dispatch(ctx_address)
-            machine.retired += budget - int(ctx[rt.CTX_BUDGET])
-            budget = int(ctx[rt.CTX_BUDGET])
-            machine.pc = pc = int(ctx[rt.CTX_PC]) & ADDRESS_MASK  # addresses are unsigned
-            reason = int(ctx[rt.CTX_REASON])
+            machine.retired += budget - ctx[rt.CTX_BUDGET]
+            budget = ctx[rt.CTX_BUDGET]
+            machine.pc = pc = ctx[rt.CTX_PC] & ADDRESS_MASK  # addresses are unsigned
+            reason = ctx[rt.CTX_REASON]
             if reason == rt.REASON_HALT:
                 self.to_machine()
-                return Outcome(int(ctx[rt.CTX_DETAIL]), None, pc, machine.retired)
+                return Outcome(ctx[rt.CTX_DETAIL], None, pc, machine.retired)
             if reason == rt.REASON_TRAP:
                 self.to_machine()
-                return Outcome(None, Trap(int(ctx[rt.CTX_DETAIL])), pc, machine.retired)
+                return Outcome(None, Trap(ctx[rt.CTX_DETAIL]), pc, machine.retired)
             if reason == rt.REASON_DEVICE:
-                steps = 1
-            elif reason == rt.REASON_FUEL:
+                outcome = self.device(pc)
+                if outcome is not None:
+                    self.to_machine()
+                    return outcome
+                budget -= 1
+                if budget == 0:
+                    self.to_machine()
+                    return _fuel(machine)
+                continue
+            if reason == rt.REASON_FUEL:
                 steps = budget  # fewer than the block holds: the interpreter stops at the same count
             elif reason == rt.REASON_MIDBLOCK:
                 steps = self._distance_to_leader(pc, budget)
@@ -136,6 +150,24 @@ class ParaRun:
                 return outcome
             if budget == 0:
                 return _fuel(machine)
+
+    def device(self, pc: int) -> Outcome | None:
+        """A VM exit for device I/O: the instruction's own semantics run in Python, as in hw, but on
+        the native register arrays (no copy of the machine state)."""
+        handler = self.device_handlers.get(pc)
+        if handler is None:
+            _, handler = self.devices.decode(pc)
+            self.device_handlers[pc] = handler
+        machine = self.machine
+        try:
+            machine.pc = handler() << 3
+        except GuestTrap as trap:
+            return Outcome(None, trap.trap, pc, machine.retired, trap.detail)
+        except Halted as halt:
+            machine.retired += 1
+            return Outcome(halt.status, None, pc, machine.retired)
+        machine.retired += 1
+        return None
 
     def _fall_back(self, fuel: int | None) -> Outcome:
         """auto mode: the rest of the run in hw, from this exact state, with code writes allowed."""
@@ -172,6 +204,20 @@ class ParaRun:
         except GuestTrap as trap:
             return Outcome(None, trap.trap, pc, self.machine.retired, trap.detail)
         raise AssertionError("no fetch trap")
+
+
+@dataclass
+class _RegisterArrays:
+    """The machine as the device handlers see it: memory, and the registers native code uses."""
+
+    image: object
+    mem: bytearray
+    regs: memoryview
+    fregs: memoryview
+
+    @property
+    def mem_size(self) -> int:
+        return len(self.mem)
 
 
 def _fuel(machine: Machine) -> Outcome:
