@@ -265,6 +265,26 @@ def exit_costs(isa: InstructionSet, quick: bool) -> dict[str, dict[str, float]]:
     return costs
 
 
+TIGHT_LOOP = """main:   li r1, {n}
+        li r2, 0
+        li r3, 12345
+loop:   add r2, r2, r1
+        xor r2, r2, r3
+        addi r1, r1, -1
+        bnez r1, loop
+        halt
+"""
+
+
+def hw_tight_loop(isa: InstructionSet, quick: bool) -> Timing:
+    """hw's guest instructions per second on the tight loop of the hw target (add, xor, addi, bnez)."""
+    n = 250_000 if quick else 1_000_000
+    image = assemble(TIGHT_LOOP.format(n=n), "tightloop.asm", isa)
+    timing, result = _run_guest(image, "hw", isa, 3)
+    retired = result.outcome.retired
+    return Timing(retired / timing.median, retired / timing.high, retired / timing.low)
+
+
 def _per_iteration(body: str, mode: str, n: int, isa: InstructionSet) -> float:
     image = assemble(f"main: li r1, {n}\n li r2, 46\nloop: {body}\n subi r1, r1, 1\n bnez r1, loop\n halt\n",
                      "exitcost.asm", isa)
@@ -359,9 +379,13 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
     matrix = compatibility(isa)
     progress.step("compatibility")
     costs = exit_costs(isa, args.quick)
+    tight = hw_tight_loop(isa, args.quick)
     progress.step("exit costs")
     progress.close()
     print(table(results))
+    print()
+    print(f"hw on the tight loop (add, xor, addi, bnez): {tight.median:,.0f} guest instructions/s "
+          f"(spread {tight.low:,.0f}..{tight.high:,.0f})")
     print()
     print("cost of one instruction, in nanoseconds (loop with it minus loop without it):")
     for label in EXIT_COST:
@@ -376,7 +400,10 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
     print(f"C and Python times exclude process start ({startup.get('c', 0) * 1e3:.2f} ms and "
           f"{startup['python'] * 1e3:.1f} ms, measured in this run); para and hw times exclude compilation.")
     if args.json:
-        Path(args.json).write_text(json.dumps(report_json(results, matrix, costs), indent=2) + "\n")
+        report = report_json(results, matrix, costs)
+        report["hw_tight_loop_ips"] = asdict(tight)
+        report["process_start_seconds"] = startup
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     if args.plot:
         plot(results, args.plot)
     return 0 if all(r.outputs_agree for r in results) else 1
