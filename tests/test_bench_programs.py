@@ -1,0 +1,88 @@
+"""The benchmark programs: at a small size, the guest (in hw and para), its C twin and its Python twin
+print the same output; the Benchmarks Game programs print the published results."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from conftest import ISA
+from vm.asm.assembler import assemble
+from vm.benchmarks import PROGRAMS, SIZES, build_c, with_size
+from vm.run import run_image
+
+SMALL = {"intloop": 1000, "fib": 12, "sieve": 1000, "quicksort": 300, "matmul": 6, "nbody": 100,
+         "spectralnorm": 10, "fannkuch": 5, "mandelbrot": 12, "crc32": 1000, "output_out": 20, "output_write": 20}
+PUBLISHED = {  # the Computer Language Benchmarks Game's outputs
+    ("nbody", 1000): b"-0.169075164\n-0.169087605\n",
+    ("spectralnorm", 100): b"1.274219991\n",
+    ("fannkuch", 7): b"228\nPfannkuchen(7) = 16\n",
+}
+
+
+def _guest(name: str, n: int, mode: str) -> bytes:
+    image = assemble(with_size((PROGRAMS / f"{name}.asm").read_text(), n), f"{name}.asm", ISA)
+    result = run_image(image, mode, isa=ISA, capture=True)
+    assert result.outcome.exit == 0, result.outcome
+    return result.output.stdout
+
+
+def test_every_benchmark_has_a_size_and_three_twins() -> None:
+    assert set(SIZES) == set(SMALL)
+    for name in SIZES:
+        for suffix in (".asm", ".c", ".py"):
+            assert (PROGRAMS / f"{name}{suffix}").exists(), name + suffix
+
+
+@pytest.fixture(scope="module")
+def c_twins(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    if not (shutil.which("gcc") or shutil.which("cc")):
+        pytest.skip("no C compiler")
+    workdir = tmp_path_factory.mktemp("twins")
+    return {name: build_c(name, workdir) for name in SIZES}
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_twins_print_the_same_output(name: str, c_twins: dict) -> None:
+    n = SMALL[name]
+    expected = subprocess.run([str(c_twins[name]), str(n)], capture_output=True, check=True).stdout
+    python = subprocess.run([sys.executable, str(PROGRAMS / f"{name}.py"), str(n)], capture_output=True,
+                            check=True).stdout
+    assert python == expected
+    assert _guest(name, n, "hw") == expected
+    assert _guest(name, n, "para") == expected
+
+
+@pytest.mark.parametrize(("name", "n"), list(PUBLISHED))
+def test_benchmarks_game_programs_print_the_published_output(name: str, n: int, c_twins: dict) -> None:
+    assert subprocess.run([str(c_twins[name]), str(n)], capture_output=True, check=True).stdout == PUBLISHED[name, n]
+    assert _guest(name, n, "para") == PUBLISHED[name, n]
+
+
+def test_crc32_agrees_with_zlib() -> None:
+    n = 5000
+    data = bytes((i * 31 + 7) & 255 for i in range(n))
+    assert _guest("crc32", n, "para") == f"{zlib.crc32(data)}\n".encode()
+
+
+def test_sizes_are_in_the_programs() -> None:
+    source = (PROGRAMS / "fib.asm").read_text()
+    assert ".equ N, 7" in with_size(source, 7)
+    with pytest.raises(ValueError):
+        with_size("main: halt\n", 3)
+
+
+def test_plot_without_matplotlib_is_a_clear_error(tmp_path: Path) -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        proc = subprocess.run([sys.executable, "-m", "vm", "bench", "--plot", str(tmp_path / "x.png")],
+                              capture_output=True, text=True)
+        assert proc.returncode == 2 and "matplotlib" in proc.stderr
+    else:
+        pytest.skip("matplotlib is installed")
