@@ -10,8 +10,8 @@ import zlib
 from pathlib import Path
 
 import pytest
-
 from conftest import ISA
+
 from vm.asm.assembler import assemble
 from vm.benchmarks import PROGRAMS, SIZES, build_c, with_size
 from vm.run import run_image
