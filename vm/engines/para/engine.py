@@ -129,7 +129,7 @@ class ParaRun:
                     return _fuel(machine)
                 continue
             if reason == rt.REASON_FUEL:
-                steps = budget  # fewer than the block holds: the interpreter stops at the same count
+                steps = budget  # fewer than some block holds: the interpreter stops at the same count
             elif reason == rt.REASON_MIDBLOCK:
                 steps = self._distance_to_leader(pc, budget)
             else:

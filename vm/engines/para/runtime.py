@@ -42,7 +42,7 @@ STATUS_EXIT = 2  # leave native code: ctx[REASON] says why
 REASON_HALT = 1  # ctx[DETAIL] = exit status
 REASON_TRAP = 2  # ctx[DETAIL] = trap code
 REASON_DEVICE = 3  # device I/O at ctx[PC]: the monitor emulates it (a VM exit)
-REASON_FUEL = 4  # the block at ctx[PC] needs more instructions than the budget holds
+REASON_FUEL = 4  # the budget may not hold the next block: the interpreter finishes the run exactly
 REASON_MIDBLOCK = 5  # ctx[PC] is inside a translated block, not at its start
 REASON_OUTSIDE = 6  # ctx[PC] is outside the translated text
 REASON_CODE_WRITE = 7  # a store at ctx[PC] would change translated code

@@ -334,7 +334,7 @@ class RegionWriter:
 
     def block(self, block: list[Decoded]) -> list[str]:
         n = len(block)
-        lines = [f"if budget < {n}:", f"    leave = {rt.REASON_FUEL}", "    break", f"budget -= {n}"]
+        lines = [f"budget -= {n}"]  # the loop's head made sure that the budget holds any block
         for i, d in enumerate(block):
             lines.append(f"# {d.pc:#x}: {self.describe(d)}")
             lines += self.instruction(d, i, n)
@@ -395,7 +395,11 @@ class RegionWriter:
             f"    mem_size = ctx[{rt.CTX_MEM_SIZE}]",
         ]
         out.append(f"    mem = ctx[{rt.CTX_MEM}]")
-        out += [f"    {reload}", f"    status = {rt.STATUS_EXIT}", "    leave = 0", "    while True:"]
+        longest = max(len(block) for block in self.region.blocks)
+        out += [f"    {reload}", f"    status = {rt.STATUS_EXIT}", "    leave = 0", "    while True:",
+                # One fuel check per turn of the loop, not per block: when the budget might not hold
+                # the next block, the interpreter runs the last few instructions and stops exactly.
+                f"        if budget < {longest}:", f"            leave = {rt.REASON_FUEL}", "            break"]
         for line in body:
             stripped = line.strip()
             indent = line[: len(line) - len(line.lstrip())]
