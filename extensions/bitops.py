@@ -11,7 +11,7 @@ NAME = "bitops"
 INSTRUCTIONS = [
     instruction(
         "popcnt", 0xC0, "rd, rs",
-        "x = rs\nn = 0\nfor i in range(64):\n    n = n + ((x >> i) & 1)\nrd = n",
+        "x = rs\nn = 0\nfor i in range(64):\n    n = n + (ashr(x, i) & 1)\nrd = n",
         "rd = number of bits set in rs",
     ),
     instruction(

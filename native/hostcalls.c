@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,10 @@ static int write_all(int fd, const uint8_t *p, int64_t n) {
         ssize_t w = write(fd, p, (size_t)n);
         if (w < 0) {
             if (errno == EINTR) continue;
+            if (errno == EPIPE) { /* the reader is gone: end as any Unix tool does (Python ignores SIGPIPE) */
+                signal(SIGPIPE, SIG_DFL);
+                raise(SIGPIPE);
+            }
             return -1;
         }
         p += w;

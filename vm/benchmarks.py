@@ -363,6 +363,13 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
     if not PROGRAMS.is_dir():
         print(f"vm: bench needs the source tree's bench/programs/ ({PROGRAMS} is missing)", file=sys.stderr)
         return 2
+    for path in (args.json, args.plot):  # find out now, not after minutes of measuring
+        if path:
+            try:
+                Path(path).touch()
+            except OSError as e:
+                print(f"vm: cannot write {path}: {e.strerror or e}", file=sys.stderr)
+                return 2
     if args.plot:
         try:
             import matplotlib  # noqa: F401

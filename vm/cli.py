@@ -40,8 +40,8 @@ def parse_fuel(text: str) -> int:
         value = int(text.replace("_", ""), 0)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("fuel must be 0 or more")
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError("fuel must be from 0 to 2^63 - 1")
     return value
 
 
@@ -124,8 +124,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         _write(Path(args.state_out), (json.dumps(result.state(), indent=2) + "\n").encode())
     if result.outcome.trap is not None:
         print(trap_message(result), file=sys.stderr)
-        if result.outcome.trap.name == "UNSUPPORTED" and args.mode == "para":
-            print("vm: hint: run it with --mode hw, or --mode auto to continue in hw", file=sys.stderr)
     if args.stats:
         print_stats(result, wall)
     return exit_status(result.outcome)
@@ -170,7 +168,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     isa = load_isa(args.ext)
     image = _read_program(args.file, isa)
     if args.stdin is not None:
-        stdin = Path(args.stdin).read_bytes()
+        try:
+            stdin = Path(args.stdin).read_bytes()
+        except OSError as e:
+            raise UsageError(f"cannot read {args.stdin}: {e.strerror or e}") from None
     else:
         stdin = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
     report = compare_file(image, isa, mem_size=args.mem, fuel=args.fuel, stdin=stdin)

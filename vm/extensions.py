@@ -54,8 +54,16 @@ def extension_instructions(module: ModuleType, where: str) -> tuple[str, list[In
     return name, out
 
 
-def add_extension(isa: InstructionSet, module: ModuleType, where: str) -> InstructionSet:
+def add_extension(isa: InstructionSet, module: ModuleType, where: str,
+                  loaded: dict[str, str] | None = None) -> InstructionSet:
+    """The set with one extension added; the same extension twice is added once, two different
+    extensions with one name are an error (images record extensions by name)."""
     name, instructions = extension_instructions(module, where)
+    if loaded is not None:
+        if name in loaded and loaded[name] != _identity(module):
+            raise IsaError(f"extension {where}: another extension named {name!r} is already loaded; "
+                           "give one of them another NAME")
+        loaded[name] = _identity(module)
     if name in isa.extensions:
         return isa
     try:
@@ -64,14 +72,19 @@ def add_extension(isa: InstructionSet, module: ModuleType, where: str) -> Instru
         raise IsaError(f"extension {where}: {e}") from None
 
 
+def _identity(module: ModuleType) -> str:
+    return str(Path(module.__file__).resolve()) if getattr(module, "__file__", None) else module.__name__
+
+
 def load_extensions(isa: InstructionSet, files: list[str]) -> InstructionSet:
     """The instruction set with every installed extension and every extension file added."""
+    loaded: dict[str, str] = {}
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
             module = ep.load()
         except Exception as e:  # an installed package's bug must not hide behind our traceback
             raise IsaError(f"extension entry point {ep.name} ({ep.value}): {type(e).__name__}: {e}") from None
-        isa = add_extension(isa, module, f"entry point {ep.name}")
+        isa = add_extension(isa, module, f"entry point {ep.name}", loaded)
     for file in files:
-        isa = add_extension(isa, _module_from_file(Path(file)), file)
+        isa = add_extension(isa, _module_from_file(Path(file)), file, loaded)
     return isa

@@ -83,6 +83,11 @@ class Outcome:
         return f"{image.source}:{info.line}" if info else None
 
 
+def fuel_outcome(machine: Machine) -> Outcome:
+    """The run's instruction budget is spent: FUEL, at the instruction that would come next."""
+    return Outcome(None, Trap.FUEL, machine.pc, machine.retired, "the instruction budget is spent")
+
+
 def state_dict(machine: Machine, outcome: Outcome) -> dict:
     """The final state in the JSON form of `vm run --state-out`."""
     return {

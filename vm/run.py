@@ -12,8 +12,8 @@ from pathlib import Path
 from vm.asm.assembler import assemble
 from vm.engines.hw import HwEngine
 from vm.image import Image, ImageError
-from vm.isa import InstructionSet, Trap, core_isa
-from vm.machine import DEFAULT_MEMORY, Machine, Outcome, state_dict
+from vm.isa import InstructionSet, core_isa
+from vm.machine import DEFAULT_MEMORY, Machine, Outcome, fuel_outcome, state_dict
 from vm.monitor.host import Captured, Host
 from vm.monitor.monitor import Monitor
 
@@ -92,7 +92,3 @@ def _run_hw(isa: InstructionSet, machine: Machine, monitor: Monitor, fuel: int |
     monitor.memory_written = engine.forget_range
     outcome = engine.run(fuel)
     return outcome or fuel_outcome(machine)
-
-
-def fuel_outcome(machine: Machine) -> Outcome:
-    return Outcome(None, Trap.FUEL, machine.pc, machine.retired, "the instruction budget is spent")

@@ -277,7 +277,6 @@ def _raise_vm_exit() -> int:
 class HwEngine:
     """Runs a machine instruction by instruction; `monitor` provides devices and hypercalls."""
 
-    name = "hw"
     CHUNK = 1 << 22
     INITIAL_WORDS = (16 << 20) // WORD  # the handler list grows past this only if code runs there
 
@@ -374,6 +373,8 @@ class HwEngine:
         machine = self.machine
         handlers = self.handlers
         pc = machine.pc
+        if fuel == 0:
+            return None  # the budget is spent before the next fetch, whatever is there
         if pc & 7 or pc <= 0:
             return self._trapped(GuestTrap(Trap.MISALIGNED if pc & 7 else Trap.MEMFAULT), pc)
         w = pc >> 3
@@ -406,7 +407,7 @@ class HwEngine:
                 except Halted as halt:
                     return self._halted(halt, w << 3)
                 except JumpFault as fault:
-                    return self._jump_faulted(fault)
+                    return self._jump_faulted(fault, None if remaining is None else remaining - done - 1)
                 machine.retired += 1
                 done += 1
             except GuestTrap as trap:
@@ -417,7 +418,7 @@ class HwEngine:
                 return self._halted(halt, w << 3)
             except JumpFault as fault:
                 machine.retired += done
-                return self._jump_faulted(fault)
+                return self._jump_faulted(fault, None if remaining is None else remaining - done - 1)
             else:
                 machine.retired += done
             if remaining is not None:
@@ -432,9 +433,12 @@ class HwEngine:
         self.machine.pc = pc
         return Outcome(halt.status, None, pc, self.machine.retired)
 
-    def _jump_faulted(self, fault: JumpFault) -> Outcome:
-        """The jump retired; the fetch at its target traps there."""
+    def _jump_faulted(self, fault: JumpFault, fuel_left: int | None) -> Outcome | None:
+        """The jump retired; the fetch at its target traps there, unless the budget is spent first."""
         self.machine.retired += 1
+        if fuel_left == 0:
+            self.machine.pc = fault.target
+            return None
         try:
             self.check_fetch(fault.target)
         except GuestTrap as trap:

@@ -150,6 +150,10 @@ class Lowering:
             return repr(node.value)
         if isinstance(node, ast.Call):
             return self.pure(node.func.id, [self.expr(a) for a in node.args])
+        bitwise = isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitAnd | ast.BitOr | ast.BitXor)
+        inverted = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert)
+        if (bitwise or inverted) and self.type_of(node) == "float":
+            raise SemanticsError("bitwise operators take integers: use f2bits() and bits2f() for a float's bits")
         if isinstance(node, ast.BinOp):
             if isinstance(node.op, ast.Div):
                 return self.divide(self.expr(node.left), self.expr(node.right))

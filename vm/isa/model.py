@@ -113,7 +113,7 @@ def instruction(
     flow: str | None = None,
 ) -> Instruction:
     """Build an `Instruction` from its textual description, checking every part of it."""
-    where = f"instruction {mnemonic!r} ({origin})"
+    where = f"instruction {mnemonic!r}" + (f" ({origin})" if origin != "core" else "")
     names = [n.strip() for n in operands.split(",") if n.strip()]
     ops: list[Operand] = []
     free_fields = list(REGISTER_FIELDS)

@@ -61,6 +61,14 @@ EFFECTS: dict[str, tuple[int, bool, str]] = {
 }
 
 SPECIAL_NAMES = ("pc", "next_pc", "addr")
+# The engines agree on these operators for any operand; shifts are functions (their amounts wrap).
+ALLOWED_OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.BitAnd, ast.BitOr, ast.BitXor)
+ALLOWED_COMPARISONS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+_OPERATOR_HINTS = {
+    ast.LShift: "use shl(a, n): a shift amount uses its low 6 bits",
+    ast.RShift: "use ashr(a, n) or lshr(a, n): a shift amount uses its low 6 bits",
+    ast.FloorDiv: "use sdiv() for integer division", ast.Mod: "use srem() for the remainder",
+}
 FIXED_INT = {f"r{i}": i for i in range(16)} | {"sp": 15}
 FIXED_FLOAT = {f"f{i}": i for i in range(16)}
 CONTROL_EFFECTS = ("goto", "halt", "trap")
@@ -74,10 +82,6 @@ class Semantics:
     source: str
     tree: ast.Module
     effects: frozenset[str]  # the effect names used
-    locals: frozenset[str]  # temporaries, which engines rename
-    int_writes: frozenset[str]  # integer registers assigned (operand or fixed names)
-    float_writes: frozenset[str]
-    traps: frozenset[str]
 
     @property
     def exits_to_monitor(self) -> bool:
@@ -91,14 +95,18 @@ class Semantics:
             "trap" in self.effects and _always_traps(self.tree)
         )
 
-    @property
-    def writes_memory(self) -> bool:
-        return bool(self.effects & {"store", "fstore", "hypercall"})
 
 
 def _always_traps(tree: ast.Module) -> bool:
     last = tree.body[-1]
     return isinstance(last, ast.Expr) and _call_name(last.value) == "trap"
+
+
+def _is_truth_value(node: ast.expr) -> bool:
+    """A comparison or a logical combination of them: the only operands of `and`/`or`."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return _is_truth_value(node.operand) or isinstance(node.operand, ast.Call)
+    return isinstance(node, ast.Compare | ast.BoolOp)
 
 
 def _call_name(node: ast.AST) -> str | None:
@@ -122,10 +130,6 @@ def parse_semantics(source: str, operands: list[str]) -> Semantics:
         source=text,
         tree=tree,
         effects=frozenset(checker.effects),
-        locals=frozenset(checker.locals),
-        int_writes=frozenset(checker.int_writes),
-        float_writes=frozenset(checker.float_writes),
-        traps=frozenset(checker.traps),
     )
 
 
@@ -137,11 +141,7 @@ class _Checker:
         self.readable = set(operands) | set(FIXED_INT) | set(FIXED_FLOAT) | {"pc", "next_pc"}
         if "mem" in operands:
             self.readable.add("addr")
-        self.locals: set[str] = set()
         self.effects: set[str] = set()
-        self.int_writes: set[str] = set()
-        self.float_writes: set[str] = set()
-        self.traps: set[str] = set()
 
     def fail(self, node: ast.AST, message: str) -> None:
         raise SemanticsError(f"line {getattr(node, 'lineno', 1)}: {message}")
@@ -164,11 +164,16 @@ class _Checker:
             self.expression(stmt.target)
             self.expression(stmt.value)
             self.assign_target(stmt, stmt.target.id)
-        elif isinstance(stmt, ast.If | ast.While):
+        elif isinstance(stmt, ast.If):
             self.expression(stmt.test)
             self.block(stmt.body)
             if stmt.orelse:
                 self.block(stmt.orelse)
+        elif isinstance(stmt, ast.While):
+            if stmt.orelse:
+                self.fail(stmt, "while ... else is not part of the semantics language")
+            self.expression(stmt.test)
+            self.loop_body(stmt)
         elif isinstance(stmt, ast.For):
             self.for_loop(stmt)
         elif isinstance(stmt, ast.Expr):
@@ -185,7 +190,15 @@ class _Checker:
         for arg in stmt.iter.args:
             self.expression(arg)
         self.assign_target(stmt, stmt.target.id)
-        self.block(stmt.body)
+        self.loop_body(stmt)
+
+    def loop_body(self, loop: ast.While | ast.For) -> None:
+        """Loops compute values; effects (memory, jumps, traps, I/O) stay outside them, where every
+        engine can stop the instruction precisely."""
+        for node in ast.walk(ast.Module(body=loop.body, type_ignores=[])):
+            if isinstance(node, ast.Call) and _call_name(node) in EFFECTS:
+                self.fail(node, f"{_call_name(node)}() inside a loop: compute in the loop, act after it")
+        self.block(loop.body)
 
     def assignment(self, stmt: ast.stmt, target: str, value: ast.expr) -> None:
         name = _call_name(value)
@@ -198,22 +211,14 @@ class _Checker:
         self.assign_target(stmt, target)
 
     def assign_target(self, stmt: ast.stmt, target: str) -> None:
+        """Registers may be assigned; any other new name is a temporary, readable from then on."""
         if target in self.operands:
-            kind = "float" if target.startswith("f") else "int"
             if not target.startswith(("r", "f")):
                 self.fail(stmt, f"operand {target!r} is not a register and cannot be assigned")
-        elif target in FIXED_INT:
-            kind = "int"
-        elif target in FIXED_FLOAT:
-            kind = "float"
         elif target in SPECIAL_NAMES or target in PURE_FUNCTIONS or target in EFFECTS:
             self.fail(stmt, f"{target!r} cannot be assigned")
-            return
-        else:
-            self.locals.add(target)
+        elif target not in FIXED_INT and target not in FIXED_FLOAT:
             self.readable.add(target)
-            return
-        (self.int_writes if kind == "int" else self.float_writes).add(target)
 
     def effect(self, call: ast.Call) -> None:
         name = call.func.id
@@ -225,7 +230,6 @@ class _Checker:
             arg = call.args[0]
             if not isinstance(arg, ast.Name) or arg.id not in Trap.__members__:
                 self.fail(call, f"trap() takes a trap name: {', '.join(Trap.__members__)}")
-            self.traps.add(arg.id)
             return
         if name in ("load", "store"):
             size = call.args[1]
@@ -258,6 +262,10 @@ class _Checker:
                 | ast.unaryop | ast.boolop | ast.cmpop | ast.expr_context,
             ):
                 self.fail(sub, f"{type(sub).__name__} is not part of the semantics language")
-            if isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.Div | ast.FloorDiv | ast.Mod | ast.Pow):
-                if not isinstance(sub.op, ast.Div):
-                    self.fail(sub, "use sdiv()/srem() for integer division; ** is not supported")
+            if isinstance(sub, ast.BinOp) and not isinstance(sub.op, ALLOWED_OPERATORS):
+                self.fail(sub, _OPERATOR_HINTS.get(type(sub.op), "this operator is not part of the semantics "
+                                                   "language: use + - * / & | ^ or a function"))
+            if isinstance(sub, ast.Compare) and not all(isinstance(op, ALLOWED_COMPARISONS) for op in sub.ops):
+                self.fail(sub, "compare with == != < <= > >=")
+            if isinstance(sub, ast.BoolOp) and not all(_is_truth_value(v) for v in sub.values):
+                self.fail(sub, "`and`/`or` join comparisons (such as `a != 0 and b != 0`), not numbers")

@@ -15,7 +15,6 @@ from vm.isa import Trap
 ffi, lib = _hostcalls.ffi, _hostcalls.lib
 
 HC_DONE, HC_RESULT, HC_EXIT = lib.VM_HC_DONE, lib.VM_HC_RESULT, lib.VM_HC_EXIT
-HYPERCALL_NAMES = ["EXIT", "WRITE", "READ", "PUTINT", "PUTFLOAT", "CLOCK", "MEMMOVE", "MEMSET"]
 # hypercall number -> the argument registers holding (destination, length) of memory it writes
 WRITES_MEMORY = {2: (2, 3), 6: (1, 3), 7: (1, 3)}
 
@@ -46,7 +45,6 @@ class Host:
         if stdin:
             lib.vm_host_feed(self._ptr, stdin, len(stdin))
         self.address = int(ffi.cast("intptr_t", self._ptr))
-        self.capture = capture
         self._r0 = ffi.new("int64_t[1]")
         self.r0_address = int(ffi.cast("intptr_t", self._r0))
 

@@ -37,8 +37,8 @@ def cache_dir() -> Path:
         path.mkdir(parents=True, exist_ok=True)
         return path
     except OSError:
-        fallback = Path(tempfile.gettempdir()) / "vm-cache" / "para"
-        fallback.mkdir(parents=True, exist_ok=True)
+        fallback = Path(tempfile.gettempdir()) / f"vm-cache-{os.getuid()}" / "para"  # a user's own
+        fallback.mkdir(parents=True, exist_ok=True, mode=0o700)
         return fallback
 
 
@@ -77,7 +77,7 @@ def load_translation(translation: Translation) -> tuple[ModuleType, str]:
     directory = cache_dir()
     name = f"guest_{key}"
     path = directory / f"{name}.py"
-    if not path.exists():
+    if not path.exists() or path.read_text() != translation.source:  # import only what we generated
         fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             f.write(translation.source)

@@ -19,7 +19,7 @@ from vm.engines.hw import HwEngine
 from vm.engines.para import runtime as rt
 from vm.engines.para.cache import CompileError, compile_image
 from vm.isa import InstructionSet, Trap
-from vm.machine import GuestTrap, Halted, Machine, Outcome
+from vm.machine import GuestTrap, Halted, Machine, Outcome, fuel_outcome
 from vm.monitor.host import ffi, hypercall_address
 from vm.monitor.monitor import Monitor
 
@@ -126,7 +126,7 @@ class ParaRun:
                 budget -= 1
                 if budget == 0:
                     self.to_machine()
-                    return _fuel(machine)
+                    return fuel_outcome(machine)
                 continue
             if reason == rt.REASON_FUEL:
                 steps = budget  # fewer than some block holds: the interpreter stops at the same count
@@ -134,6 +134,8 @@ class ParaRun:
                 steps = self._distance_to_leader(pc, budget)
             else:
                 self.to_machine()
+                if budget == 0:  # the budget is spent before the fetch that would fail
+                    return fuel_outcome(machine)
                 unsupported = self._unsupported(reason, pc)
                 if unsupported is None or not fallback:
                     return unsupported or self._fetch_trap(pc)
@@ -149,7 +151,7 @@ class ParaRun:
             if outcome is not None:
                 return outcome
             if budget == 0:
-                return _fuel(machine)
+                return fuel_outcome(machine)
 
     def device(self, pc: int) -> Outcome | None:
         """A VM exit for device I/O: the instruction's own semantics run in Python, as in hw, but on
@@ -178,7 +180,7 @@ class ParaRun:
         before = self.machine.retired
         outcome = self.hw.run(fuel)
         self.stats["hw_instructions"] += self.machine.retired - before
-        return outcome or _fuel(self.machine)
+        return outcome or fuel_outcome(self.machine)
 
     def _distance_to_leader(self, pc: int, budget: int) -> int:
         """Instructions from pc (inside a block) to the next block start, at most the budget."""
@@ -220,10 +222,6 @@ class _RegisterArrays:
         return len(self.mem)
 
 
-def _fuel(machine: Machine) -> Outcome:
-    return Outcome(None, Trap.FUEL, machine.pc, machine.retired, "the instruction budget is spent")
-
-
 def run_para(isa: InstructionSet, machine: Machine, monitor: Monitor, fuel: int | None, *, fallback: bool,
              stats: dict) -> Outcome:
     """Run the machine in para (fallback=False) or auto (fallback=True) mode."""
@@ -234,7 +232,7 @@ def run_para(isa: InstructionSet, machine: Machine, monitor: Monitor, fuel: int 
             stats["fallback_pc"] = machine.pc
             hw = HwEngine(isa, machine, monitor)
             monitor.memory_written = hw.forget_range
-            return hw.run(fuel) or _fuel(machine)
+            return hw.run(fuel) or fuel_outcome(machine)
         return Outcome(None, Trap.UNSUPPORTED, machine.pc, machine.retired,
                        f"para cannot compile this program: {e}; run it with --mode hw")
     return run.run(fuel, fallback)

@@ -66,12 +66,6 @@ def _pointer_cast(element: types.Type):
 
 ptr_i64 = _pointer_cast(types.int64)
 ptr_f64 = _pointer_cast(types.float64)
-ptr_i32 = _pointer_cast(types.int32)
-ptr_u32 = _pointer_cast(types.uint32)
-ptr_i16 = _pointer_cast(types.int16)
-ptr_u16 = _pointer_cast(types.uint16)
-ptr_i8 = _pointer_cast(types.int8)
-ptr_u8 = _pointer_cast(types.uint8)
 
 
 @intrinsic
@@ -229,17 +223,6 @@ def select(typingctx, condition, if_true, if_false):
         a = context.cast(builder, args[1], signature.args[1], result)
         b = context.cast(builder, args[2], signature.args[2], result)
         return builder.select(c, a, b)
-
-    return sig, codegen
-
-
-@intrinsic
-def as_int(typingctx, value):
-    """A comparison's truth as 0 or 1."""
-    sig = types.int64(value)
-
-    def codegen(context, builder, signature, args):
-        return context.cast(builder, args[0], signature.args[0], types.int64)
 
     return sig, codegen
 
