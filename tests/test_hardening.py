@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ISA, build, run_image_in
+
 from vm.asm.assembler import assemble
 from vm.extensions import load_extensions
 from vm.image import Image
@@ -58,8 +58,8 @@ def test_bitwise_operators_on_floats_are_refused(tmp_path: Path) -> None:
 def test_two_extensions_with_one_name_are_an_error(tmp_path: Path) -> None:
     for folder, mnemonic, opcode in (("a", "inc1", 0xC6), ("b", "dec1", 0xC7)):
         (tmp_path / folder).mkdir()
-        (tmp_path / folder / "ops.py").write_text(
-            f'from vm.isa import instruction\nINSTRUCTIONS = [instruction("{mnemonic}", {opcode}, "rd", "rd = 1", "x")]\n')
+        entry = f'instruction("{mnemonic}", {opcode}, "rd", "rd = 1", "x")'
+        (tmp_path / folder / "ops.py").write_text(f"from vm.isa import instruction\nINSTRUCTIONS = [{entry}]\n")
     with pytest.raises(IsaError, match="another extension named 'ops'"):
         load_extensions(core_isa(), [str(tmp_path / "a" / "ops.py"), str(tmp_path / "b" / "ops.py")])
     same = load_extensions(core_isa(), [str(tmp_path / "a" / "ops.py")] * 2)
