@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from vm.image import LOAD_ADDRESS, Image
 from vm.isa import InstructionSet, Kind, core_isa
-from vm.isa.encoding import Fields, bits_float, decode_word, encode, operand_values, with_literal
+from vm.isa.encoding import Fields, bad_register_field, bits_float, decode_word, encode, operand_values, with_literal
 from vm.isa.model import NO_BASE, WORD, Instruction
 
 CANONICAL_NAN_BITS = 0x7FF8000000000000
@@ -41,17 +41,15 @@ class Disassembler:
     def operand_texts(self, ins: Instruction, f: Fields) -> list[str] | None:
         values = operand_values(ins, f)
         out = []
+        if bad_register_field(ins, f):
+            return None
         for op in ins.operands:
-            if op.kind in (Kind.REG, Kind.FREG) and values[op.name] > 15:
-                return None
             if op.kind is Kind.REG:
                 out.append(f"r{values[op.name]}")
             elif op.kind is Kind.FREG:
                 out.append(f"f{values[op.name]}")
             elif op.kind is Kind.MEM:
                 base, off = values["mem.base"], values["mem.off"]
-                if base > 15 and base != NO_BASE:
-                    return None
                 if base == NO_BASE:
                     out.append(f"[{self.name_of(off) if off in self.labels else off}]")
                 else:

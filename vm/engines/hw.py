@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from vm.engines.lowering import Lowering
 from vm.isa import InstructionSet, Kind, Trap
-from vm.isa.encoding import bits_float, decode_word, with_literal
+from vm.isa.encoding import bad_register_field, bits_float, decode_word, has_memory_operand, with_literal
 from vm.isa.model import NO_BASE, WORD, Instruction
 from vm.machine import GuestTrap, Halted, Machine, Outcome
 
@@ -316,13 +316,10 @@ class HwEngine:
         ins = self.isa.by_opcode.get(fields.opcode)
         if ins is None:
             raise GuestTrap(Trap.ILLEGAL, f"opcode {fields.opcode:#04x}")
-        no_base = False
-        for fld, _kind in ins.register_fields().items():
-            value = getattr(fields, fld.lower())
-            if fld == "B" and value == NO_BASE and any(o.kind is Kind.MEM for o in ins.operands):
-                no_base = True
-            elif value > 15:
-                raise GuestTrap(Trap.ILLEGAL, f"register field {fld} = {value}")
+        bad = bad_register_field(ins, fields)
+        if bad:
+            raise GuestTrap(Trap.ILLEGAL, bad)
+        no_base = has_memory_operand(ins) and fields.b == NO_BASE
         if ins.size > WORD:
             if pc + ins.size > self.mem_end:
                 raise GuestTrap(Trap.MEMFAULT, f"literal of {ins.mnemonic} beyond memory")

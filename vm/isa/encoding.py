@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from vm.isa.model import WORD, Instruction, Kind
+from vm.isa.model import NO_BASE, WORD, Instruction, Kind
 
 _WORD = struct.Struct("<BBBBi")
 _QWORD = struct.Struct("<q")
@@ -65,3 +65,17 @@ def operand_values(ins: Instruction, f: Fields) -> dict[str, int]:
         else:
             values[op.name] = {"A": f.a, "B": f.b, "C": f.c, "I": f.imm}[op.field]
     return values
+
+
+def bad_register_field(ins: Instruction, f: Fields) -> str | None:
+    """The register field that makes this word ILLEGAL (not 0..15, and not a load or store's
+    "no base" 0xFF), or None. The engines and the disassembler all decide with this."""
+    for fld in ins.register_fields():
+        value = getattr(f, fld.lower())
+        if value > 15 and not (fld == "B" and value == NO_BASE and has_memory_operand(ins)):
+            return f"register field {fld} = {value}"
+    return None
+
+
+def has_memory_operand(ins: Instruction) -> bool:
+    return any(o.kind is Kind.MEM for o in ins.operands)

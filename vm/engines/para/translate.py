@@ -17,7 +17,7 @@ from vm.engines.lowering import Lowering
 from vm.engines.para import runtime as rt
 from vm.image import LOAD_ADDRESS, Image
 from vm.isa import InstructionSet, Kind, Trap
-from vm.isa.encoding import Fields, bits_float, decode_word, operand_values, with_literal
+from vm.isa.encoding import Fields, bad_register_field, bits_float, decode_word, operand_values, with_literal
 from vm.isa.model import NO_BASE, WORD, Instruction
 from vm.isa.semantics import FIXED_FLOAT, FIXED_INT
 
@@ -69,7 +69,7 @@ def decode_text(image: Image, isa: InstructionSet) -> list[Decoded]:
         off = pc - LOAD_ADDRESS
         fields = decode_word(mem[off : off + WORD])
         ins = isa.by_opcode.get(fields.opcode)
-        if ins is None or not _registers_valid(ins, fields):
+        if ins is None or bad_register_field(ins, fields):
             out.append(Decoded(pc, None, None, trap=Trap.ILLEGAL))
             pc += WORD
             continue
@@ -81,15 +81,6 @@ def decode_text(image: Image, isa: InstructionSet) -> list[Decoded]:
         out.append(Decoded(pc, ins, fields, ins.size))
         pc += ins.size
     return out
-
-
-def _registers_valid(ins: Instruction, f: Fields) -> bool:
-    has_mem = any(o.kind is Kind.MEM for o in ins.operands)
-    for fld in ins.register_fields():
-        value = getattr(f, fld.lower())
-        if value > 15 and not (fld == "B" and has_mem and value == NO_BASE):
-            return False
-    return True
 
 
 def _static_target(d: Decoded) -> int | None:
