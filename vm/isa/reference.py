@@ -38,7 +38,11 @@ def _semantics_doc() -> str:
     rows = [f"| `{name}` | {n} | {doc} |" for name, (n, doc) in PURE_FUNCTIONS.items()]
     effects = [f"| `{name}` | {doc} |" for name, (_, _, doc) in EFFECTS.items()]
     return (
-        "## Semantics language\n\nFunctions:\n\n| function | arguments | meaning |\n|---|---|---|\n"
+        "## Semantics language\n\nStatements: assignment, `if`/`else`, `while`, `for name in range(...)`, `pass`. "
+        "Operators: `+ - * / & | ^`, `not`, comparisons, and `a if c else b`; integer arithmetic wraps "
+        "at 64 bits. Shifts are the functions `shl`, `lshr`, `ashr` (the amount uses its low 6 bits); "
+        "`and`/`or` join comparisons; bitwise operators take integers; effects stay outside loops. "
+        "Anything else is refused with the reason.\n\nFunctions:\n\n| function | arguments | meaning |\n|---|---|---|\n"
         + "\n".join(rows)
         + "\n\nEffects (each a statement of its own):\n\n| effect | meaning |\n|---|---|\n"
         + "\n".join(effects)
