@@ -19,6 +19,7 @@ from vm.isa import InstructionSet, Kind, Trap
 from vm.isa.encoding import bad_register_field, bits_float, decode_word, has_memory_operand, with_literal
 from vm.isa.model import NO_BASE, WORD, Instruction
 from vm.machine import GuestTrap, Halted, Machine, Outcome
+from vm.monitor.host import lib as host_library
 
 B63 = 1 << 63
 M64 = (1 << 64) - 1
@@ -86,15 +87,10 @@ def _bits2f(x: int) -> float:
     return _PACK_D.unpack(_PACK_Q.pack(x))[0]
 
 
-def _fma(a: float, b: float, c: float) -> float:
-    from vm.monitor.host import lib
-
-    return lib.vm_fma(a, b, c)
-
-
 HW_FUNCTIONS: dict[str, object] = {
     "_sdiv": _sdiv, "_srem": _srem, "_fdiv": _fdiv, "_fcanon": _fcanon, "_fsqrt": _fsqrt, "_fmin": _fmin,
-    "_fmax": _fmax, "_ftoi_ok": _ftoi_ok, "_f2bits": _f2bits, "_bits2f": _bits2f, "_fma": _fma,
+    "_fmax": _fmax, "_ftoi_ok": _ftoi_ok, "_f2bits": _f2bits, "_bits2f": _bits2f,
+    "_fma": host_library.vm_fma,  # C's fma(): CPython 3.11 has none, and its single rounding matters
 }
 _INLINE = {
     "shl": "((({0} << ({1} & 63)) + 9223372036854775808 & 18446744073709551615) - 9223372036854775808)",
