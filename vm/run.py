@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vm.asm.assembler import assemble
-from vm.engines.hw import HwEngine
+from vm.engines.hw import run_in_hw
 from vm.image import Image, ImageError
 from vm.isa import InstructionSet, core_isa
-from vm.machine import DEFAULT_MEMORY, Machine, Outcome, fuel_outcome, state_dict
+from vm.machine import DEFAULT_MEMORY, Machine, Outcome, state_dict
 from vm.monitor.host import Captured, Host
 from vm.monitor.monitor import Monitor
 
@@ -73,7 +73,7 @@ def run_image(
     start = time.perf_counter()
     try:
         if mode == "hw":
-            outcome = _run_hw(isa, machine, monitor, fuel)
+            outcome = run_in_hw(isa, machine, monitor, fuel)
         else:
             outcome = run_para(isa, machine, monitor, fuel, fallback=(mode == "auto"), stats=stats)
     finally:
@@ -85,10 +85,3 @@ def run_image(
     output = host.captured() if capture else None
     host.close()
     return RunResult(outcome, machine, mode, output, stats)
-
-
-def _run_hw(isa: InstructionSet, machine: Machine, monitor: Monitor, fuel: int | None) -> Outcome:
-    engine = HwEngine(isa, machine, monitor)
-    monitor.memory_written = engine.forget_range
-    outcome = engine.run(fuel)
-    return outcome or fuel_outcome(machine)

@@ -18,7 +18,7 @@ from vm.engines.lowering import Lowering
 from vm.isa import InstructionSet, Kind, Trap
 from vm.isa.encoding import bad_register_field, bits_float, decode_word, has_memory_operand, with_literal
 from vm.isa.model import NO_BASE, WORD, Instruction
-from vm.machine import GuestTrap, Halted, Machine, Outcome
+from vm.machine import GuestTrap, Halted, Machine, Outcome, fuel_outcome
 from vm.monitor.host import lib as host_library
 
 B63 = 1 << 63
@@ -437,3 +437,10 @@ class HwEngine:
         except GuestTrap as trap:
             return self._trapped(trap, fault.target)
         raise AssertionError("a jump fault at a fetchable address")
+
+
+def run_in_hw(isa: InstructionSet, machine: Machine, monitor, fuel: int | None) -> Outcome:
+    """The rest of a run in hw, to its end: a stop, or FUEL when the budget is spent."""
+    engine = HwEngine(isa, machine, monitor)
+    monitor.memory_written = engine.forget_range
+    return engine.run(fuel) or fuel_outcome(machine)

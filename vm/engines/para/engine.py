@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vm.engines.hw import HwEngine
+from vm.engines.hw import HwEngine, run_in_hw
 from vm.engines.para import runtime as rt
 from vm.engines.para.cache import CompileError, compile_image
 from vm.isa import InstructionSet, Trap
@@ -136,10 +136,10 @@ class ParaRun:
                 self.to_machine()
                 if budget == 0:  # the budget is spent before the fetch that would fail
                     return fuel_outcome(machine)
-                unsupported = self._unsupported(reason, pc)
-                if unsupported is None or not fallback:
-                    return unsupported or self._fetch_trap(pc)
-                return self._fall_back(None if fuel is None else budget)
+                outcome = self._refusal(reason, pc)
+                if outcome.trap is Trap.UNSUPPORTED and fallback:
+                    return self._fall_back(None if fuel is None else budget)
+                return outcome
             steps = min(steps, budget)
             before = machine.retired
             outcome = self.interpret(steps)
@@ -175,12 +175,10 @@ class ParaRun:
         """auto mode: the rest of the run in hw, from this exact state, with code writes allowed."""
         self.monitor.host.protect(0, 0)
         self.stats["fallback_pc"] = self.machine.pc
-        self.hw = HwEngine(self.isa, self.machine, self.monitor)
-        self.monitor.memory_written = self.hw.forget_range
         before = self.machine.retired
-        outcome = self.hw.run(fuel)
+        outcome = run_in_hw(self.isa, self.machine, self.monitor, fuel)
         self.stats["hw_instructions"] += self.machine.retired - before
-        return outcome or fuel_outcome(self.machine)
+        return outcome
 
     def _distance_to_leader(self, pc: int, budget: int) -> int:
         """Instructions from pc (inside a block) to the next block start, at most the budget."""
@@ -190,22 +188,15 @@ class ParaRun:
             steps += 1
         return max(steps, 1)
 
-    def _unsupported(self, reason: int, pc: int) -> Outcome | None:
-        """UNSUPPORTED with its cause, or None where the interpreter would trap at the fetch anyway."""
+    def _refusal(self, reason: int, pc: int) -> Outcome:
+        """UNSUPPORTED with its cause; but a jump to where hw could not fetch traps as in hw."""
         if reason == rt.REASON_OUTSIDE:
             try:
                 HwEngine.check_fetch_at(pc, self.machine.mem_size)
-            except GuestTrap:
-                return None
+            except GuestTrap as trap:
+                return Outcome(None, trap.trap, pc, self.machine.retired, trap.detail)
         cause = _UNSUPPORTED_CAUSES[reason].format(pc=pc)
         return Outcome(None, Trap.UNSUPPORTED, pc, self.machine.retired, f"para cannot run {cause}; {_HINT}")
-
-    def _fetch_trap(self, pc: int) -> Outcome:
-        try:
-            HwEngine.check_fetch_at(pc, self.machine.mem_size)
-        except GuestTrap as trap:
-            return Outcome(None, trap.trap, pc, self.machine.retired, trap.detail)
-        raise AssertionError("no fetch trap")
 
 
 @dataclass
@@ -230,9 +221,7 @@ def run_para(isa: InstructionSet, machine: Machine, monitor: Monitor, fuel: int 
     except CompileError as e:
         if fallback:
             stats["fallback_pc"] = machine.pc
-            hw = HwEngine(isa, machine, monitor)
-            monitor.memory_written = hw.forget_range
-            return hw.run(fuel) or fuel_outcome(machine)
+            return run_in_hw(isa, machine, monitor, fuel)
         return Outcome(None, Trap.UNSUPPORTED, machine.pc, machine.retired,
                        f"para cannot compile this program: {e}; run it with --mode hw")
     return run.run(fuel, fallback)
