@@ -1,27 +1,26 @@
-"""The on-disk cache of translated programs.
+"""The on-disk cache of compiled programs.
 
-A translation is written once as a module file named by the hash of its source and of the versions
-that produced it; Numba caches each compiled function beside it (keyed on that file, which is never
-rewritten), so a second process imports compiled code instead of compiling it.
+A translation is compiled once: Numba compiles its regions, native.py links them into one object
+file, and the object is stored under the hash of the translation's source, the versions that produced
+it and the host CPU. A later process loads that object without importing Numba.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
+import importlib.metadata
 import importlib.util
 import os
-import sys
 import tempfile
 from pathlib import Path
-from types import ModuleType
 
-import llvmlite
-import numba
-
+from vm.engines.para.native import CompiledFunction, NativeCode, host_description, link_object
 from vm.engines.para.translate import ENGINE_VERSION, MAX_REGION_BLOCKS, Translation, translate_image
 
-_LOADED: dict[str, ModuleType] = {}
+_LOADED: dict[str, NativeCode] = {}
+OBJECT_MAGIC = b"vm-para-object\n"  # then the SHA-256 of the object code, then the object code
 
 
 class CompileError(Exception):
@@ -42,12 +41,17 @@ def cache_dir() -> Path:
         return fallback
 
 
+@functools.cache
+def _versions() -> str:
+    return " ".join(f"{name} {importlib.metadata.version(name)}" for name in ("numba", "llvmlite"))
+
+
 def cache_key(translation: Translation) -> str:
-    versions = f"{ENGINE_VERSION}\0{numba.__version__}\0{llvmlite.__version__}\0"
-    return hashlib.sha256((versions + translation.source).encode()).hexdigest()[:24]
+    context = f"{ENGINE_VERSION}\0{_versions()}\0{host_description()}\0"
+    return hashlib.sha256((context + translation.source).encode()).hexdigest()[:24]
 
 
-def compile_image(image, isa) -> tuple[Translation, ModuleType, str]:
+def compile_image(image, isa) -> tuple[Translation, NativeCode, str]:
     """Translate and compile (or load) an image. Numba rejects some large functions that it should
     accept (a type it "cannot determine" in SSA form, or a RecursionError); where it does, the
     program is translated again in smaller regions, and the failure is remembered on disk so that
@@ -60,8 +64,8 @@ def compile_image(image, isa) -> tuple[Translation, ModuleType, str]:
             max_blocks //= 2
             continue
         try:
-            module, state = load_translation(translation)
-            return translation, module, state
+            code, state = load_translation(translation)
+            return translation, code, state
         except CompileError:
             if max_blocks == 1:
                 raise
@@ -69,33 +73,61 @@ def compile_image(image, isa) -> tuple[Translation, ModuleType, str]:
             max_blocks //= 2
 
 
-def load_translation(translation: Translation) -> tuple[ModuleType, str]:
-    """The compiled module of a translation, and "memory", "disk" or "compiled" for where it came from."""
+def load_translation(translation: Translation) -> tuple[NativeCode, str]:
+    """The compiled code of a translation, and "memory", "disk" or "compiled" for where it came from."""
     key = cache_key(translation)
     if key in _LOADED:
         return _LOADED[key], "memory"
-    directory = cache_dir()
-    name = f"guest_{key}"
-    path = directory / f"{name}.py"
-    if not path.exists() or path.read_text() != translation.source:  # import only what we generated
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(translation.source)
-        os.replace(tmp, path)
-    state = "disk" if any((directory / "__pycache__").glob(f"{name}.*.nbi")) else "compiled"
-    spec = importlib.util.spec_from_file_location(f"vm_guest_{key}", path)
+    path = cache_dir() / f"guest_{key}.o"
+    obj, state = _read_object(path), "disk"
+    if obj is None:
+        obj, state = _compile(translation, path.with_suffix(".py")), "compiled"
+        _write(path, OBJECT_MAGIC + hashlib.sha256(obj).digest() + obj)
+    code = _LOADED[key] = NativeCode(obj)
+    return code, state
+
+
+def _read_object(path: Path) -> bytes | None:
+    """The object code in a cache file; None if there is none, or it is not whole."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    start = len(OBJECT_MAGIC) + 32
+    if not data.startswith(OBJECT_MAGIC) or hashlib.sha256(data[start:]).digest() != data[len(OBJECT_MAGIC):start]:
+        return None
+    return data[start:]
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write whole or not at all: another process may be reading the cache."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _compile(translation: Translation, source_path: Path) -> bytes:
+    """Numba compiles the generated module (from a file, so that its errors point at lines that a
+    user can read); native.py links the region functions and the dispatcher into one object."""
+    _write(source_path, translation.source.encode())
+    spec = importlib.util.spec_from_file_location(f"vm_guest_{source_path.stem}", source_path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # Numba's cached code finds its environment by module name
     collecting = gc.isenabled()
     gc.disable()  # Numba makes many short-lived objects; collecting them during a compile costs ~10%
     try:
         spec.loader.exec_module(module)
+        functions = [_compiled(r.name, getattr(module, r.name)) for r in translation.regions]
+        return link_object([*functions, _compiled("dispatch", module.dispatch)])
     except Exception as e:  # Numba's errors run to many lines; the first one says what failed
-        del sys.modules[spec.name]
         first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
-        raise CompileError(f"{type(e).__name__}: {first} (generated source: {path})") from e
+        raise CompileError(f"{type(e).__name__}: {first} (generated source: {source_path})") from e
     finally:
         if collecting:
             gc.enable()
-    _LOADED[key] = module
-    return module, state
+
+
+def _compiled(name: str, dispatcher) -> CompiledFunction:
+    (signature,) = dispatcher.signatures
+    result = dispatcher.overloads[signature]
+    return CompiledFunction(name, result.library.get_llvm_str(), result.fndesc.mangled_name, len(signature))

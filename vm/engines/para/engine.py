@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vm.engines.hw import HwEngine, run_in_hw
-from vm.engines.para import runtime as rt
+from vm.engines.para import abi as rt
 from vm.engines.para.cache import CompileError, compile_image
 from vm.isa import InstructionSet, Trap
 from vm.machine import GuestTrap, Halted, Machine, Outcome, fuel_outcome
@@ -42,7 +42,7 @@ class ParaRun:
         self.monitor = monitor
         self.stats = stats
         start = time.perf_counter()
-        self.translation, self.module, cache_state = compile_image(machine.image, isa)
+        self.translation, self.code, cache_state = compile_image(machine.image, isa)
         stats["compile_seconds"] = time.perf_counter() - start
         stats["cache"] = cache_state
         stats["translated_regions"] = len(self.translation.regions)
@@ -53,14 +53,14 @@ class ParaRun:
         arrays = _RegisterArrays(machine.image, machine.mem, memoryview(self.regs), memoryview(self.fregs))
         self.devices = HwEngine(isa, arrays, monitor)
         self.device_handlers: dict[int, object] = {}
-        self.dispatch = ffi.cast("int64_t(*)(int64_t)", rt.dispatch.address)
+        self.dispatch = ffi.cast("int64_t(*)(int64_t)", self.code.address("dispatch"))
 
     def _arrays(self, machine: Machine) -> None:
         t = self.translation
         self.regs = np.array(machine.regs, dtype=np.int64)
         self.fregs = np.array(machine.fregs, dtype=np.float64)
         self.mem = np.frombuffer(machine.mem, dtype=np.uint8)
-        self.table = np.array([getattr(self.module, r.name).address for r in t.regions] or [0], dtype=np.int64)
+        self.table = np.array([self.code.address(r.name) for r in t.regions] or [0], dtype=np.int64)
         self.lookup = np.full(max((t.text_end - rt.TEXT_BASE) // 8, 1), -1, dtype=np.int64)
         for pc, region in t.leaders.items():
             self.lookup[(pc - rt.TEXT_BASE) // 8] = region
@@ -118,6 +118,8 @@ class ParaRun:
             if reason == rt.REASON_TRAP:
                 self.to_machine()
                 return Outcome(None, Trap(ctx[rt.CTX_DETAIL]), pc, machine.retired)
+            if reason == rt.REASON_NATIVE_ERROR:
+                raise RuntimeError(f"para's compiled code failed at pc {pc:#x}: a bug in the engine, not the guest")
             if reason == rt.REASON_DEVICE:
                 outcome = self.device(pc)
                 if outcome is not None:

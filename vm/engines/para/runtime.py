@@ -1,54 +1,42 @@
-"""What translated guest code runs on: the context layout, intrinsics and the native dispatcher.
+"""What translated guest code runs on: intrinsics, helpers and the native dispatcher (Numba).
 
-Translated regions are Numba `cfunc`s with the C signature `int64 region(int64 pc, int64 ctx)`. They
-find everything through `ctx`, the address of an int64 array (slots below): guest registers and
-memory by address, the region table, and the C host services by address. Calls between regions and
-into C go through function pointers (the intrinsics here), never through Python objects, so every
-compiled function can be cached on disk and loaded by another process.
+Translated regions are compiled to functions with the C signature `int64 region(int64 pc, int64 ctx)`
+(see native.py). They find everything through `ctx`, the address of an int64 array (slots in abi.py):
+guest registers and memory by address, the region table, and the C host services by address. Calls
+between regions and into C go through function pointers (the intrinsics here), never through Python
+objects, so compiled code is one self-contained object that another process loads without Numba.
 """
 
 from __future__ import annotations
 
 from llvmlite import ir
-from numba import carray, cfunc, njit, types
+from numba import carray, njit, types
 from numba.extending import intrinsic
 
+from vm.engines.para.abi import (
+    CTX_DEPTH,
+    CTX_DETAIL,
+    CTX_LOOKUP,
+    CTX_PC,
+    CTX_R0,
+    CTX_REASON,
+    CTX_SLOTS,
+    CTX_TABLE,
+    CTX_TEXT_END,
+    MAX_NATIVE_DEPTH,
+    REASON_CODE_WRITE,
+    REASON_HALT,
+    REASON_MIDBLOCK,
+    REASON_OUTSIDE,
+    REASON_TRAP,
+    STATUS_EXIT,
+    STATUS_JUMP,
+    STATUS_RETURN,
+    TEXT_BASE,
+)
 from vm.isa import Trap
 
-# -- context slots (int64 each) -------------------------------------------------------------------
-CTX_REGS = 0  # address of int64[16]
-CTX_FREGS = 1  # address of float64[16]
-CTX_MEM = 2  # address of guest memory
-CTX_MEM_SIZE = 3
-CTX_BUDGET = 4  # instructions that may still retire
-CTX_PC = 5  # where execution continues (or stopped)
-CTX_REASON = 6  # why native code stopped (REASON_*)
-CTX_DETAIL = 7  # trap code, or exit status
-CTX_HOST = 8  # the C host (vm_host *)
-CTX_HYPERCALL = 9  # address of vm_hypercall
-CTX_TABLE = 10  # address of int64[regions]: each region's function address
-CTX_LOOKUP = 11  # address of int64[text words]: region index of each block leader, else -1
-CTX_TEXT_END = 12
-CTX_DEPTH = 13  # native call depth
-CTX_R0 = 14  # hypercall result
-CTX_SLOTS = 16
-
-# -- what a region returns ----------------------------------------------------------------------------
-STATUS_RETURN = 0  # a return instruction: continue at ctx[PC] (the caller checks it is its own)
-STATUS_JUMP = 1  # control left the region: continue at ctx[PC]
-STATUS_EXIT = 2  # leave native code: ctx[REASON] says why
-
-# -- why native code stopped --------------------------------------------------------------------------
-REASON_HALT = 1  # ctx[DETAIL] = exit status
-REASON_TRAP = 2  # ctx[DETAIL] = trap code
-REASON_DEVICE = 3  # device I/O at ctx[PC]: the monitor emulates it (a VM exit)
-REASON_FUEL = 4  # the budget may not hold the next block: the interpreter finishes the run exactly
-REASON_MIDBLOCK = 5  # ctx[PC] is inside a translated block, not at its start
-REASON_OUTSIDE = 6  # ctx[PC] is outside the translated text
-REASON_CODE_WRITE = 7  # a store at ctx[PC] would change translated code
-
-MAX_NATIVE_DEPTH = 1000  # nested guest calls run as native calls up to this depth (the host stack is finite)
-TEXT_BASE = 0x1000
+NATIVE_OPTIONS = dict(error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 
 def _pointer_cast(element: types.Type):
@@ -282,12 +270,7 @@ store_f64 = _llvm("store_f64", _i(_i, _i, _f), _store_f64)
 
 
 # -- leaving native code --------------------------------------------------------------------------
-# An exit is one int64 "leave" word: reason in bits 0-7, unused budget in bits 8-31, trap code above.
 _UNSUPPORTED = int(Trap.UNSUPPORTED)
-
-
-def leave_word(reason: int, unused: int, trap: int = 0) -> int:
-    return reason | unused << 8 | trap << 32
 
 
 @njit("i8(i8, i8[::1])", cache=True)
@@ -338,7 +321,7 @@ def call_guest(target, ctx_address, return_pc):
 
 
 # -- the dispatcher -----------------------------------------------------------------------------------
-@cfunc(types.int64(types.int64), cache=True)
+@njit(types.int64(types.int64), cache=True, **NATIVE_OPTIONS)
 def dispatch(ctx_address):
     """Enter translated code at ctx[PC] and follow jumps between regions until native code must stop."""
     ctx = carray(ptr_i64(ctx_address), CTX_SLOTS)

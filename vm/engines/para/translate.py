@@ -2,7 +2,7 @@
 
 The text is decoded once and cut into basic blocks; the blocks are grouped into regions (the code
 from one function entry to the next, at most MAX_REGION_BLOCKS blocks each, so compile time grows
-linearly with the program). Each region becomes one `cfunc`: guest registers live in native locals,
+linearly with the program). Each region becomes one njit function: guest registers live in native locals,
 a `while` loop dispatches on the block address, and each instruction is its semantics lowered by
 `ParaLowering`. Guest calls are native calls between regions; returns are native returns.
 """
@@ -14,14 +14,14 @@ import math
 from dataclasses import dataclass
 
 from vm.engines.lowering import Lowering
-from vm.engines.para import runtime as rt
+from vm.engines.para import abi
 from vm.image import LOAD_ADDRESS, Image
 from vm.isa import InstructionSet, Kind, Trap
 from vm.isa.encoding import Fields, bad_register_field, bits_float, decode_word, operand_values, with_literal
 from vm.isa.model import NO_BASE, WORD, Instruction
 from vm.isa.semantics import FIXED_FLOAT, FIXED_INT
 
-ENGINE_VERSION = "para-1"
+ENGINE_VERSION = "para-2"
 MAX_REGION_BLOCKS = 16
 
 
@@ -201,7 +201,7 @@ class ParaLowering(Lowering):
     # -- effects ---------------------------------------------------------------------------------
     def effect(self, name: str, args: list[ast.expr], target: str | None) -> None:
         if name == "trap":
-            self.leave(rt.REASON_TRAP, int(Trap[args[0].id]))
+            self.leave(abi.REASON_TRAP, int(Trap[args[0].id]))
             return
         a = [self.expr(x) for x in args]
         if name in ("load", "fload", "store", "fstore"):
@@ -219,8 +219,8 @@ class ParaLowering(Lowering):
         elif name == "goto":
             self.goto(args[0], a[0])
         elif name == "halt":
-            self.emit(f"ctx[{rt.CTX_DETAIL}] = {a[0]}")
-            self.leave(rt.REASON_HALT, retires=True)
+            self.emit(f"ctx[{abi.CTX_DETAIL}] = {a[0]}")
+            self.leave(abi.REASON_HALT, retires=True)
         elif name == "hypercall":
             self.hypercall(a[0])
         else:
@@ -229,7 +229,7 @@ class ParaLowering(Lowering):
     def goto(self, node: ast.expr, target: str) -> None:
         if self.ins.flow == "return":
             self.emit(f"pc = {target}")
-            self.emit(f"status = {rt.STATUS_RETURN}")
+            self.emit(f"status = {abi.STATUS_RETURN}")
             self.emit("break")
         elif self.ins.flow == "call":
             self.native_call(target)
@@ -246,7 +246,7 @@ class ParaLowering(Lowering):
         self.emit(f"{t} = call_guest({t}, ctx_address, {return_pc})")
         self.emit("RELOAD")
         self.emit(f"if {t}:")
-        self.emit(f"    pc = ctx[{rt.CTX_PC}]")
+        self.emit(f"    pc = ctx[{abi.CTX_PC}]")
         self.emit(f"    status = {t} - 1")
         self.emit("    break")
         self.emit(f"pc = {return_pc}")
@@ -256,8 +256,8 @@ class ParaLowering(Lowering):
         u = self.unit
         st = self.temp()
         r1, r2, r3, r0 = (u.use_int(i) for i in (1, 2, 3, 0))
-        self.emit(f"{st} = call_hypercall(ctx[{rt.CTX_HYPERCALL}], ctx[{rt.CTX_HOST}], {number}, {r1}, {r2}, {r3}, "
-                  f"{u.use_float(0)}, ctx[{rt.CTX_MEM}], mem_size, ctx_address + {8 * rt.CTX_R0})")
+        self.emit(f"{st} = call_hypercall(ctx[{abi.CTX_HYPERCALL}], ctx[{abi.CTX_HOST}], {number}, {r1}, {r2}, {r3}, "
+                  f"{u.use_float(0)}, ctx[{abi.CTX_MEM}], mem_size, ctx_address + {8 * abi.CTX_R0})")
         self.emit(f"{r0} = hypercall_result({st}, {r0}, ctx_address)")
         self.emit(f"if {st} > 1:")
         self.nested_leave(0, f"hypercall_leave({st}, ctx_address)", retires=f"{st} == 100")
@@ -270,7 +270,7 @@ def leave_lines(pc: int, unused: int | str, reason: int, detail: int | str | Non
     retire (this one, unless it does, and the rest) give theirs back: `unused` of them.
     `detail` is a trap code, or a `leave` word computed at run time (then `reason` is 0).
     """
-    word = rt.leave_word(reason, 0, int(detail) if isinstance(detail, int) else 0)
+    word = abi.leave_word(reason, 0, int(detail) if isinstance(detail, int) else 0)
     if isinstance(detail, str):
         value = f"{detail} + (({unused}) << 8)" if unused != 0 else detail
     else:
@@ -322,7 +322,7 @@ class RegionWriter:
             lines.append(f"{'if' if first else 'elif'} pc == {block[0].pc}:")
             first = False
             lines += ["    " + line for line in self.block(block)]
-        lines += ["else:", f"    status = {rt.STATUS_JUMP}", "    break"]
+        lines += ["else:", f"    status = {abi.STATUS_JUMP}", "    break"]
         return lines
 
     def block(self, block: list[Decoded]) -> list[str]:
@@ -339,11 +339,11 @@ class RegionWriter:
     def instruction(self, d: Decoded, index: int, block_length: int) -> list[str]:
         unused = block_length - index
         if d.untranslated:  # the interpreter runs it, reading its literal from memory
-            return leave_lines(d.pc, unused, rt.REASON_MIDBLOCK)
+            return leave_lines(d.pc, unused, abi.REASON_MIDBLOCK)
         if d.ins is None:
-            return leave_lines(d.pc, unused, rt.REASON_TRAP, int(d.trap))
+            return leave_lines(d.pc, unused, abi.REASON_TRAP, int(d.trap))
         if d.ins.semantics.exits_to_monitor:
-            return leave_lines(d.pc, unused, rt.REASON_DEVICE)
+            return leave_lines(d.pc, unused, abi.REASON_DEVICE)
         return ParaLowering(self, d, index, block_length).lower()
 
     def function(self) -> str:
@@ -356,50 +356,50 @@ class RegionWriter:
         spill = f"spill_{name}(ctx_address, {state})"
         reload = f"{state}, = reload_{name}(ctx_address)"
         ints, floats = 1 + len(self.ints), len(self.floats)  # the budget and the integer registers
-        loaded = [f"ctx[{rt.CTX_BUDGET}]", *(f"R[{n}]" for n in sorted(self.ints)),
+        loaded = [f"ctx[{abi.CTX_BUDGET}]", *(f"R[{n}]" for n in sorted(self.ints)),
                   *(f"F[{n}]" for n in sorted(self.floats))]
         values = f"[types.int64] * {ints} + [types.float64] * {floats}"
         out = [
-            f"@njit(types.void(types.int64, *({values})), cache=True)",
+            f"@njit(types.void(types.int64, *({values})))",
             f"def spill_{name}(ctx_address, {state}):",
-            f"    ctx = carray(ptr_i64(ctx_address), {rt.CTX_SLOTS})",
-            f"    ctx[{rt.CTX_BUDGET}] = budget",
+            f"    ctx = carray(ptr_i64(ctx_address), {abi.CTX_SLOTS})",
+            f"    ctx[{abi.CTX_BUDGET}] = budget",
         ]
         if self.ints:
-            out.append(f"    R = carray(ptr_i64(ctx[{rt.CTX_REGS}]), 16)")
+            out.append(f"    R = carray(ptr_i64(ctx[{abi.CTX_REGS}]), 16)")
             out += [f"    R[{n}] = r{n}" for n in sorted(self.ints)]
         if self.floats:
-            out.append(f"    F = carray(ptr_f64(ctx[{rt.CTX_FREGS}]), 16)")
+            out.append(f"    F = carray(ptr_f64(ctx[{abi.CTX_FREGS}]), 16)")
             out += [f"    F[{n}] = f{n}" for n in sorted(self.floats)]
         out += [
             "",
             "",
-            f"@njit(types.Tuple({values})(types.int64), cache=True)",
+            f"@njit(types.Tuple({values})(types.int64))",
             f"def reload_{name}(ctx_address):",
-            f"    ctx = carray(ptr_i64(ctx_address), {rt.CTX_SLOTS})",
-            f"    R = carray(ptr_i64(ctx[{rt.CTX_REGS}]), 16)",
-            f"    F = carray(ptr_f64(ctx[{rt.CTX_FREGS}]), 16)",
+            f"    ctx = carray(ptr_i64(ctx_address), {abi.CTX_SLOTS})",
+            f"    R = carray(ptr_i64(ctx[{abi.CTX_REGS}]), 16)",
+            f"    F = carray(ptr_f64(ctx[{abi.CTX_FREGS}]), 16)",
             f"    return ({', '.join(loaded)},)",
             "",
             "",
-            "@cfunc(SIGNATURE, cache=True, error_model='numpy')",
+            "@njit(SIGNATURE, **NATIVE_OPTIONS)",
             f"def {name}(pc, ctx_address):",
-            f"    ctx = carray(ptr_i64(ctx_address), {rt.CTX_SLOTS})",
-            f"    mem_size = ctx[{rt.CTX_MEM_SIZE}]",
+            f"    ctx = carray(ptr_i64(ctx_address), {abi.CTX_SLOTS})",
+            f"    mem_size = ctx[{abi.CTX_MEM_SIZE}]",
         ]
-        out.append(f"    mem = ctx[{rt.CTX_MEM}]")
+        out.append(f"    mem = ctx[{abi.CTX_MEM}]")
         longest = max(len(block) for block in self.region.blocks)
-        out += [f"    {reload}", f"    status = {rt.STATUS_EXIT}", "    leave = 0", "    while True:",
+        out += [f"    {reload}", f"    status = {abi.STATUS_EXIT}", "    leave = 0", "    while True:",
                 # One fuel check per turn of the loop, not per block: when the budget might not hold
                 # the next block, the interpreter runs the last few instructions and stops exactly.
-                f"        if budget < {longest}:", f"            leave = {rt.REASON_FUEL}", "            break"]
+                f"        if budget < {longest}:", f"            leave = {abi.REASON_FUEL}", "            break"]
         for line in body:
             stripped = line.strip()
             indent = line[: len(line) - len(line.lstrip())]
             replacement = {"SPILL": spill, "RELOAD": reload}.get(stripped)
             out.append("        " + (indent + replacement if replacement else line))
         out += ["    if leave:", "        budget += unpack_leave(leave, ctx)", f"    {spill}",
-                f"    ctx[{rt.CTX_PC}] = pc", "    return status", ""]
+                f"    ctx[{abi.CTX_PC}] = pc", "    return status", ""]
         return "\n".join(out)
 
 
@@ -413,15 +413,21 @@ def _always_leaves(d: Decoded) -> bool:
 
 
 HEADER = '''# Generated by vm {version} from {source}: the guest text as native code. Do not edit.
-from numba import carray, cfunc, njit, types
+from numba import carray, njit, types
 from vm.engines.para.runtime import (
-    ashr, bits2f, call_guest, call_hypercall, f2bits, fcanon, fma, fmax, fmin, fsqrt, ftoi, ftoi_ok,
+    NATIVE_OPTIONS, ashr, bits2f, call_guest, call_hypercall, f2bits, fcanon, fma, fmax, fmin, fsqrt, ftoi, ftoi_ok,
     hypercall_leave, hypercall_result, isnan, itof, load_f64, load_fault, load_i8, load_i16, load_i32,
     load_i64, load_u8, load_u16, load_u32, lshr, ptr_f64, ptr_i64, sdiv, select, shl, srem, store_8, store_16,
     store_32, store_64, store_f64, store_fault, ult, unpack_leave,
 )
+from vm.engines.para.runtime import dispatch as run_regions
 
 SIGNATURE = types.int64(types.int64, types.int64)
+
+
+@njit(types.int64(types.int64), **NATIVE_OPTIONS)
+def dispatch(ctx_address):  # the dispatcher, linked into this program's object
+    return run_regions(ctx_address)
 
 '''
 

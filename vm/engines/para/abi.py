@@ -1,0 +1,45 @@
+"""The contract between translated code and the monitor: context slots, statuses and exit reasons.
+
+Plain constants (no Numba), so that a run whose compiled code is cached never imports Numba.
+"""
+
+# -- context slots (int64 each) -------------------------------------------------------------------
+CTX_REGS = 0  # address of int64[16]
+CTX_FREGS = 1  # address of float64[16]
+CTX_MEM = 2  # address of guest memory
+CTX_MEM_SIZE = 3
+CTX_BUDGET = 4  # instructions that may still retire
+CTX_PC = 5  # where execution continues (or stopped)
+CTX_REASON = 6  # why native code stopped (REASON_*)
+CTX_DETAIL = 7  # trap code, or exit status
+CTX_HOST = 8  # the C host (vm_host *)
+CTX_HYPERCALL = 9  # address of vm_hypercall
+CTX_TABLE = 10  # address of int64[regions]: each region's function address
+CTX_LOOKUP = 11  # address of int64[text words]: region index of each block leader, else -1
+CTX_TEXT_END = 12
+CTX_DEPTH = 13  # native call depth
+CTX_R0 = 14  # hypercall result
+CTX_SLOTS = 16
+
+# -- what a region returns ----------------------------------------------------------------------------
+STATUS_RETURN = 0  # a return instruction: continue at ctx[PC] (the caller checks it is its own)
+STATUS_JUMP = 1  # control left the region: continue at ctx[PC]
+STATUS_EXIT = 2  # leave native code: ctx[REASON] says why
+
+# -- why native code stopped --------------------------------------------------------------------------
+REASON_HALT = 1  # ctx[DETAIL] = exit status
+REASON_TRAP = 2  # ctx[DETAIL] = trap code
+REASON_DEVICE = 3  # device I/O at ctx[PC]: the monitor emulates it (a VM exit)
+REASON_FUEL = 4  # the budget may not hold the next block: the interpreter finishes the run exactly
+REASON_MIDBLOCK = 5  # ctx[PC] is inside a translated block, not at its start
+REASON_OUTSIDE = 6  # ctx[PC] is outside the translated text
+REASON_CODE_WRITE = 7  # a store at ctx[PC] would change translated code
+REASON_NATIVE_ERROR = 8  # compiled code reported an error of its own (an engine bug, never a guest's)
+
+MAX_NATIVE_DEPTH = 1000  # nested guest calls run as native calls up to this depth (the host stack is finite)
+TEXT_BASE = 0x1000
+
+
+# An exit is one int64 "leave" word: reason in bits 0-7, unused budget in bits 8-31, trap code above.
+def leave_word(reason: int, unused: int, trap: int = 0) -> int:
+    return reason | unused << 8 | trap << 32
