@@ -197,6 +197,22 @@ def test_a_second_process_loads_compiled_code_from_the_cache(tmp_path: Path) -> 
     assert re.search(r"compile cache:\s+disk", second.stderr)
     assert json.loads((tmp_path / "s.json").read_text())["retired"] == 43
 
+    # A cache hit loads the object code without Numba: that is what keeps para's start-up short.
+    check = ("import sys; from vm.cli import main; status = main(sys.argv[1:]); "
+             "print('numba imported:', 'numba' in sys.modules); sys.exit(status)")
+    env = {**os.environ, "VM_CACHE_DIR": str(tmp_path / "cache")}
+    third = subprocess.run([sys.executable, "-c", check, "run", str(program), "--mode", "para"],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert third.returncode == 9 and "numba imported: False" in third.stdout
+
+    # A damaged object is compiled again, never loaded.
+    (obj,) = (tmp_path / "cache" / "para").glob("*.o")
+    damaged = bytearray(obj.read_bytes())
+    damaged[-1] ^= 0xFF
+    obj.write_bytes(damaged)
+    fourth = _run_cli(["run", str(program), "--mode", "para", "--stats"], tmp_path / "cache")
+    assert fourth.returncode == 9 and re.search(r"compile cache:\s+compiled", fourth.stderr)
+
 
 def test_vm_compare_reports_identical_runs(tmp_path: Path) -> None:
     result = _run_cli(["compare", str(ROOT / "guest_programs" / "fib_rec.asm")], tmp_path / "cache")

@@ -33,14 +33,17 @@ class CompiledFunction:
     arity: int  # int64 arguments; the last is ctx
 
 
-@functools.cache
-def target_machine() -> llvm.TargetMachine:
-    """This host's CPU, as Numba compiles for it."""
+def new_target_machine() -> llvm.TargetMachine:
+    """This host's CPU, as Numba compiles for it. A JIT engine owns (and frees) the one it is given,
+    so each engine gets a new one."""
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     target = llvm.Target.from_default_triple()
     return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
                                         features=llvm.get_host_cpu_features().flatten(), opt=3, jit=True)
+
+
+_emitter = functools.cache(new_target_machine)  # for writing objects only: never given to an engine
 
 
 def host_description() -> str:
@@ -85,7 +88,7 @@ def link_object(functions: list[CompiledFunction]) -> bytes:
     for value in (*module.functions, *module.global_variables):
         if not value.is_declaration and value.name not in entries:
             value.linkage = "internal"  # Numba's Python wrappers and the like become dead code
-    tm = target_machine()
+    tm = _emitter()
     passes = llvm.create_new_module_pass_manager()
     passes.add_global_dead_code_eliminate_pass()
     passes.run(module, llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=0)))
@@ -100,7 +103,7 @@ class NativeCode:
     """A loaded object file; its entry points stay valid as long as this object lives."""
 
     def __init__(self, obj: bytes) -> None:
-        self._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine())
+        self._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), new_target_machine())
         self._engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         self._engine.finalize_object()
 

@@ -233,6 +233,22 @@ load_fault = _llvm("load_fault", _i(_i, _i, _i), _fault)
 store_fault = _llvm("store_fault", _i(_i, _i, _i, _i), _fault)
 
 
+def _bad_access(b, address, size, mem_size, low=None):
+    """1 if the access may not happen as it is (`_fault` says why, off the fast path), else 0.
+    Addresses below `low` are bad too (the text, for a store). One unsigned compare for the range:
+    `address - low` lies in [0, mem_size - size - low] exactly when the access is inside."""
+    low = ir.Constant(_I64, TEXT_BASE) if low is None else low
+    zero = ir.Constant(_I64, 0)
+    span = b.sub(mem_size, b.add(size, low))
+    outside = b.or_(b.icmp_unsigned(">", b.sub(address, low), span), b.icmp_signed("<", span, zero))
+    misaligned = b.icmp_signed("!=", b.and_(address, b.sub(size, ir.Constant(_I64, 1))), zero)
+    return b.zext(b.or_(outside, misaligned), _I64)
+
+
+bad_load = _llvm("bad_load", _i(_i, _i, _i), _bad_access)
+bad_store = _llvm("bad_store", _i(_i, _i, _i, _i), _bad_access)
+
+
 def _pointer(b, base, address, bits: int, is_float: bool = False):
     element = _F64 if is_float else ir.IntType(bits)
     return b.inttoptr(b.add(base, address), element.as_pointer())
