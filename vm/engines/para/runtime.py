@@ -14,12 +14,15 @@ from numba import carray, njit, types
 from numba.extending import intrinsic
 
 from vm.engines.para.abi import (
+    CTX_BUDGET,
     CTX_DEPTH,
     CTX_DETAIL,
+    CTX_FREGS,
     CTX_LOOKUP,
     CTX_PC,
     CTX_R0,
     CTX_REASON,
+    CTX_REGS,
     CTX_SLOTS,
     CTX_TABLE,
     CTX_TEXT_END,
@@ -283,6 +286,45 @@ def _store_f64(b, base, address, value):
 
 
 store_f64 = _llvm("store_f64", _i(_i, _i, _f), _store_f64)
+
+
+# -- guest registers in native locals ----------------------------------------------------------------
+def register_transfer(ints: tuple[int, ...], floats: tuple[int, ...]):
+    """Two intrinsics for a region that keeps the budget and these registers in native locals:
+    `spill(ctx_address, budget, *registers)` stores them to ctx and the guest's register arrays,
+    `reload(ctx_address)` returns them as a tuple. Each is one call in Numba's IR, a few loads or
+    stores in LLVM's, and no function of its own to compile."""
+    values = [types.int64] * (1 + len(ints)) + [types.float64] * len(floats)
+    state = types.Tuple(values)
+
+    def slots(builder, ctx_address):
+        ctx = builder.inttoptr(ctx_address, _I64.as_pointer())
+
+        def array(slot, element):
+            base = builder.load(builder.gep(ctx, [ir.Constant(_I64, slot)]))
+            return builder.inttoptr(base, element.as_pointer())
+
+        regs, fregs = array(CTX_REGS, _I64), array(CTX_FREGS, _F64)
+        places = [(ctx, CTX_BUDGET)] + [(regs, n) for n in ints] + [(fregs, n) for n in floats]
+        return [builder.gep(base, [ir.Constant(_I64, index)]) for base, index in places]
+
+    @intrinsic
+    def spill(typingctx, ctx_address, *registers):
+        def codegen(context, builder, signature, args):
+            for i, slot in enumerate(slots(builder, args[0])):
+                builder.store(builder.extract_value(args[1], i), slot)
+            return context.get_dummy_value()
+
+        return types.void(types.int64, types.StarArgTuple(values)), codegen
+
+    @intrinsic
+    def reload(typingctx, ctx_address):
+        def codegen(context, builder, signature, args):
+            return context.make_tuple(builder, state, [builder.load(slot) for slot in slots(builder, args[0])])
+
+        return state(types.int64), codegen
+
+    return spill, reload
 
 
 # -- leaving native code --------------------------------------------------------------------------

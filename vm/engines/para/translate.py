@@ -361,35 +361,14 @@ class RegionWriter:
         name = self.region.name
         saved = [f"r{n}" for n in sorted(self.ints)] + [f"f{n}" for n in sorted(self.floats)]
         state = ", ".join(["budget", *saved])
-        # Moving registers between native locals and the guest's arrays is one helper call each way:
-        # Numba compiles a call far faster than one statement per register.
+        # Moving registers between native locals and the guest's arrays is one intrinsic call each way:
+        # Numba compiles a call far faster than one statement per register, and an intrinsic is not
+        # a function of its own to compile.
         spill = f"spill_{name}(ctx_address, {state})"
         reload = f"{state}, = reload_{name}(ctx_address)"
-        ints, floats = 1 + len(self.ints), len(self.floats)  # the budget and the integer registers
-        loaded = [f"ctx[{abi.CTX_BUDGET}]", *(f"R[{n}]" for n in sorted(self.ints)),
-                  *(f"F[{n}]" for n in sorted(self.floats))]
-        values = f"[types.int64] * {ints} + [types.float64] * {floats}"
+        ints, floats = tuple(sorted(self.ints)), tuple(sorted(self.floats))
         out = [
-            f"@njit(types.void(types.int64, *({values})))",
-            f"def spill_{name}(ctx_address, {state}):",
-            f"    ctx = carray(ptr_i64(ctx_address), {abi.CTX_SLOTS})",
-            f"    ctx[{abi.CTX_BUDGET}] = budget",
-        ]
-        if self.ints:
-            out.append(f"    R = carray(ptr_i64(ctx[{abi.CTX_REGS}]), 16)")
-            out += [f"    R[{n}] = r{n}" for n in sorted(self.ints)]
-        if self.floats:
-            out.append(f"    F = carray(ptr_f64(ctx[{abi.CTX_FREGS}]), 16)")
-            out += [f"    F[{n}] = f{n}" for n in sorted(self.floats)]
-        out += [
-            "",
-            "",
-            f"@njit(types.Tuple({values})(types.int64))",
-            f"def reload_{name}(ctx_address):",
-            f"    ctx = carray(ptr_i64(ctx_address), {abi.CTX_SLOTS})",
-            f"    R = carray(ptr_i64(ctx[{abi.CTX_REGS}]), 16)",
-            f"    F = carray(ptr_f64(ctx[{abi.CTX_FREGS}]), 16)",
-            f"    return ({', '.join(loaded)},)",
+            f"spill_{name}, reload_{name} = register_transfer({ints}, {floats})",
             "",
             "",
             "@njit(SIGNATURE, **NATIVE_OPTIONS)",
@@ -427,9 +406,9 @@ from numba import carray, njit, types
 from vm.engines.para.runtime import (
     NATIVE_OPTIONS, ashr, bad_load, bad_store, bits2f, call_guest, call_hypercall, f2bits, fcanon,
     fma, fmax, fmin, fsqrt, ftoi, ftoi_ok, hypercall_leave, hypercall_result, isnan, itof, load_f64,
-    load_fault, load_i8, load_i16, load_i32, load_i64, load_u8, load_u16, load_u32, lshr, ptr_f64,
-    ptr_i64, sdiv, select, shl, srem, store_8, store_16, store_32, store_64, store_f64, store_fault,
-    ult, unpack_leave,
+    load_fault, load_i8, load_i16, load_i32, load_i64, load_u8, load_u16, load_u32, lshr, ptr_i64,
+    register_transfer, sdiv, select, shl, srem, store_8, store_16, store_32, store_64, store_f64,
+    store_fault, ult, unpack_leave,
 )
 from vm.engines.para.runtime import dispatch as run_regions
 
