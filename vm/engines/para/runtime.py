@@ -11,6 +11,16 @@ from __future__ import annotations
 
 from llvmlite import ir
 from numba import carray, njit, types
+from numba.core.compiler import CompilerBase
+from numba.core.compiler_machinery import PassManager
+from numba.core.typed_passes import (
+    AnnotateTypes,
+    IRLegalization,
+    NativeLowering,
+    NoPythonBackend,
+    NopythonTypeInference,
+)
+from numba.core.untyped_passes import FixupArgs, IRProcessing, TranslateByteCode
 from numba.extending import intrinsic
 
 from vm.engines.para.abi import (
@@ -40,6 +50,29 @@ from vm.engines.para.abi import (
 from vm.isa import Trap
 
 NATIVE_OPTIONS = dict(error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
+
+
+class RegionCompiler(CompilerBase):
+    """Numba's nopython pipeline without the passes that generated code never needs (closures,
+    `with`, literal unrolling, array expressions, parfors, SSA for variables of changing type):
+    region functions are straight-line statements on int64 and float64 locals, and each pass
+    costs time in proportion to the code."""
+
+    def define_pipelines(self):
+        pm = PassManager("para region")
+        pm.add_pass(TranslateByteCode, "analyzing bytecode")
+        pm.add_pass(FixupArgs, "fix up args")
+        pm.add_pass(IRProcessing, "processing IR")
+        pm.add_pass(NopythonTypeInference, "nopython frontend")
+        pm.add_pass(IRLegalization, "ensure IR is legal prior to lowering")
+        pm.add_pass(AnnotateTypes, "annotate types")
+        pm.add_pass(NativeLowering, "native lowering")
+        pm.add_pass(NoPythonBackend, "nopython mode backend")
+        pm.finalize()
+        return [pm]
+
+
+REGION_OPTIONS = dict(NATIVE_OPTIONS, pipeline_class=RegionCompiler)
 
 
 def _pointer_cast(element: types.Type):
