@@ -13,11 +13,15 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
+import pickle
+import signal
+import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 from vm.engines.para.native import CompiledFunction, NativeCode, host_description, link_object
-from vm.engines.para.translate import ENGINE_VERSION, MAX_REGION_BLOCKS, Translation, translate_image
+from vm.engines.para.translate import ENGINE_VERSION, MAX_REGION_BLOCKS, Region, Translation, translate_image
 
 _LOADED: dict[str, NativeCode] = {}
 OBJECT_MAGIC = b"vm-para-object\n"  # then the SHA-256 of the object code, then the object code
@@ -116,15 +120,101 @@ def _compile(translation: Translation, source_path: Path) -> bytes:
     collecting = gc.isenabled()
     gc.disable()  # Numba makes many short-lived objects; collecting them during a compile costs ~10%
     try:
-        spec.loader.exec_module(module)
-        functions = [_compiled(r.name, getattr(module, r.name)) for r in translation.regions]
+        spec.loader.exec_module(module)  # compiles the dispatcher (and sets Numba up); regions follow
+        functions = _compile_regions(module, translation.regions)
         return link_object([*functions, _compiled("dispatch", module.dispatch)])
-    except Exception as e:  # Numba's errors run to many lines; the first one says what failed
-        first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
-        raise CompileError(f"{type(e).__name__}: {first} (generated source: {source_path})") from e
+    except Exception as e:
+        raise CompileError(f"{_describe(e)} (generated source: {source_path})") from e
     finally:
         if collecting:
             gc.enable()
+
+
+def _describe(e: Exception) -> str:
+    """An error in one line: Numba's run to many, and the first says what failed."""
+    if isinstance(e, _RegionError):
+        return str(e)
+    first = next((line for line in str(e).splitlines() if line.strip()), "")
+    return f"{type(e).__name__}: {first}"
+
+
+class _RegionError(Exception):
+    """A region failed to compile in another process; the message is that process's `_describe`."""
+
+
+def _compile_regions(module: ModuleType, regions: list[Region]) -> list[CompiledFunction]:
+    """Compile the regions, sharing them among processes forked from this one (one per core, each
+    with enough work to pay for its start): regions are independent of each other until they are
+    linked, and Numba compiles one function at a time."""
+    shares = _shares(regions, _jobs(sum(r.instructions for r in regions)))
+    children = [_fork(module, share) for share in shares[1:]]
+    try:
+        functions = [_compile_region(module, name) for name in shares[0]]
+    except BaseException:  # no result is needed from the others now
+        for pid, reader in children:
+            os.kill(pid, signal.SIGKILL)
+            os.close(reader)
+            os.waitpid(pid, 0)
+        raise
+    for (pid, reader), share in zip(children, shares[1:], strict=True):
+        with os.fdopen(reader, "rb") as f:
+            data = f.read()
+        os.waitpid(pid, 0)
+        if not data:  # the process died without a word: compile its share here
+            functions += [_compile_region(module, name) for name in share]
+            continue
+        result, payload = pickle.loads(data)
+        if result == "error":
+            raise _RegionError(payload)
+        functions += payload
+    return functions
+
+
+MIN_SHARE = 24  # guest instructions: less work than this does not pay for a process of its own
+
+
+def _jobs(instructions: int) -> int:
+    if sys.platform != "linux":  # fork is what makes a helper process cheap; elsewhere, one process
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), instructions // MIN_SHARE))
+
+
+def _shares(regions: list[Region], jobs: int) -> list[list[str]]:
+    """Region names in `jobs` shares of about equal size, biggest regions placed first."""
+    shares: list[list[str]] = [[] for _ in range(jobs)]
+    sizes = [0] * jobs
+    for region in sorted(regions, key=lambda r: r.instructions, reverse=True):
+        k = sizes.index(min(sizes))
+        shares[k].append(region.name)
+        sizes[k] += region.instructions
+    return [share for share in shares if share] or [[]]
+
+
+def _fork(module: ModuleType, names: list[str]) -> tuple[int, int]:
+    """A child process that compiles the named regions and sends the results down a pipe."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(writer)
+        return pid, reader
+    try:  # the child: never returns to the caller
+        os.close(reader)
+        try:
+            payload = ("ok", [_compile_region(module, name) for name in names])
+        except Exception as e:
+            payload = ("error", _describe(e))
+        with os.fdopen(writer, "wb") as f:
+            pickle.dump(payload, f)
+    finally:
+        os._exit(0)
+
+
+def _compile_region(module: ModuleType, name: str) -> CompiledFunction:
+    from numba import njit  # only a compile needs Numba: a cache hit never imports it
+
+    from vm.engines.para.runtime import REGION_OPTIONS
+
+    return _compiled(name, njit(module.SIGNATURE, **REGION_OPTIONS)(getattr(module, name)))
 
 
 def _compiled(name: str, dispatcher) -> CompiledFunction:

@@ -1,0 +1,100 @@
+"""Compiling para's translations: regions shared among processes, a failure named with its source,
+smaller regions when Numba cannot compile large ones."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+from conftest import ISA, build, run_image_in
+
+from vm.engines.para import cache
+from vm.engines.para.translate import MAX_REGION_BLOCKS, translate_image
+from vm.isa import Trap
+
+
+def _program(tag: int, functions: int = 4) -> str:
+    """A program of several functions (so several regions); `tag` makes its text, and so its cache
+    key, unique to the test."""
+    lines = [f"main: li r1, {tag}", "li r2, 0"]
+    lines += [f"call fn{i}" for i in range(functions)]
+    lines += ["mov r0, r2", "halt"]
+    for i in range(functions):
+        lines += [f"fn{i}: li r3, {i + 2}", f"l{i}: add r2, r2, r1", "xor r2, r2, r3", "subi r3, r3, 1",
+                  f"bnez r3, l{i}", "ret"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("VM_CACHE_DIR", str(tmp_path))
+    return tmp_path / "para"
+
+
+def test_regions_compiled_in_several_processes_run_as_hw_runs(fresh_cache: Path, monkeypatch) -> None:
+    monkeypatch.setattr(cache, "_jobs", lambda instructions: 3)  # whatever this machine's cores
+    image = build(_program(101))
+    assert len(translate_image(image, ISA).regions) >= 3
+    para, hw = run_image_in(image, "para"), run_image_in(image, "hw")
+    assert para.stats["cache"] == "compiled"
+    assert para.state() == hw.state()
+
+
+def test_a_region_numba_rejects_in_another_process_names_the_error_and_the_source(fresh_cache, monkeypatch):
+    monkeypatch.setattr(cache, "_jobs", lambda instructions: 2)
+    translation = translate_image(build(_program(102)), ISA)
+    smallest = min(translation.regions, key=lambda r: r.instructions)  # compiled by the second process
+    broken = translation.source.replace(f"def {smallest.name}(pc, ctx_address):\n",
+                                        f"def {smallest.name}(pc, ctx_address):\n    pc = undefined_name\n")
+    with pytest.raises(cache.CompileError, match=r"TypingError: .*generated source: .*\.py\)"):
+        cache.load_translation(dataclasses.replace(translation, source=broken))
+
+
+def test_para_refuses_what_numba_cannot_compile_and_auto_runs_it_in_hw(fresh_cache, monkeypatch) -> None:
+    def rejected(translation):
+        raise cache.CompileError("TypingError: no (generated source: x.py)")
+
+    monkeypatch.setattr(cache, "load_translation", rejected)
+    image = build(_program(103, functions=1))
+    para, auto, hw = (run_image_in(image, mode) for mode in ("para", "auto", "hw"))
+    assert para.outcome.trap is Trap.UNSUPPORTED
+    assert "para cannot compile this program: TypingError: no (generated source: x.py)" in para.outcome.detail
+    assert auto.state() == hw.state()
+
+
+def test_numba_failing_on_large_regions_retries_smaller_ones_and_remembers(fresh_cache, monkeypatch) -> None:
+    """Numba 0.68 rejects some large generated functions that it should accept; para then
+    translates the program in smaller regions, and a marker sends the next run there directly."""
+    attempts = []
+    compile_for_real = cache.load_translation
+
+    def only_small_regions(translation):
+        biggest = max(len(r.blocks) for r in translation.regions)
+        attempts.append(biggest)
+        if biggest > MAX_REGION_BLOCKS // 4:
+            raise cache.CompileError("TypingError: type of variable cannot be determined")
+        return compile_for_real(translation)
+
+    monkeypatch.setattr(cache, "load_translation", only_small_regions)
+    blocks = "\n".join(f"b{i}: addi r1, r1, 1\n beqz r2, b{i + 1}" for i in range(MAX_REGION_BLOCKS))
+    image = build(f"main: li r2, 0\n{blocks}\nb{MAX_REGION_BLOCKS}: mov r0, r1\n halt")
+    translation, _, state = cache.compile_image(image, ISA)
+    assert state == "compiled" and max(len(r.blocks) for r in translation.regions) <= MAX_REGION_BLOCKS // 4
+    assert len(list(fresh_cache.glob("*.failed"))) == 2  # 16 and 8 blocks failed
+
+    attempts.clear()
+    cache.compile_image(image, ISA)
+    assert len(attempts) == 1  # straight to the size that works
+    assert run_image_in(image, "para").outcome.exit == MAX_REGION_BLOCKS
+
+
+def test_a_failure_in_this_process_stops_the_others(fresh_cache: Path, monkeypatch) -> None:
+    monkeypatch.setattr(cache, "_jobs", lambda instructions: 2)
+    translation = translate_image(build(_program(104)), ISA)
+    broken = translation.source.replace("(pc, ctx_address):\n", "(pc, ctx_address):\n    pc = undefined_name\n")
+    with pytest.raises(cache.CompileError, match="TypingError"):
+        cache.load_translation(dataclasses.replace(translation, source=broken))
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left behind, running or unreaped
