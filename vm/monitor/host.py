@@ -6,7 +6,9 @@ program order, and `in` and READ share one input stream.
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vm import _hostcalls
@@ -77,14 +79,15 @@ class Host:
         return lib.vm_host_hypercalls(self._ptr)
 
     # -- device helpers --------------------------------------------------------------------------
-    def put_byte(self, value: int) -> None:
-        lib.vm_put_byte(self._ptr, value)
+    # Each is the C function with this host bound to it: a device access costs no Python frame here.
+    def byte_writer(self) -> Callable[[int], None]:
+        return functools.partial(lib.vm_put_byte, self._ptr)
 
-    def put_int(self, value: int) -> None:
-        lib.vm_put_int(self._ptr, value)
+    def int_writer(self) -> Callable[[int], None]:
+        return functools.partial(lib.vm_put_int, self._ptr)
 
-    def get_byte(self) -> int:
-        return lib.vm_get_byte(self._ptr)
+    def byte_reader(self) -> Callable[[], int]:
+        return functools.partial(lib.vm_get_byte, self._ptr)
 
     # -- hypercalls ----------------------------------------------------------------------------
     def hypercall(self, n: int, r1: int, r2: int, r3: int, f0: float, mem_address: int, mem_size: int):

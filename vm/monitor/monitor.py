@@ -16,15 +16,18 @@ from vm.monitor.host import HC_EXIT, HC_RESULT, WRITES_MEMORY, Host, ffi
 
 @dataclass(frozen=True)
 class Device:
+    """A port's device: given the monitor, the function that writes a value to it, and the one
+    that reads a value from it (None where the port cannot be written, or read)."""
+
     name: str
-    write: Callable[[Monitor, int], None] | None
-    read: Callable[[Monitor], int] | None
+    writer: Callable[[Monitor], Callable[[int], None]] | None
+    reader: Callable[[Monitor], Callable[[], int]] | None
 
 
 PORTS: dict[int, Device] = {
-    0: Device("console", lambda m, v: m.host.put_byte(v), lambda m: m.host.get_byte()),
-    1: Device("decimal", lambda m, v: m.host.put_int(v), None),
-    2: Device("counter", None, lambda m: m.machine.retired),
+    0: Device("console", lambda m: m.host.byte_writer(), lambda m: m.host.byte_reader()),
+    1: Device("decimal", lambda m: m.host.int_writer(), None),
+    2: Device("counter", None, lambda m: lambda: m.machine.retired),
 }
 
 
@@ -38,20 +41,22 @@ class Monitor:
         self.mem_address = int(ffi.cast("intptr_t", self._mem_buffer))
         self.vm_exits = 0  # device accesses (each a VM exit in a native engine)
         self.memory_written: Callable[[int, int], None] | None = None  # told of hypercall writes
+        self._writers = {port: d.writer(self) for port, d in PORTS.items() if d.writer is not None}
+        self._readers = {port: d.reader(self) for port, d in PORTS.items() if d.reader is not None}
 
     def port_out(self, port: int, value: int) -> None:
-        device = PORTS.get(port)
-        if device is None or device.write is None:
+        write = self._writers.get(port)
+        if write is None:
             raise GuestTrap(Trap.BADPORT, f"out to port {port}")
         self.vm_exits += 1
-        device.write(self, value)
+        write(value)
 
     def port_in(self, port: int) -> int:
-        device = PORTS.get(port)
-        if device is None or device.read is None:
+        read = self._readers.get(port)
+        if read is None:
             raise GuestTrap(Trap.BADPORT, f"in from port {port}")
         self.vm_exits += 1
-        return device.read(self)
+        return read()
 
     def hypercall(self, n: int) -> None:
         """Hypercall n with the machine's r1, r2, r3 and f0; sets r0 where the call has a result."""

@@ -50,8 +50,17 @@ def _versions() -> str:
     return " ".join(f"{name} {importlib.metadata.version(name)}" for name in ("numba", "llvmlite"))
 
 
+@functools.cache
+def _engine_fingerprint() -> str:
+    """The code that goes into every object besides the translation: the runtime's helpers and
+    dispatcher, and the entry points. A change to it makes every cached object stale."""
+    here = Path(__file__).parent
+    code = b"".join((here / name).read_bytes() for name in ("abi.py", "native.py", "runtime.py"))
+    return f"{ENGINE_VERSION} {hashlib.sha256(code).hexdigest()}"
+
+
 def cache_key(translation: Translation) -> str:
-    context = f"{ENGINE_VERSION}\0{_versions()}\0{host_description()}\0"
+    context = f"{_engine_fingerprint()}\0{_versions()}\0{host_description()}\0"
     return hashlib.sha256((context + translation.source).encode()).hexdigest()[:24]
 
 

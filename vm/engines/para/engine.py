@@ -103,15 +103,37 @@ class ParaRun:
         budget = UNLIMITED if fuel is None else fuel
         self.monitor.host.protect(rt.TEXT_BASE, self.translation.text_end)
         ctx_address = int(self.ctx.ctypes.data)
+        dispatch, handlers = self.dispatch, self.device_handlers
+        ctx[rt.CTX_DEPTH] = 0  # native calls and returns keep it balanced from here on
+        PC, BUDGET, DEVICE = rt.CTX_PC, rt.CTX_BUDGET, rt.REASON_DEVICE  # locals: this loop is the VM exit
         while True:
-            ctx[rt.CTX_PC] = machine.pc - (1 << 64) if machine.pc >> 63 else machine.pc  # int64 slot
-            ctx[rt.CTX_BUDGET] = budget
-            ctx[rt.CTX_DEPTH] = 0
-            self.dispatch(ctx_address)
-            machine.retired += budget - ctx[rt.CTX_BUDGET]
-            budget = ctx[rt.CTX_BUDGET]
-            machine.pc = pc = ctx[rt.CTX_PC] & ADDRESS_MASK  # addresses are unsigned
-            reason = ctx[rt.CTX_REASON]
+            pc = machine.pc
+            ctx[PC] = pc - (1 << 64) if pc >> 63 else pc  # an int64 slot
+            ctx[BUDGET] = budget
+            reason = dispatch(ctx_address)
+            left = ctx[BUDGET]
+            machine.retired += budget - left
+            budget = left
+            machine.pc = pc = ctx[PC] & ADDRESS_MASK  # addresses are unsigned
+            if reason == DEVICE:  # the common exit first
+                # The instruction's own semantics run in Python, as in hw, but on the native register
+                # arrays (no copy of the machine state).
+                handler = handlers.get(pc) or self._device_handler(pc)
+                try:
+                    machine.pc = handler() << 3
+                except GuestTrap as trap:
+                    self.to_machine()
+                    return Outcome(None, trap.trap, pc, machine.retired, trap.detail)
+                except Halted as halt:
+                    machine.retired += 1
+                    self.to_machine()
+                    return Outcome(halt.status, None, pc, machine.retired)
+                machine.retired += 1
+                budget -= 1
+                if budget == 0:
+                    self.to_machine()
+                    return fuel_outcome(machine)
+                continue
             if reason == rt.REASON_HALT:
                 self.to_machine()
                 return Outcome(ctx[rt.CTX_DETAIL], None, pc, machine.retired)
@@ -120,16 +142,6 @@ class ParaRun:
                 return Outcome(None, Trap(ctx[rt.CTX_DETAIL]), pc, machine.retired)
             if reason == rt.REASON_NATIVE_ERROR:
                 raise RuntimeError(f"para's compiled code failed at pc {pc:#x}: a bug in the engine, not the guest")
-            if reason == rt.REASON_DEVICE:
-                outcome = self.device(pc)
-                if outcome is not None:
-                    self.to_machine()
-                    return outcome
-                budget -= 1
-                if budget == 0:
-                    self.to_machine()
-                    return fuel_outcome(machine)
-                continue
             if reason == rt.REASON_FUEL:
                 steps = budget  # fewer than some block holds: the interpreter stops at the same count
             elif reason == rt.REASON_MIDBLOCK:
@@ -155,23 +167,10 @@ class ParaRun:
             if budget == 0:
                 return fuel_outcome(machine)
 
-    def device(self, pc: int) -> Outcome | None:
-        """A VM exit for device I/O: the instruction's own semantics run in Python, as in hw, but on
-        the native register arrays (no copy of the machine state)."""
-        handler = self.device_handlers.get(pc)
-        if handler is None:
-            _, handler = self.devices.decode(pc)
-            self.device_handlers[pc] = handler
-        machine = self.machine
-        try:
-            machine.pc = handler() << 3
-        except GuestTrap as trap:
-            return Outcome(None, trap.trap, pc, machine.retired, trap.detail)
-        except Halted as halt:
-            machine.retired += 1
-            return Outcome(halt.status, None, pc, machine.retired)
-        machine.retired += 1
-        return None
+    def _device_handler(self, pc: int):
+        _, handler = self.devices.decode(pc)
+        self.device_handlers[pc] = handler
+        return handler
 
     def _fall_back(self, fuel: int | None) -> Outcome:
         """auto mode: the rest of the run in hw, from this exact state, with code writes allowed."""

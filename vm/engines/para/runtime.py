@@ -414,18 +414,19 @@ def call_guest(target, ctx_address, return_pc):
 # -- the dispatcher -----------------------------------------------------------------------------------
 @njit(types.int64(types.int64), cache=True, **NATIVE_OPTIONS)
 def dispatch(ctx_address):
-    """Enter translated code at ctx[PC] and follow jumps between regions until native code must stop."""
+    """Enter translated code at ctx[PC] and follow jumps between regions until native code must
+    stop; returns why (ctx[REASON])."""
     ctx = carray(ptr_i64(ctx_address), CTX_SLOTS)
     while True:
         pc = ctx[CTX_PC]
         if pc < TEXT_BASE or pc >= ctx[CTX_TEXT_END] or pc & 7:
             ctx[CTX_REASON] = REASON_OUTSIDE
-            return STATUS_EXIT
+            return REASON_OUTSIDE
         words = (ctx[CTX_TEXT_END] - TEXT_BASE) >> 3
         region = carray(ptr_i64(ctx[CTX_LOOKUP]), words)[(pc - TEXT_BASE) >> 3]
         if region < 0:
             ctx[CTX_REASON] = REASON_MIDBLOCK
-            return STATUS_EXIT
+            return REASON_MIDBLOCK
         table = carray(ptr_i64(ctx[CTX_TABLE]), region + 1)
         if call_region(table[region], pc, ctx_address) == STATUS_EXIT:
-            return STATUS_EXIT
+            return ctx[CTX_REASON]
