@@ -17,7 +17,8 @@ from vm.benchmarks import PROGRAMS, SIZES, build_c, with_size
 from vm.run import run_image
 
 SMALL = {"intloop": 1000, "fib": 12, "sieve": 1000, "quicksort": 300, "matmul": 6, "nbody": 100,
-         "spectralnorm": 10, "fannkuch": 5, "mandelbrot": 12, "crc32": 1000, "output_out": 20, "output_write": 20}
+         "spectralnorm": 10, "fannkuch": 5, "mandelbrot": 12, "crc32": 1000, "output_out": 20, "output_write": 20,
+         "sha256": 1000}
 PUBLISHED = {  # the Computer Language Benchmarks Game's outputs
     ("nbody", 1000): b"-0.169075164\n-0.169087605\n",
     ("spectralnorm", 100): b"1.274219991\n",

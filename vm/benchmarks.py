@@ -56,10 +56,11 @@ SIZES: dict[str, Sizes] = {
     "fannkuch": Sizes(9, 7, 8, 6),
     "mandelbrot": Sizes(200, 40, 80, 20),
     "crc32": Sizes(1_000_000, 50_000, 200_000, 10_000),
+    "sha256": Sizes(2_000_000, 100_000, 200_000, 10_000),  # the message is made block by block: any N fits
     "output_out": Sizes(20_000, 2_000, 2_000, 500),
     "output_write": Sizes(20_000, 2_000, 2_000, 500),
 }
-COMPUTE = ("fib", "sieve", "quicksort", "matmul", "nbody", "spectralnorm", "fannkuch", "mandelbrot", "crc32")
+COMPUTE = ("fib", "sieve", "quicksort", "matmul", "nbody", "spectralnorm", "fannkuch", "mandelbrot", "crc32", "sha256")
 
 
 @dataclass
@@ -292,6 +293,37 @@ def _per_iteration(body: str, mode: str, n: int, isa: InstructionSet) -> float:
     return timing.median / n * 1e9
 
 
+# -- what a run costs before the guest starts ------------------------------------------------------
+START_UP_PROGRAM = "sha256"  # the largest benchmark (295 instructions): compile time grows with the program
+
+
+def start_up(isa: InstructionSet, workdir: Path, repeat: int) -> dict:
+    """Wall time of whole `vm run` processes on the largest benchmark at N=1 (so the guest's own work
+    is negligible): hw; para's first run, which translates and compiles into an empty cache; and
+    para's later runs, which load the compiled code from the cache."""
+    from vm.engines.para.translate import decode_text  # no Numba: translation is plain Python
+
+    source = with_size((PROGRAMS / f"{START_UP_PROGRAM}.asm").read_text(), 1)
+    path = workdir / f"{START_UP_PROGRAM}.asm"
+    path.write_text(source)
+    env = {**os.environ, "VM_CACHE_DIR": str(workdir / "start-up-cache")}
+
+    def vm_run(mode: str) -> subprocess.CompletedProcess:
+        argv = [sys.executable, "-m", "vm", "run", str(path), "--mode", mode, "--stats"]
+        return subprocess.run(argv, check=True, capture_output=True, text=True, env=env)
+
+    started = time.perf_counter()
+    first = vm_run("para")
+    first_wall = time.perf_counter() - started
+    compiled = re.search(r"compile time:\s+([\d.]+)", first.stderr)
+    hw, _ = _time(lambda: vm_run("hw"), repeat)
+    cached, _ = _time(lambda: vm_run("para"), repeat)
+    return {"program": START_UP_PROGRAM, "instructions": len(decode_text(assemble(source, path.name, isa), isa)),
+            "hw_seconds": hw.median, "para_first_run_seconds": first_wall,
+            "para_first_compile_seconds": float(compiled.group(1)) if compiled else None,
+            "para_cached_seconds": cached.median}
+
+
 # -- reporting ---------------------------------------------------------------------------------------
 def geomean(values: list[float]) -> float:
     values = [v for v in values if v and v > 0 and math.isfinite(v)]
@@ -377,7 +409,7 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
             print("vm: --plot needs matplotlib: pip install -e '.[plot]'", file=sys.stderr)
             return 2
     names = [n for n in SIZES if (PROGRAMS / f"{n}.asm").exists()]
-    progress = Progress(4 * len(names) + 2)
+    progress = Progress(4 * len(names) + 3)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         startup = process_startup(Path(tmp))
@@ -388,6 +420,9 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
     costs = exit_costs(isa, args.quick)
     tight = hw_tight_loop(isa, args.quick)
     progress.step("exit costs")
+    with tempfile.TemporaryDirectory() as tmp:
+        launch = start_up(isa, Path(tmp), 3 if args.quick else 5)
+    progress.step("start-up")
     progress.close()
     print(table(results))
     print()
@@ -397,6 +432,12 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
     print("cost of one instruction, in nanoseconds (loop with it minus loop without it):")
     for label in EXIT_COST:
         print(f"  {label:<26} hw {costs['hw'][label]:>9,.1f}   para {costs['para'][label]:>9,.1f}")
+    print()
+    extra = launch["para_cached_seconds"] - launch["hw_seconds"]
+    print(f"start-up, whole `vm run` processes ({launch['program']}, {launch['instructions']} instructions, N=1): "
+          f"hw {launch['hw_seconds']:.2f} s; para's first run {launch['para_first_run_seconds']:.2f} s "
+          f"(translate and compile {launch['para_first_compile_seconds']:.2f} s); para with its code cached "
+          f"{launch['para_cached_seconds']:.2f} s ({extra:+.2f} s over hw)")
     print()
     print("compatibility (every program in every mode):")
     width = max(len(row["program"]) for row in matrix)
@@ -410,6 +451,7 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
         report = report_json(results, matrix, costs)
         report["hw_tight_loop_ips"] = asdict(tight)
         report["process_start_seconds"] = startup
+        report["start_up"] = launch
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     if args.plot:
         plot(results, args.plot)
