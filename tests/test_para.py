@@ -180,6 +180,19 @@ def test_translation_is_readable_and_split_into_bounded_regions() -> None:
     compile(translation.source, "<generated>", "exec")
 
 
+@pytest.mark.parametrize("fuel", [None, 77, 500])
+def test_a_loop_over_several_regions_runs_as_in_hw(fuel: int | None) -> None:
+    """Jumps forward into the next region continue natively; the jump back to the loop's start
+    returns to the dispatcher (else each turn would nest deeper on the host stack)."""
+    blocks = "\n".join(f"b{i}: addi r1, r1, {i}\n beqz r2, b{i + 1}" for i in range(3 * MAX_REGION_BLOCKS))
+    image = build(f"main: li r2, 0\n li r3, 2000\n{blocks}\nb{3 * MAX_REGION_BLOCKS}: subi r3, r3, 1\n"
+                  " bnez r3, b0\n mov r0, r1\n halt")
+    assert len(translate_image(image, ISA).regions) >= 3
+    para, hw = run_image_in(image, "para", fuel=fuel), run_image_in(image, "hw", fuel=fuel)
+    assert para.state() == hw.state()
+    assert fuel is not None or hw.outcome.retired > 2000 * 6 * MAX_REGION_BLOCKS
+
+
 def _run_cli(args: list[str], cache: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "VM_CACHE_DIR": str(cache)}
     return subprocess.run([sys.executable, "-m", "vm", *args], capture_output=True, text=True, env=env,

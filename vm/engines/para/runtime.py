@@ -9,6 +9,8 @@ objects, so compiled code is one self-contained object that another process load
 
 from __future__ import annotations
 
+import functools
+
 from llvmlite import ir
 from numba import carray, njit, types
 from numba.core.compiler import CompilerBase
@@ -321,6 +323,22 @@ def _store_f64(b, base, address, value):
 store_f64 = _llvm("store_f64", _i(_i, _i, _f), _store_f64)
 
 
+# -- the context's slots ----------------------------------------------------------------------------
+def _slot_pointer(b, ctx_address, index):
+    return b.gep(b.inttoptr(ctx_address, _I64.as_pointer()), [index])
+
+
+slot = _llvm("slot", _i(_i, _i), lambda b, ctx_address, index: b.load(_slot_pointer(b, ctx_address, index)))
+
+
+def _set_slot(b, ctx_address, index, value):
+    b.store(value, _slot_pointer(b, ctx_address, index))
+    return ir.Constant(_I64, 0)
+
+
+set_slot = _llvm("set_slot", _i(_i, _i, _i), _set_slot)
+
+
 # -- guest registers in native locals ----------------------------------------------------------------
 def register_transfer(ints: tuple[int, ...], floats: tuple[int, ...]):
     """Two intrinsics for a region that keeps the budget and these registers in native locals:
@@ -364,13 +382,17 @@ def register_transfer(ints: tuple[int, ...], floats: tuple[int, ...]):
 _UNSUPPORTED = int(Trap.UNSUPPORTED)
 
 
-@njit("i8(i8, i8[::1])", cache=True)
-def unpack_leave(leave, ctx):
-    """Store an exit's reason and trap code in ctx; returns the budget to give back."""
-    ctx[CTX_REASON] = leave & 255
-    if leave >> 32:
-        ctx[CTX_DETAIL] = leave >> 32
-    return (leave >> 8) & 0xFFFFFF
+def _unpack_leave(b, leave, ctx_address):
+    """Store an exit's reason (and trap code, if it has one) in ctx; the budget to give back."""
+    constant = functools.partial(ir.Constant, _I64)
+    b.store(b.and_(leave, constant(255)), _slot_pointer(b, ctx_address, constant(CTX_REASON)))
+    trap = b.ashr(leave, constant(32))
+    detail = _slot_pointer(b, ctx_address, constant(CTX_DETAIL))
+    b.store(b.select(b.icmp_signed("!=", trap, constant(0)), trap, b.load(detail)), detail)
+    return b.and_(b.ashr(leave, constant(8)), constant(0xFFFFFF))
+
+
+unpack_leave = _llvm("unpack_leave", _i(_i, _i), _unpack_leave)
 
 
 @njit("i8(i8, i8)", cache=True)
@@ -392,14 +414,20 @@ def hypercall_result(status, r0, ctx_address):
     return r0
 
 
+@njit("i8(i8, i8[::1])", cache=True)
+def region_of(target, ctx):
+    """The index of the region that starts a block at target, else -1."""
+    if TEXT_BASE <= target < ctx[CTX_TEXT_END] and not target & 7:
+        return carray(ptr_i64(ctx[CTX_LOOKUP]), (ctx[CTX_TEXT_END] - TEXT_BASE) >> 3)[(target - TEXT_BASE) >> 3]
+    return -1
+
+
 @njit("i8(i8, i8, i8)", cache=True)
 def call_guest(target, ctx_address, return_pc):
     """A guest call as a native call of the target's region. 0 when the guest returned to
     return_pc; else 1 + the status to pass on (ctx[PC] says where execution continues)."""
     ctx = carray(ptr_i64(ctx_address), CTX_SLOTS)
-    region = -1
-    if TEXT_BASE <= target < ctx[CTX_TEXT_END] and not target & 7:
-        region = carray(ptr_i64(ctx[CTX_LOOKUP]), (ctx[CTX_TEXT_END] - TEXT_BASE) >> 3)[(target - TEXT_BASE) >> 3]
+    region = region_of(target, ctx)
     if region < 0 or ctx[CTX_DEPTH] >= MAX_NATIVE_DEPTH:
         ctx[CTX_PC] = target  # the dispatcher takes it from here (or stops: outside the text)
         return 1 + STATUS_JUMP
@@ -409,6 +437,22 @@ def call_guest(target, ctx_address, return_pc):
     if status == STATUS_RETURN and ctx[CTX_PC] == return_pc:
         return 0
     return 1 + status
+
+
+@njit("i8(i8, i8)", cache=True)
+def jump_guest(target, ctx_address):
+    """A jump out of a region (its registers already stored) as a native call of the target's
+    region, whose status becomes the jumping region's own: the native stack unwinds at a guest
+    return or an exit, not at a jump from one region into another."""
+    ctx = carray(ptr_i64(ctx_address), CTX_SLOTS)
+    region = region_of(target, ctx)
+    if region < 0 or ctx[CTX_DEPTH] >= MAX_NATIVE_DEPTH:
+        ctx[CTX_PC] = target  # the dispatcher takes it from here
+        return STATUS_JUMP
+    ctx[CTX_DEPTH] += 1
+    status = call_region(carray(ptr_i64(ctx[CTX_TABLE]), region + 1)[region], target, ctx_address)
+    ctx[CTX_DEPTH] -= 1
+    return status
 
 
 # -- the dispatcher -----------------------------------------------------------------------------------
