@@ -77,21 +77,15 @@ class RegionCompiler(CompilerBase):
 REGION_OPTIONS = dict(NATIVE_OPTIONS, pipeline_class=RegionCompiler)
 
 
-def _pointer_cast(element: types.Type):
-    @intrinsic
-    def cast(typingctx, address):
-        sig = types.CPointer(element)(types.int64)
+@intrinsic
+def ptr_i64(typingctx, address):
+    """An int64 address as a pointer to int64s (for `carray`)."""
+    sig = types.CPointer(types.int64)(types.int64)
 
-        def codegen(context, builder, signature, args):
-            return builder.inttoptr(args[0], context.get_value_type(types.CPointer(element)))
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.int64)))
 
-        return sig, codegen
-
-    return cast
-
-
-ptr_i64 = _pointer_cast(types.int64)
-ptr_f64 = _pointer_cast(types.float64)
+    return sig, codegen
 
 
 @intrinsic
