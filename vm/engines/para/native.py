@@ -88,8 +88,11 @@ def link_object(functions: list[CompiledFunction]) -> bytes:
     for value in (*module.functions, *module.global_variables):
         if not value.is_declaration and value.name not in entries:
             value.linkage = "internal"  # Numba's Python wrappers and the like become dead code
+    for f in functions:  # an entry point is its function: no call of one from the other
+        module.get_function(f.symbol).add_function_attribute("alwaysinline")
     tm = _emitter()
     passes = llvm.create_new_module_pass_manager()
+    passes.add_always_inliner_pass()
     passes.add_global_dead_code_eliminate_pass()
     passes.run(module, llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=0)))
     outside = [v.name for v in (*module.functions, *module.global_variables)
