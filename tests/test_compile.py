@@ -98,3 +98,25 @@ def test_a_failure_in_this_process_stops_the_others(fresh_cache: Path, monkeypat
         cache.load_translation(dataclasses.replace(translation, source=broken))
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # no child left behind, running or unreaped
+
+
+def test_a_failure_in_one_of_several_processes_stops_and_reaps_the_others(fresh_cache: Path, monkeypatch) -> None:
+    monkeypatch.setattr(cache, "_jobs", lambda instructions: 4)
+    translation = translate_image(build(_program(105, functions=6)), ISA)
+    smallest = min(translation.regions, key=lambda r: r.instructions)
+    broken = translation.source.replace(f"def {smallest.name}(pc, ctx_address):\n",
+                                        f"def {smallest.name}(pc, ctx_address):\n    pc = undefined_name\n")
+    with pytest.raises(cache.CompileError, match="TypingError"):
+        cache.load_translation(dataclasses.replace(translation, source=broken))
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_a_failure_that_is_not_numba_s_leaves_no_marker(fresh_cache: Path, monkeypatch) -> None:
+    def disk_full(translation):
+        raise cache.CompileError("OSError: No space left on device", numba_rejected=False)
+
+    monkeypatch.setattr(cache, "load_translation", disk_full)
+    with pytest.raises(cache.CompileError, match="No space"):
+        cache.compile_image(build(_program(106, functions=1)), ISA)
+    assert not list(fresh_cache.glob("*.failed"))

@@ -155,6 +155,10 @@ HOSTILE = {
     "giant hypercall": "main: li r1, 1\n li r2, 0x1000\n liw r3, 0x7fffffffffffffff\n hcall 1\n halt",
     "memset over everything": "main: li r1, 0x1000\n li r2, 0\n li r3, 0x10000\n hcall 7\n halt",
     "stack overflow": "main: push r1\n jmp main",
+    "load at an address that wraps": "main: la r9, v\n ld r1, [r9]\n ld r2, [r1+8]\n halt\n"
+                                     ".data\nv: .quad 0x7ffffffffffffff8",
+    "store at an address that wraps": "main: la r9, v\n ld r1, [r9]\n sd r2, [r1+8]\n halt\n"
+                                      ".data\nv: .quad 0x7ffffffffffffff8",
 }
 
 
@@ -169,6 +173,31 @@ def test_hostile_programs_trap_like_hw(name: str) -> None:
         assert result.state() == hw.state(), mode
 
 
+def test_signed_overflow_wraps_before_comparisons_as_in_hw() -> None:
+    """Numba's int64 + - * promise LLVM that they never overflow, and LLVM then folds `x < x + 1`
+    to true; guest arithmetic wraps, so para must not use them."""
+    image = build("""
+        main:   la r9, big
+                ld r1, [r9]          ; INT64_MAX, from memory so that nothing is known of it
+                addi r2, r1, 1       ; wraps to INT64_MIN
+                slt r3, r1, r2       ; 0
+                slti r4, r2, 0       ; 1
+                muli r5, r1, 2       ; -2
+                slt r6, r5, r1       ; 1
+                neg r7, r2           ; INT64_MIN again
+                slt r8, r7, r1       ; 1
+                li r0, 0
+                blt r1, r2, bad
+                li r0, 7
+        bad:    halt
+                .data
+        big:    .quad 0x7fffffffffffffff
+    """)
+    para, hw = run_image_in(image, "para"), run_image_in(image, "hw")
+    assert hw.outcome.exit == 7 and hw.machine.regs[3:9] == [0, 1, -2, 1, -(2**63), 1]
+    assert para.state() == hw.state()
+
+
 def test_translation_is_readable_and_split_into_bounded_regions() -> None:
     blocks = "\n".join(f"b{i}: addi r1, r1, 1\n beqz r2, b{i + 1}" for i in range(3 * MAX_REGION_BLOCKS))
     image = build(f"main: li r2, 0\n{blocks}\nb{3 * MAX_REGION_BLOCKS}: halt")
@@ -176,7 +205,7 @@ def test_translation_is_readable_and_split_into_bounded_regions() -> None:
     assert all(len(r.blocks) <= MAX_REGION_BLOCKS for r in translation.regions)
     assert len(translation.regions) >= 3
     assert "def region_1000(pc, ctx_address):" in translation.source
-    assert "r1 = (r1 + 1)" in translation.source
+    assert "r1 = wrapping_add(r1, 1)" in translation.source
     compile(translation.source, "<generated>", "exec")
 
 

@@ -154,7 +154,8 @@ class HwLowering(Lowering):
     def register_target(self, name: str) -> str:
         return self.operand(name)
 
-    def wrap(self, source: str) -> str:
+    def wrapping(self, op: str, left: str, right: str) -> str:
+        source = f"({left} {op} {right})"
         full = f"(({source} + 9223372036854775808 & 18446744073709551615) - 9223372036854775808)"
         if self.in_loop_test:
             return full

@@ -14,7 +14,7 @@ from vm.isa.model import Instruction, Kind
 from vm.isa.semantics import FIXED_FLOAT, FIXED_INT, PURE_FUNCTIONS, SemanticsError
 
 FLOAT_FUNCTIONS = {"fcanon", "fsqrt", "fmin", "fmax", "fma", "itof", "bits2f", "fload"}
-WRAPPING_OPS = (ast.Add, ast.Sub, ast.Mult, ast.LShift)
+WRAPPING_OPS = (ast.Add, ast.Sub, ast.Mult)
 
 
 class Lowering:
@@ -56,9 +56,9 @@ class Lowering:
         """IEEE-754 float division: by zero gives an infinity or NaN, never an exception."""
         return f"({left} / {right})"
 
-    def wrap(self, source: str) -> str:
-        """Make an integer expression wrap modulo 2^64 (identity where the host already does)."""
-        return source
+    def wrapping(self, op: str, left: str, right: str) -> str:
+        """Integer `left op right` (op: + - *), wrapping modulo 2^64 as the ISA requires."""
+        raise NotImplementedError
 
     def effect(self, name: str, args: list[ast.expr], target: str | None) -> None:
         """Emit an effect statement; `target` is where a value-returning effect stores its result."""
@@ -157,15 +157,13 @@ class Lowering:
         if isinstance(node, ast.BinOp):
             if isinstance(node.op, ast.Div):
                 return self.divide(self.expr(node.left), self.expr(node.right))
-            text = f"({self.expr(node.left)} {_OPS[type(node.op)]} {self.expr(node.right)})"
             if isinstance(node.op, WRAPPING_OPS) and self.type_of(node) == "int":
-                return self.wrap(text)
-            return text
+                return self.wrapping(_OPS[type(node.op)], self.expr(node.left), self.expr(node.right))
+            return f"({self.expr(node.left)} {_OPS[type(node.op)]} {self.expr(node.right)})"
         if isinstance(node, ast.UnaryOp):
-            text = f"({_UNARY[type(node.op)]}{self.expr(node.operand)})"
             if isinstance(node.op, ast.USub) and self.type_of(node) == "int":
-                return self.wrap(text)
-            return text
+                return self.wrapping("-", "0", self.expr(node.operand))
+            return f"({_UNARY[type(node.op)]}{self.expr(node.operand)})"
         if isinstance(node, ast.BoolOp):
             return self.bool_operation(isinstance(node.op, ast.And), [self.expr(v) for v in node.values])
         if isinstance(node, ast.Compare):

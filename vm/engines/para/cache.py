@@ -7,6 +7,7 @@ it and the host CPU. A later process loads that object without importing Numba.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import hashlib
@@ -20,7 +21,7 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
-from vm.engines.para.native import CompiledFunction, NativeCode, host_description, link_object
+from vm.engines.para.native import CompiledFunction, NativeCode, NativeError, host_description, link_object
 from vm.engines.para.translate import ENGINE_VERSION, MAX_REGION_BLOCKS, Region, Translation, translate_image
 
 _LOADED: dict[str, NativeCode] = {}
@@ -28,7 +29,12 @@ OBJECT_MAGIC = b"vm-para-object\n"  # then the SHA-256 of the object code, then 
 
 
 class CompileError(Exception):
-    """Numba could not compile a translation; the message says why, in one line."""
+    """A translation could not be compiled; the message says why, in one line. `numba_rejected`:
+    Numba refused the code (smaller regions may pass), rather than the machine failing us."""
+
+    def __init__(self, message: str, numba_rejected: bool = True) -> None:
+        super().__init__(message)
+        self.numba_rejected = numba_rejected
 
 
 def cache_dir() -> Path:
@@ -79,10 +85,11 @@ def compile_image(image, isa) -> tuple[Translation, NativeCode, str]:
         try:
             code, state = load_translation(translation)
             return translation, code, state
-        except CompileError:
-            if max_blocks == 1:
+        except CompileError as e:
+            if max_blocks == 1 or not e.numba_rejected:
                 raise
-            marker.write_text("Numba could not compile this translation; smaller regions are used\n")
+            with contextlib.suppress(OSError):  # without the marker, the next run finds out again
+                marker.write_text("Numba could not compile this translation; smaller regions are used\n")
             max_blocks //= 2
 
 
@@ -95,7 +102,8 @@ def load_translation(translation: Translation) -> tuple[NativeCode, str]:
     obj, state = _read_object(path), "disk"
     if obj is None:
         obj, state = _compile(translation, path.with_suffix(".py")), "compiled"
-        _write(path, OBJECT_MAGIC + hashlib.sha256(obj).digest() + obj)
+        with contextlib.suppress(OSError):  # a cache we cannot write costs the next run a compile
+            _write(path, OBJECT_MAGIC + hashlib.sha256(obj).digest() + obj)
     code = _LOADED[key] = NativeCode(obj)
     return code, state
 
@@ -104,7 +112,7 @@ def _read_object(path: Path) -> bytes | None:
     """The object code in a cache file; None if there is none, or it is not whole."""
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
+    except OSError:
         return None
     start = len(OBJECT_MAGIC) + 32
     if not data.startswith(OBJECT_MAGIC) or hashlib.sha256(data[start:]).digest() != data[len(OBJECT_MAGIC):start]:
@@ -115,9 +123,13 @@ def _read_object(path: Path) -> bytes | None:
 def _write(path: Path, data: bytes) -> None:
     """Write whole or not at all: another process may be reading the cache."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _compile(translation: Translation, source_path: Path) -> bytes:
@@ -132,6 +144,8 @@ def _compile(translation: Translation, source_path: Path) -> bytes:
         spec.loader.exec_module(module)  # compiles the dispatcher (and sets Numba up); regions follow
         functions = _compile_regions(module, translation.regions)
         return link_object([*functions, _compiled("dispatch", module.dispatch)])
+    except (OSError, NativeError) as e:
+        raise CompileError(f"{_describe(e)} (generated source: {source_path})", numba_rejected=False) from e
     except Exception as e:
         raise CompileError(f"{_describe(e)} (generated source: {source_path})") from e
     finally:
@@ -154,29 +168,41 @@ class _RegionError(Exception):
 def _compile_regions(module: ModuleType, regions: list[Region]) -> list[CompiledFunction]:
     """Compile the regions, sharing them among processes forked from this one (one per core, each
     with enough work to pay for its start): regions are independent of each other until they are
-    linked, and Numba compiles one function at a time."""
+    linked, and Numba compiles one function at a time. A share whose process cannot start, or ends
+    without a result, is compiled here."""
     shares = _shares(regions, _jobs(sum(r.instructions for r in regions)))
-    children = [_fork(module, share) for share in shares[1:]]
+    mine, children = list(shares[0]), []
     try:
-        functions = [_compile_region(module, name) for name in shares[0]]
-    except BaseException:  # no result is needed from the others now
-        for pid, reader in children:
+        for share in shares[1:]:
+            child = _fork(module, share)
+            if child is None:
+                mine += share
+            else:
+                children.append((*child, share))
+        functions = [_compile_region(module, name) for name in mine]
+        while children:
+            pid, reader, share = children.pop(0)
+            try:
+                with os.fdopen(reader, "rb") as f:
+                    data = f.read()
+            except BaseException:
+                os.kill(pid, signal.SIGKILL)
+                raise
+            finally:
+                os.waitpid(pid, 0)
+            try:
+                result, payload = pickle.loads(data)
+            except Exception:  # nothing, or not all of it: the process died
+                result, payload = "ok", [_compile_region(module, name) for name in share]
+            if result == "error":
+                raise _RegionError(payload)
+            functions += payload
+        return functions
+    finally:
+        for pid, reader, _ in children:  # after a failure: no result is needed from the others
             os.kill(pid, signal.SIGKILL)
             os.close(reader)
             os.waitpid(pid, 0)
-        raise
-    for (pid, reader), share in zip(children, shares[1:], strict=True):
-        with os.fdopen(reader, "rb") as f:
-            data = f.read()
-        os.waitpid(pid, 0)
-        if not data:  # the process died without a word: compile its share here
-            functions += [_compile_region(module, name) for name in share]
-            continue
-        result, payload = pickle.loads(data)
-        if result == "error":
-            raise _RegionError(payload)
-        functions += payload
-    return functions
 
 
 MIN_SHARE = 24  # guest instructions: less work than this does not pay for a process of its own
@@ -199,10 +225,19 @@ def _shares(regions: list[Region], jobs: int) -> list[list[str]]:
     return [share for share in shares if share] or [[]]
 
 
-def _fork(module: ModuleType, names: list[str]) -> tuple[int, int]:
-    """A child process that compiles the named regions and sends the results down a pipe."""
-    reader, writer = os.pipe()
-    pid = os.fork()
+def _fork(module: ModuleType, names: list[str]) -> tuple[int, int] | None:
+    """A child process that compiles the named regions and sends the results down a pipe (None if
+    the system will not start one)."""
+    try:
+        reader, writer = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(reader)
+        os.close(writer)
+        return None
     if pid:
         os.close(writer)
         return pid, reader

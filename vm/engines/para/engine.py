@@ -31,6 +31,8 @@ _UNSUPPORTED_CAUSES = {
     rt.REASON_CODE_WRITE: "a store into translated code at {pc:#x} (self-modifying code)",
     rt.REASON_OUTSIDE: "a jump to {pc:#x}, outside the translated text (code in data)",
 }
+_KNOWN_REASONS = {rt.REASON_HALT, rt.REASON_TRAP, rt.REASON_DEVICE, rt.REASON_FUEL, rt.REASON_MIDBLOCK,
+                  *_UNSUPPORTED_CAUSES}
 
 
 class ParaRun:
@@ -140,8 +142,9 @@ class ParaRun:
             if reason == rt.REASON_TRAP:
                 self.to_machine()
                 return Outcome(None, Trap(ctx[rt.CTX_DETAIL]), pc, machine.retired)
-            if reason == rt.REASON_NATIVE_ERROR:
-                raise RuntimeError(f"para's compiled code failed at pc {pc:#x}: a bug in the engine, not the guest")
+            if reason not in _KNOWN_REASONS:  # REASON_NATIVE_ERROR, or a word that makes no sense
+                raise RuntimeError(f"para's compiled code stopped at pc {pc:#x} with reason {reason}: "
+                                   "a bug in the engine, not the guest")
             if reason == rt.REASON_FUEL:
                 steps = budget  # fewer than some block holds: the interpreter stops at the same count
             elif reason == rt.REASON_MIDBLOCK:

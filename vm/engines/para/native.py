@@ -97,7 +97,9 @@ def link_object(functions: list[CompiledFunction]) -> bytes:
     passes.run(module, llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=0)))
     outside = [v.name for v in (*module.functions, *module.global_variables)
                if v.is_declaration and not v.name.startswith("llvm.")]
-    if outside:  # loading code with an unresolved symbol would abort the process
+    # Loading code with an unresolved symbol would abort the process. (Library calls that LLVM itself
+    # emits for an intrinsic, such as fma on a CPU without it, resolve in the process, as Numba's do.)
+    if outside:
         raise NativeError(f"compiled code refers to symbols outside itself: {', '.join(sorted(outside))}")
     return tm.emit_object(module)
 

@@ -219,6 +219,10 @@ srem = _llvm("srem", _i(_i, _i), _srem)
 shl = _llvm("shl", _i(_i, _i), lambda b, x, n: b.shl(x, _amount(b, n)))
 lshr = _llvm("lshr", _i(_i, _i), lambda b, x, n: b.lshr(x, _amount(b, n)))
 ashr = _llvm("ashr", _i(_i, _i), lambda b, x, n: b.ashr(x, _amount(b, n)))
+# LLVM's plain add, sub and mul wrap modulo 2^64 (no nsw flag, unlike Numba's int64 operators).
+wrapping_add = _llvm("wrapping_add", _i(_i, _i), lambda b, x, y: b.add(x, y))
+wrapping_sub = _llvm("wrapping_sub", _i(_i, _i), lambda b, x, y: b.sub(x, y))
+wrapping_mul = _llvm("wrapping_mul", _i(_i, _i), lambda b, x, y: b.mul(x, y))
 ult = _llvm("ult", _i(_i, _i), lambda b, x, y: b.zext(b.icmp_unsigned("<", x, y), _I64))
 fcanon = _llvm("fcanon", _f(_f), lambda b, x: b.select(b.fcmp_unordered("uno", x, x), _canonical_nan(), x))
 fsqrt = _llvm("fsqrt", _f(_f), _fsqrt)
@@ -249,7 +253,8 @@ def select(typingctx, condition, if_true, if_false):
 
 # -- guest memory: checks, loads and stores -----------------------------------------------------------
 def _fault(b, address, size, mem_size, text_end=None):
-    """The leave word of an access that must not happen (MISALIGNED before MEMFAULT), else 0."""
+    """The leave word of an access that must not happen (MISALIGNED before MEMFAULT), else 0. It is
+    computed only where `_bad_access` found the access bad, and agrees with it: never 0 there."""
     zero = ir.Constant(_I64, 0)
     misaligned = b.icmp_signed("!=", b.and_(address, b.sub(size, ir.Constant(_I64, 1))), zero)
     outside = b.or_(b.icmp_signed("<", address, ir.Constant(_I64, TEXT_BASE)),

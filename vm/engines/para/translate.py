@@ -2,9 +2,10 @@
 
 The text is decoded once and cut into basic blocks; the blocks are grouped into regions (the code
 from one function entry to the next, at most MAX_REGION_BLOCKS blocks each, so compile time grows
-linearly with the program). Each region becomes one njit function: guest registers live in native locals,
-a `while` loop dispatches on the block address, and each instruction is its semantics lowered by
-`ParaLowering`. Guest calls are native calls between regions; returns are native returns.
+linearly with the program). Each region becomes one njit function: guest registers live in native
+locals, a `while` loop dispatches on the block address, and each instruction is its semantics lowered
+by `ParaLowering`. Guest calls are native calls between regions, and so are jumps forward into another
+region; returns are native returns.
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ class ParaLowering(Lowering):
             return float_literal(self.values[name])
         if name == "addr":
             base, off = self.values["mem.base"], self.values["mem.off"]
-            return str(off) if base == NO_BASE else f"({self.unit.use_int(base)} + {off})"
+            return str(off) if base == NO_BASE else f"wrapping_add({self.unit.use_int(base)}, {off})"
         if name in FIXED_INT:
             return self.unit.use_int(FIXED_INT[name])
         if name in FIXED_FLOAT:
@@ -169,6 +170,11 @@ class ParaLowering(Lowering):
 
     def pure(self, name: str, args: list[str]) -> str:
         return f"{name}({', '.join(args)})"
+
+    def wrapping(self, op: str, left: str, right: str) -> str:
+        # An intrinsic, not Python's operator: Numba marks int64 + - * as never overflowing (nsw),
+        # and LLVM then folds comparisons as if no guest value could wrap.
+        return f"{_WRAPPING[op]}({left}, {right})"
 
     def if_expression(self, test: str, body: str, orelse: str) -> str:
         return f"select({test}, {body}, {orelse})"
@@ -262,6 +268,9 @@ class ParaLowering(Lowering):
         self.emit(f"{r0} = hypercall_result({st}, {r0}, ctx_address)")
         self.emit(f"if {st} > 1:")
         self.nested_leave(0, f"hypercall_leave({st}, ctx_address)", retires=f"{st} == 100")
+
+
+_WRAPPING = {"+": "wrapping_add", "-": "wrapping_sub", "*": "wrapping_mul"}
 
 
 def leave_lines(pc: int, unused: int | str, reason: int, detail: int | str | None = None) -> list[str]:
@@ -414,7 +423,8 @@ from vm.engines.para.runtime import (
     fma, fmax, fmin, fsqrt, ftoi, ftoi_ok, hypercall_leave, hypercall_result, isnan, itof,
     jump_guest, load_f64, load_fault, load_i16, load_i32, load_i64, load_i8, load_u16, load_u32,
     load_u8, lshr, register_transfer, sdiv, select, set_slot, shl, slot, srem, store_16, store_32,
-    store_64, store_8, store_f64, store_fault, ult, unpack_leave,
+    store_64, store_8, store_f64, store_fault, ult, unpack_leave, wrapping_add, wrapping_mul,
+    wrapping_sub,
 )
 from vm.engines.para.runtime import dispatch as run_regions
 
