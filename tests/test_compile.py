@@ -120,3 +120,14 @@ def test_a_failure_that_is_not_numba_s_leaves_no_marker(fresh_cache: Path, monke
     with pytest.raises(cache.CompileError, match="No space"):
         cache.compile_image(build(_program(106, functions=1)), ISA)
     assert not list(fresh_cache.glob("*.failed"))
+
+
+def test_the_temporary_cache_is_never_a_directory_someone_else_can_write(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(cache.tempfile, "tempdir", str(tmp_path))
+    shared = tmp_path / f"vm-cache-{os.getuid()}"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)  # as if another user had made it for us
+    chosen = cache._private_temporary_cache()
+    assert shared not in chosen.parents and chosen.is_dir()
+    shared.chmod(0o700)
+    assert cache._private_temporary_cache() == shared / "para"

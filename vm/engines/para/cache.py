@@ -16,6 +16,7 @@ import importlib.util
 import os
 import pickle
 import signal
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -46,9 +47,20 @@ def cache_dir() -> Path:
         path.mkdir(parents=True, exist_ok=True)
         return path
     except OSError:
-        fallback = Path(tempfile.gettempdir()) / f"vm-cache-{os.getuid()}" / "para"  # a user's own
-        fallback.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return fallback
+        return _private_temporary_cache()
+
+
+def _private_temporary_cache() -> Path:
+    """A cache in the temporary directory that only this user can write: compiled code is run, so a
+    directory someone else made (or could write into) is not used."""
+    base = Path(tempfile.gettempdir()) / f"vm-cache-{os.getuid()}"
+    base.mkdir(mode=0o700, exist_ok=True)
+    info = base.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        base = Path(tempfile.mkdtemp(prefix="vm-cache-"))
+    path = base / "para"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @functools.cache
