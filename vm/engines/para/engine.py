@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vm.engines.hw import HwEngine, run_in_hw
-from vm.engines.para import abi as rt
+from vm.engines.para import abi
 from vm.engines.para.cache import CompileError, compile_image
 from vm.isa import InstructionSet, Trap
 from vm.machine import GuestTrap, Halted, Machine, Outcome, fuel_outcome
@@ -28,10 +28,10 @@ ADDRESS_MASK = (1 << 64) - 1
 _HINT = "run it with --mode hw, or --mode auto to continue in hw"
 
 _UNSUPPORTED_CAUSES = {
-    rt.REASON_CODE_WRITE: "a store into translated code at {pc:#x} (self-modifying code)",
-    rt.REASON_OUTSIDE: "a jump to {pc:#x}, outside the translated text (code in data)",
+    abi.REASON_CODE_WRITE: "a store into translated code at {pc:#x} (self-modifying code)",
+    abi.REASON_OUTSIDE: "a jump to {pc:#x}, outside the translated text (code in data)",
 }
-_KNOWN_REASONS = {rt.REASON_HALT, rt.REASON_TRAP, rt.REASON_DEVICE, rt.REASON_FUEL, rt.REASON_MIDBLOCK,
+_KNOWN_REASONS = {abi.REASON_HALT, abi.REASON_TRAP, abi.REASON_DEVICE, abi.REASON_FUEL, abi.REASON_MIDBLOCK,
                   *_UNSUPPORTED_CAUSES}
 
 
@@ -63,19 +63,19 @@ class ParaRun:
         self.fregs = np.array(machine.fregs, dtype=np.float64)
         self.mem = np.frombuffer(machine.mem, dtype=np.uint8)
         self.table = np.array([self.code.address(r.name) for r in t.regions] or [0], dtype=np.int64)
-        self.lookup = np.full(max((t.text_end - rt.TEXT_BASE) // 8, 1), -1, dtype=np.int64)
+        self.lookup = np.full(max((t.text_end - abi.TEXT_BASE) // 8, 1), -1, dtype=np.int64)
         for pc, region in t.leaders.items():
-            self.lookup[(pc - rt.TEXT_BASE) // 8] = region
-        ctx = self.ctx = np.zeros(rt.CTX_SLOTS, dtype=np.int64)
-        ctx[rt.CTX_REGS] = self.regs.ctypes.data
-        ctx[rt.CTX_FREGS] = self.fregs.ctypes.data
-        ctx[rt.CTX_MEM] = self.mem.ctypes.data
-        ctx[rt.CTX_MEM_SIZE] = machine.mem_size
-        ctx[rt.CTX_HOST] = self.monitor.host.address
-        ctx[rt.CTX_HYPERCALL] = hypercall_address()
-        ctx[rt.CTX_TABLE] = self.table.ctypes.data
-        ctx[rt.CTX_LOOKUP] = self.lookup.ctypes.data
-        ctx[rt.CTX_TEXT_END] = t.text_end
+            self.lookup[(pc - abi.TEXT_BASE) // 8] = region
+        ctx = self.ctx = np.zeros(abi.CTX_SLOTS, dtype=np.int64)
+        ctx[abi.CTX_REGS] = self.regs.ctypes.data
+        ctx[abi.CTX_FREGS] = self.fregs.ctypes.data
+        ctx[abi.CTX_MEM] = self.mem.ctypes.data
+        ctx[abi.CTX_MEM_SIZE] = machine.mem_size
+        ctx[abi.CTX_HOST] = self.monitor.host.address
+        ctx[abi.CTX_HYPERCALL] = hypercall_address()
+        ctx[abi.CTX_TABLE] = self.table.ctypes.data
+        ctx[abi.CTX_LOOKUP] = self.lookup.ctypes.data
+        ctx[abi.CTX_TEXT_END] = t.text_end
 
     # -- moving state between the native arrays and the interpreter's lists ------------------------
     def to_machine(self) -> None:
@@ -103,11 +103,11 @@ class ParaRun:
         machine = self.machine
         ctx = memoryview(self.ctx)  # Python ints in and out: cheaper than numpy scalars on every exit
         budget = UNLIMITED if fuel is None else fuel
-        self.monitor.host.protect(rt.TEXT_BASE, self.translation.text_end)
+        self.monitor.host.protect(abi.TEXT_BASE, self.translation.text_end)
         ctx_address = int(self.ctx.ctypes.data)
         dispatch, handlers = self.dispatch, self.device_handlers
-        ctx[rt.CTX_DEPTH] = 0  # native calls and returns keep it balanced from here on
-        PC, BUDGET, DEVICE = rt.CTX_PC, rt.CTX_BUDGET, rt.REASON_DEVICE  # locals: this loop is the VM exit
+        ctx[abi.CTX_DEPTH] = 0  # native calls and returns keep it balanced from here on
+        PC, BUDGET, DEVICE = abi.CTX_PC, abi.CTX_BUDGET, abi.REASON_DEVICE  # locals: this loop is the VM exit
         while True:
             pc = machine.pc
             ctx[PC] = pc - (1 << 64) if pc >> 63 else pc  # an int64 slot
@@ -136,18 +136,18 @@ class ParaRun:
                     self.to_machine()
                     return fuel_outcome(machine)
                 continue
-            if reason == rt.REASON_HALT:
+            if reason == abi.REASON_HALT:
                 self.to_machine()
-                return Outcome(ctx[rt.CTX_DETAIL], None, pc, machine.retired)
-            if reason == rt.REASON_TRAP:
+                return Outcome(ctx[abi.CTX_DETAIL], None, pc, machine.retired)
+            if reason == abi.REASON_TRAP:
                 self.to_machine()
-                return Outcome(None, Trap(ctx[rt.CTX_DETAIL]), pc, machine.retired)
+                return Outcome(None, Trap(ctx[abi.CTX_DETAIL]), pc, machine.retired)
             if reason not in _KNOWN_REASONS:  # REASON_NATIVE_ERROR, or a word that makes no sense
                 raise RuntimeError(f"para's compiled code stopped at pc {pc:#x} with reason {reason}: "
                                    "a bug in the engine, not the guest")
-            if reason == rt.REASON_FUEL:
+            if reason == abi.REASON_FUEL:
                 steps = budget  # fewer than some block holds: the interpreter stops at the same count
-            elif reason == rt.REASON_MIDBLOCK:
+            elif reason == abi.REASON_MIDBLOCK:
                 steps = self._distance_to_leader(pc, budget)
             else:
                 self.to_machine()
@@ -194,7 +194,7 @@ class ParaRun:
 
     def _refusal(self, reason: int, pc: int) -> Outcome:
         """UNSUPPORTED with its cause; but a jump to where hw could not fetch traps as in hw."""
-        if reason == rt.REASON_OUTSIDE:
+        if reason == abi.REASON_OUTSIDE:
             try:
                 HwEngine.check_fetch_at(pc, self.machine.mem_size)
             except GuestTrap as trap:

@@ -348,15 +348,15 @@ def register_transfer(ints: tuple[int, ...], floats: tuple[int, ...]):
     state = types.Tuple(values)
 
     def slots(builder, ctx_address):
-        ctx = builder.inttoptr(ctx_address, _I64.as_pointer())
+        def in_ctx(slot):
+            return _slot_pointer(builder, ctx_address, ir.Constant(_I64, slot))
 
         def array(slot, element):
-            base = builder.load(builder.gep(ctx, [ir.Constant(_I64, slot)]))
-            return builder.inttoptr(base, element.as_pointer())
+            return builder.inttoptr(builder.load(in_ctx(slot)), element.as_pointer())
 
         regs, fregs = array(CTX_REGS, _I64), array(CTX_FREGS, _F64)
-        places = [(ctx, CTX_BUDGET)] + [(regs, n) for n in ints] + [(fregs, n) for n in floats]
-        return [builder.gep(base, [ir.Constant(_I64, index)]) for base, index in places]
+        places = [(regs, n) for n in ints] + [(fregs, n) for n in floats]
+        return [in_ctx(CTX_BUDGET)] + [builder.gep(base, [ir.Constant(_I64, index)]) for base, index in places]
 
     @intrinsic
     def spill(typingctx, ctx_address, *registers):
@@ -421,37 +421,31 @@ def region_of(target, ctx):
     return -1
 
 
-@njit("i8(i8, i8, i8)", cache=True)
-def call_guest(target, ctx_address, return_pc):
-    """A guest call as a native call of the target's region. 0 when the guest returned to
-    return_pc; else 1 + the status to pass on (ctx[PC] says where execution continues)."""
+@njit("i8(i8, i8)", cache=True)
+def jump_guest(target, ctx_address):
+    """Continue at target as a native call of its region (the caller's registers already stored);
+    returns that region's status. Where target starts no block, or native calls nest too deep, the
+    dispatcher takes over: ctx[PC] = target, STATUS_JUMP. A jump forward into another region uses
+    this directly, so the native stack unwinds at a guest return or an exit, not at such a jump."""
     ctx = carray(ptr_i64(ctx_address), CTX_SLOTS)
     region = region_of(target, ctx)
     if region < 0 or ctx[CTX_DEPTH] >= MAX_NATIVE_DEPTH:
         ctx[CTX_PC] = target  # the dispatcher takes it from here (or stops: outside the text)
-        return 1 + STATUS_JUMP
-    ctx[CTX_DEPTH] += 1
-    status = call_region(carray(ptr_i64(ctx[CTX_TABLE]), region + 1)[region], target, ctx_address)
-    ctx[CTX_DEPTH] -= 1
-    if status == STATUS_RETURN and ctx[CTX_PC] == return_pc:
-        return 0
-    return 1 + status
-
-
-@njit("i8(i8, i8)", cache=True)
-def jump_guest(target, ctx_address):
-    """A jump out of a region (its registers already stored) as a native call of the target's
-    region, whose status becomes the jumping region's own: the native stack unwinds at a guest
-    return or an exit, not at a jump from one region into another."""
-    ctx = carray(ptr_i64(ctx_address), CTX_SLOTS)
-    region = region_of(target, ctx)
-    if region < 0 or ctx[CTX_DEPTH] >= MAX_NATIVE_DEPTH:
-        ctx[CTX_PC] = target  # the dispatcher takes it from here
         return STATUS_JUMP
     ctx[CTX_DEPTH] += 1
     status = call_region(carray(ptr_i64(ctx[CTX_TABLE]), region + 1)[region], target, ctx_address)
     ctx[CTX_DEPTH] -= 1
     return status
+
+
+@njit("i8(i8, i8, i8)", cache=True)
+def call_guest(target, ctx_address, return_pc):
+    """A guest call as a native call of the target's region. 0 when the guest returned to
+    return_pc; else 1 + the status to pass on (ctx[PC] says where execution continues)."""
+    status = jump_guest(target, ctx_address)
+    if status == STATUS_RETURN and carray(ptr_i64(ctx_address), CTX_SLOTS)[CTX_PC] == return_pc:
+        return 0
+    return 1 + status
 
 
 # -- the dispatcher -----------------------------------------------------------------------------------
@@ -465,8 +459,7 @@ def dispatch(ctx_address):
         if pc < TEXT_BASE or pc >= ctx[CTX_TEXT_END] or pc & 7:
             ctx[CTX_REASON] = REASON_OUTSIDE
             return REASON_OUTSIDE
-        words = (ctx[CTX_TEXT_END] - TEXT_BASE) >> 3
-        region = carray(ptr_i64(ctx[CTX_LOOKUP]), words)[(pc - TEXT_BASE) >> 3]
+        region = region_of(pc, ctx)
         if region < 0:
             ctx[CTX_REASON] = REASON_MIDBLOCK
             return REASON_MIDBLOCK
