@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ISA, build, run_image_in
+from conftest import ISA, build, f2b, mem_q, run_image_in, u64
 
 from vm.engines.para.translate import MAX_REGION_BLOCKS, translate_image
 from vm.isa import Trap
@@ -196,6 +196,66 @@ def test_signed_overflow_wraps_before_comparisons_as_in_hw() -> None:
     para, hw = run_image_in(image, "para"), run_image_in(image, "hw")
     assert hw.outcome.exit == 7 and hw.machine.regs[3:9] == [0, 1, -2, 1, -(2**63), 1]
     assert para.state() == hw.state()
+
+
+CANONICAL_NAN = 0x7FF8000000000000
+
+
+def test_a_nan_from_arithmetic_is_canonical_wherever_its_bits_show() -> None:
+    """Para canonicalises a NaN from arithmetic only where its bits can be seen (translate.py):
+    fneg, fabs, fmvi, fsd, a move then a store, a loop that mixes it with a NaN whose payload must be
+    kept, a call, and the registers at a fault in a loop. On x86, inf * 0 gives 0xFFF8... and a NaN
+    operand passes its payload on, so a missed canonicalisation shows."""
+    image = build("""
+        main:   la r9, vals
+                fld f1, [r9]          ; inf
+                fld f2, [r9+8]        ; 0.0
+                fld f9, [r9+16]       ; a NaN with a payload
+                fmul f3, f1, f2       ; NaN
+                fneg f4, f3
+                fabs f5, f3
+                fmvi r1, f3
+                fsd f3, [r9+24]
+                fmov f6, f3
+                fsd f6, [r9+32]
+                fadd f7, f9, f1       ; NaN from a NaN operand
+                fsd f7, [r9+40]
+                li r2, 4
+        mix:    fmul f8, f1, f2       ; even turns: a NaN from arithmetic; odd turns: the payload
+                andi r3, r2, 1
+                beqz r3, keep
+                fmov f8, f9
+        keep:   shli r7, r2, 3
+                add r7, r7, r9
+                fsd f8, [r7+48]
+                subi r2, r2, 1
+                bnez r2, mix
+                fneg f10, f8
+                fdiv f11, f2, f2      ; 0 / 0
+                call observe
+                la r5, vals
+                li r2, 0x1000
+        spin:   fadd f12, f12, f3     ; a NaN in f12 at the fault below
+                ld r6, [r5]
+                sub r5, r5, r2
+                jmp spin
+        observe: fmvi r4, f11
+                fneg f13, f11
+                ret
+                .data
+        vals:   .double inf, 0.0
+                .quad 0x7ff0000000000001
+                .quad 0, 0, 0, 0, 0, 0, 0, 0, 0
+    """)
+    hw = run_image_in(image, "hw")
+    assert hw.outcome.trap is Trap.MEMFAULT
+    f, r = [f2b(x) for x in hw.machine.fregs], hw.machine.regs
+    assert f[3] == f[5] == f[6] == f[7] == f[11] == f[12] == CANONICAL_NAN and f[4] == f[13] == CANONICAL_NAN | 1 << 63
+    assert u64(r[1]) == u64(r[4]) == CANONICAL_NAN and f[10] == 0xFFF0000000000001
+    stored = [mem_q(hw, image.symbols["vals"] + 8 * k) for k in range(3, 11)]
+    assert stored == [CANONICAL_NAN] * 3 + [0, 0x7FF0000000000001, CANONICAL_NAN, 0x7FF0000000000001, CANONICAL_NAN]
+    for mode in ("para", "auto"):
+        assert run_image_in(image, mode).state() == hw.state(), mode
 
 
 def test_translation_is_readable_and_split_into_bounded_regions() -> None:

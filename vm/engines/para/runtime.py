@@ -224,7 +224,31 @@ wrapping_add = _llvm("wrapping_add", _i(_i, _i), lambda b, x, y: b.add(x, y))
 wrapping_sub = _llvm("wrapping_sub", _i(_i, _i), lambda b, x, y: b.sub(x, y))
 wrapping_mul = _llvm("wrapping_mul", _i(_i, _i), lambda b, x, y: b.mul(x, y))
 ult = _llvm("ult", _i(_i, _i), lambda b, x, y: b.zext(b.icmp_unsigned("<", x, y), _I64))
-fcanon = _llvm("fcanon", _f(_f), lambda b, x: b.select(b.fcmp_unordered("uno", x, x), _canonical_nan(), x))
+
+
+def _fcanon(b, x):
+    return b.select(b.fcmp_unordered("uno", x, x), _canonical_nan(), x)
+
+
+def _flag(b, flags, n):
+    return b.trunc(b.lshr(flags, n), ir.IntType(1))
+
+
+def _fexact(b, x, flags, n):
+    """Float register n's value x, canonicalised if bit n of `flags` says that it may hold a NaN
+    from arithmetic (see translate.py)."""
+    return b.select(_flag(b, flags, n), _fcanon(b, x), x)
+
+
+def _move_flag(b, flags, source, target):
+    """The flags after a move from float register `source` to `target`."""
+    bit = b.zext(_flag(b, flags, source), _I64)
+    return b.or_(b.and_(flags, b.not_(b.shl(ir.Constant(_I64, 1), target))), b.shl(bit, target))
+
+
+fcanon = _llvm("fcanon", _f(_f), _fcanon)
+fexact = _llvm("fexact", _f(_f, _i, _i), _fexact)
+move_flag = _llvm("move_flag", _i(_i, _i, _i), _move_flag)
 fsqrt = _llvm("fsqrt", _f(_f), _fsqrt)
 fmin = _llvm("fmin", _f(_f, _f), _fminmax(smaller=True))
 fmax = _llvm("fmax", _f(_f, _f), _fminmax(smaller=False))
@@ -339,13 +363,17 @@ set_slot = _llvm("set_slot", _i(_i, _i, _i), _set_slot)
 
 
 # -- guest registers in native locals ----------------------------------------------------------------
-def register_transfer(ints: tuple[int, ...], floats: tuple[int, ...]):
+def register_transfer(ints: tuple[int, ...], floats: tuple[int, ...], deferred: tuple[int, ...] = ()):
     """Two intrinsics for a region that keeps the budget and these registers in native locals:
-    `spill(ctx_address, budget, *registers)` stores them to ctx and the guest's register arrays,
-    `reload(ctx_address)` returns them as a tuple. Each is one call in Numba's IR, a few loads or
-    stores in LLVM's, and no function of its own to compile."""
-    values = [types.int64] * (1 + len(ints)) + [types.float64] * len(floats)
+    `spill(ctx_address, budget, *registers[, nan_flags])` stores them to ctx and the guest's register
+    arrays, `reload(ctx_address)` returns them as a tuple. `deferred` are the float registers with a
+    bit in `nan_flags`: one that may hold a NaN still to canonicalise (see translate.py) is
+    canonicalised on the way out, and the flags come back cleared. Each is one call in Numba's IR,
+    a few loads or stores in LLVM's, and no function of its own to compile."""
+    flags = 1 + len(ints) + len(floats)  # the index of the flags, after the values that are stored
+    values = [types.int64] * (1 + len(ints)) + [types.float64] * len(floats) + [types.int64] * bool(deferred)
     state = types.Tuple(values)
+    float_at = {1 + len(ints) + k: n for k, n in enumerate(floats)}
 
     def slots(builder, ctx_address):
         def in_ctx(slot):
@@ -362,7 +390,11 @@ def register_transfer(ints: tuple[int, ...], floats: tuple[int, ...]):
     def spill(typingctx, ctx_address, *registers):
         def codegen(context, builder, signature, args):
             for i, slot in enumerate(slots(builder, args[0])):
-                builder.store(builder.extract_value(args[1], i), slot)
+                value = builder.extract_value(args[1], i)
+                if float_at.get(i) in deferred:
+                    n = ir.Constant(_I64, float_at[i])
+                    value = _fexact(builder, value, builder.extract_value(args[1], flags), n)
+                builder.store(value, slot)
             return context.get_dummy_value()
 
         return types.void(types.int64, types.StarArgTuple(values)), codegen
@@ -370,7 +402,8 @@ def register_transfer(ints: tuple[int, ...], floats: tuple[int, ...]):
     @intrinsic
     def reload(typingctx, ctx_address):
         def codegen(context, builder, signature, args):
-            return context.make_tuple(builder, state, [builder.load(slot) for slot in slots(builder, args[0])])
+            loaded = [builder.load(slot) for slot in slots(builder, args[0])]
+            return context.make_tuple(builder, state, loaded + [ir.Constant(_I64, 0)] * bool(deferred))
 
         return state(types.int64), codegen
 

@@ -22,7 +22,7 @@ from vm.isa.encoding import Fields, bad_register_field, bits_float, decode_word,
 from vm.isa.model import NO_BASE, WORD, Instruction
 from vm.isa.semantics import FIXED_FLOAT, FIXED_INT
 
-ENGINE_VERSION = "para-2"
+ENGINE_VERSION = "para-3"
 MAX_REGION_BLOCKS = 16
 
 
@@ -127,6 +127,106 @@ def form_regions(image: Image, words: list[Decoded], max_blocks: int = MAX_REGIO
         regions[-1].blocks.append(block)
     return regions
 
+# -- deferred NaN canonicalisation -------------------------------------------------------------------
+# The ISA makes every NaN from arithmetic the canonical one (`fd = fcanon(...)`). Doing that at once
+# puts a compare and a select on every float result, on the dependency chain of a float loop, which
+# doubled the time of the float benchmarks. Para defers it to where a float's bits can be seen:
+# `fd = fcanon(e)` leaves e's own result in fd and sets fd's bit in `nan_flags`; a flagged register is
+# canonicalised (`fexact`) where its bits are read (f2bits, fstore, a plain assignment, a hypercall)
+# and when it is stored to the guest's registers. Until then, only whether it is a NaN, and its value
+# otherwise, can matter, and both are the same before and after canonicalisation. Such reads are
+# "blind": the operands of comparisons and of the functions in _NAN_BLIND, and whatever passes through
+# _NAN_PRESERVING operations on the way there.
+_NAN_BLIND = {"fcanon", "fmin", "fmax", "isnan", "ftoi_ok", "ftoi"}  # see only NaN or not, and the value
+_NAN_PRESERVING = {"fsqrt", "fma"}  # a NaN in gives a NaN out; the value is exact otherwise
+
+
+def _mark_reads(node: ast.expr, blind: bool, is_float_register) -> ast.expr:
+    """The expression with each float register read that must be exact wrapped in `fexact(...)`."""
+    def mark(child: ast.expr, child_blind: bool) -> ast.expr:
+        return _mark_reads(child, child_blind, is_float_register)
+
+    if isinstance(node, ast.Name):
+        return _call("fexact", node) if is_float_register(node.id) and not blind else node
+    if isinstance(node, ast.Call):
+        name = node.func.id
+        inner = True if name in _NAN_BLIND else blind and name in _NAN_PRESERVING
+        return ast.Call(node.func, [mark(a, inner) for a in node.args], [])
+    if isinstance(node, ast.BinOp):  # float + - * /: a NaN in gives a NaN out
+        return ast.BinOp(mark(node.left, blind), node.op, mark(node.right, blind))
+    if isinstance(node, ast.UnaryOp):
+        return ast.UnaryOp(node.op, mark(node.operand, blind))
+    if isinstance(node, ast.Compare):
+        return ast.Compare(mark(node.left, True), node.ops, [mark(c, True) for c in node.comparators])
+    if isinstance(node, ast.BoolOp):
+        return ast.BoolOp(node.op, [mark(v, True) for v in node.values])
+    if isinstance(node, ast.IfExp):
+        return ast.IfExp(mark(node.test, True), mark(node.body, blind), mark(node.orelse, blind))
+    return node
+
+
+def _call(name: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(ast.Name(name, ast.Load()), list(args), [])
+
+
+def _mark_statements(body: list[ast.stmt], is_float_register) -> list[ast.stmt]:
+    """Statements with float reads marked; `fd = fcanon(e)` becomes `fd = flazy(e)` (deferred)."""
+    out: list[ast.stmt] = []
+    for stmt in body:
+        if isinstance(stmt, ast.AugAssign):
+            value = ast.BinOp(ast.Name(stmt.target.id, ast.Load()), stmt.op, stmt.value)
+            stmt = ast.Assign([ast.Name(stmt.target.id, ast.Store())], value)
+        if isinstance(stmt, ast.Assign):
+            target, value = stmt.targets[0].id, stmt.value
+            if is_float_register(target) and isinstance(value, ast.Call) and value.func.id == "fcanon":
+                value = _call("flazy", _mark_reads(value.args[0], True, is_float_register))
+            elif not (is_float_register(target) and isinstance(value, ast.Name) and is_float_register(value.id)):
+                value = _mark_reads(value, False, is_float_register)  # (a move keeps its source's flag)
+            out.append(ast.Assign(stmt.targets, value))
+        elif isinstance(stmt, ast.If):
+            out.append(ast.If(_mark_reads(stmt.test, True, is_float_register),
+                              _mark_statements(stmt.body, is_float_register),
+                              _mark_statements(stmt.orelse, is_float_register)))
+        elif isinstance(stmt, ast.While):
+            out.append(ast.While(_mark_reads(stmt.test, True, is_float_register),
+                                 _mark_statements(stmt.body, is_float_register), []))
+        elif isinstance(stmt, ast.For):
+            out.append(ast.For(stmt.target, stmt.iter, _mark_statements(stmt.body, is_float_register), []))
+        elif isinstance(stmt, ast.Expr):
+            out.append(ast.Expr(_mark_reads(stmt.value, False, is_float_register)))
+        else:
+            out.append(stmt)
+    return out
+
+
+def float_register_names(ins: Instruction) -> frozenset[str]:
+    return frozenset({op.name for op in ins.operands if op.kind is Kind.FREG} | set(FIXED_FLOAT))
+
+
+_MARKED: dict[Instruction, list[ast.stmt]] = {}
+
+
+def marked_semantics(ins: Instruction) -> list[ast.stmt]:
+    """An instruction's semantics with its float reads marked for deferred canonicalisation."""
+    if ins not in _MARKED:
+        _MARKED[ins] = _mark_statements(ins.semantics.tree.body, float_register_names(ins).__contains__)
+    return _MARKED[ins]
+
+
+def deferred_assignments(ins: Instruction) -> list[tuple[str, str | None]]:
+    """Each assignment that may leave a NaN to canonicalise in a float register, as (target, None)
+    for `flazy` and (target, source) for a move from another float register."""
+    floats = float_register_names(ins)
+    found: list[tuple[str, str | None]] = []
+    for node in ast.walk(ast.Module(marked_semantics(ins), [])):
+        if isinstance(node, ast.Assign) and node.targets[0].id in floats:
+            value = node.value
+            if isinstance(value, ast.Call) and value.func.id == "flazy":
+                found.append((node.targets[0].id, None))
+            elif isinstance(value, ast.Name) and value.id in floats:
+                found.append((node.targets[0].id, value.id))
+    return found
+
 
 class ParaLowering(Lowering):
     """Semantics of one instruction, at one address, to statements inside a region function."""
@@ -139,8 +239,42 @@ class ParaLowering(Lowering):
         self.block_length = block_length
         self.values = operand_values(d.ins, d.fields)
 
+    def lower(self) -> list[str]:
+        self.block(marked_semantics(self.ins))
+        return self.lines
+
     def local(self, name: str) -> str:
         return f"t{self.d.pc:x}_{name}"
+
+    def float_register(self, name: str) -> int:
+        return self.values[name] if self.kinds.get(name) is Kind.FREG else FIXED_FLOAT[name]
+
+    def statement(self, stmt: ast.stmt) -> None:
+        """An assignment to a float register also says whether it holds a NaN still to canonicalise."""
+        if not (isinstance(stmt, ast.Assign) and stmt.targets[0].id in float_register_names(self.ins)):
+            super().statement(stmt)
+            return
+        target, value = stmt.targets[0].id, stmt.value
+        n = self.float_register(target)
+        if isinstance(value, ast.Call) and value.func.id == "flazy":
+            self.emit(f"{self.assign_target(target, value)} = {self.expr(value.args[0])}")
+            source = None
+        else:
+            super().statement(stmt)
+            moved = isinstance(value, ast.Name) and value.id in float_register_names(self.ins)
+            source = self.float_register(value.id) if moved else -1
+        if n in self.unit.deferred:
+            self.emit(f"nan_flags = {self.unit.flag_update(n, source)}")
+
+    def expr(self, node: ast.expr) -> str:
+        if isinstance(node, ast.Call) and node.func.id == "fexact":
+            return self.unit.exact_float(self.float_register(node.args[0].id))
+        return super().expr(node)
+
+    def type_of(self, node: ast.expr) -> str:
+        if isinstance(node, ast.Call) and node.func.id in ("fexact", "flazy"):
+            return "float"
+        return super().type_of(node)
 
     def operand(self, name: str) -> str:
         kind = self.kinds.get(name)
@@ -264,7 +398,7 @@ class ParaLowering(Lowering):
         st = self.temp()
         r1, r2, r3, r0 = (u.use_int(i) for i in (1, 2, 3, 0))
         self.emit(f"{st} = call_hypercall(slot(ctx_address, {abi.CTX_HYPERCALL}), slot(ctx_address, {abi.CTX_HOST}), "
-                  f"{number}, {r1}, {r2}, {r3}, {u.use_float(0)}, mem, mem_size, ctx_address + {8 * abi.CTX_R0})")
+                  f"{number}, {r1}, {r2}, {r3}, {u.exact_float(0)}, mem, mem_size, ctx_address + {8 * abi.CTX_R0})")
         self.emit(f"{r0} = hypercall_result({st}, {r0}, ctx_address)")
         self.emit(f"if {st} > 1:")
         self.nested_leave(0, f"hypercall_leave({st}, ctx_address)", retires=f"{st} == 100")
@@ -308,6 +442,7 @@ class RegionWriter:
         self.image = image
         self.ints: set[int] = set()
         self.floats: set[int] = set()
+        self.deferred = self.deferred_registers()
 
     def describe(self, d: Decoded) -> str:
         """The source line of an instruction, for the comment above its code. It comes from the
@@ -324,6 +459,40 @@ class RegionWriter:
     def use_float(self, n: int) -> str:
         self.floats.add(n)
         return f"f{n}"
+
+    def deferred_registers(self) -> set[int]:
+        """The float registers that may hold a NaN still to canonicalise somewhere in this region:
+        those assigned by `flazy`, and by a move from one of them."""
+        moves: list[tuple[int, int]] = []
+        deferred: set[int] = set()
+        for d in (d for block in self.region.blocks for d in block if d.ins is not None and not d.untranslated):
+            values = operand_values(d.ins, d.fields)
+            for target, source in deferred_assignments(d.ins):
+                n = values.get(target, FIXED_FLOAT.get(target))
+                if source is None:
+                    deferred.add(n)
+                else:
+                    moves.append((n, values.get(source, FIXED_FLOAT.get(source))))
+        while True:
+            more = {target for target, source in moves if source in deferred} - deferred
+            if not more:
+                return deferred
+            deferred |= more
+
+    def flag_update(self, n: int, source: int | None) -> str:
+        """`nan_flags` after an assignment to float register n: from `flazy` (source None), a move
+        from float register `source`, or anything else (source -1)."""
+        bit = 1 << n
+        if source is None:
+            return f"(nan_flags | {bit})"
+        if source in self.deferred:
+            return f"move_flag(nan_flags, {source}, {n})"
+        return f"(nan_flags & {~bit})"
+
+    def exact_float(self, n: int) -> str:
+        """Source for float register n with exactly the bits the ISA gives it."""
+        register = self.use_float(n)
+        return f"fexact({register}, nan_flags, {n})" if n in self.deferred else register
 
     def body(self) -> list[str]:
         lines: list[str] = []
@@ -375,16 +544,18 @@ class RegionWriter:
     def function(self) -> str:
         body = self.body()
         name = self.region.name
-        saved = [f"r{n}" for n in sorted(self.ints)] + [f"f{n}" for n in sorted(self.floats)]
+        ints, floats = tuple(sorted(self.ints)), tuple(sorted(self.floats))
+        deferred = tuple(n for n in floats if n in self.deferred)
+        saved = [f"r{n}" for n in ints] + [f"f{n}" for n in floats] + (["nan_flags"] if deferred else [])
         state = ", ".join(["budget", *saved])
         # Moving registers between native locals and the guest's arrays is one intrinsic call each way:
         # Numba compiles a call far faster than one statement per register, and an intrinsic is not
-        # a function of its own to compile.
+        # a function of its own to compile. The spill canonicalises what the flags say; the reload
+        # clears them.
         spill = f"spill_{name}(ctx_address, {state})"
         reload = f"{state}, = reload_{name}(ctx_address)"
-        ints, floats = tuple(sorted(self.ints)), tuple(sorted(self.floats))
         out = [
-            f"spill_{name}, reload_{name} = register_transfer({ints}, {floats})",
+            f"spill_{name}, reload_{name} = register_transfer({ints}, {floats}, {deferred})",
             "",
             "",
             f"def {name}(pc, ctx_address):",
@@ -420,9 +591,9 @@ HEADER = '''# Generated by vm {version} from {source}: the guest text as native 
 from numba import njit, types
 from vm.engines.para.runtime import (
     NATIVE_OPTIONS, ashr, bad_load, bad_store, bits2f, call_guest, call_hypercall, f2bits, fcanon,
-    fma, fmax, fmin, fsqrt, ftoi, ftoi_ok, hypercall_leave, hypercall_result, isnan, itof,
+    fexact, fma, fmax, fmin, fsqrt, ftoi, ftoi_ok, hypercall_leave, hypercall_result, isnan, itof,
     jump_guest, load_f64, load_fault, load_i16, load_i32, load_i64, load_i8, load_u16, load_u32,
-    load_u8, lshr, register_transfer, sdiv, select, set_slot, shl, slot, srem, store_16, store_32,
+    load_u8, lshr, move_flag, register_transfer, sdiv, select, set_slot, shl, slot, srem, store_16, store_32,
     store_64, store_8, store_f64, store_fault, ult, unpack_leave, wrapping_add, wrapping_mul,
     wrapping_sub,
 )
