@@ -266,11 +266,10 @@ def _fork(module: ModuleType, names: list[str]) -> tuple[int, int] | None:
 
 
 def _compile_region(module: ModuleType, name: str) -> CompiledFunction:
-    from numba import njit  # only a compile needs Numba: a cache hit never imports it
+    from vm.engines.para.runtime import compile_region  # only a compile needs Numba: a cache hit never
 
-    from vm.engines.para.runtime import REGION_OPTIONS
-
-    return _compiled(name, njit(module.SIGNATURE, **REGION_OPTIONS)(getattr(module, name)))
+    module_ir, symbol = compile_region(getattr(module, name))
+    return CompiledFunction(name, module_ir, symbol, 2)
 
 
 def _compiled(name: str, dispatcher) -> CompiledFunction:

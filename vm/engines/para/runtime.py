@@ -13,7 +13,10 @@ import functools
 
 from llvmlite import ir
 from numba import carray, njit, types
+from numba.core import compiler, registry
+from numba.core.codegen import JITCodeLibrary
 from numba.core.compiler import CompilerBase
+from numba.core.compiler_lock import global_compiler_lock
 from numba.core.compiler_machinery import PassManager
 from numba.core.typed_passes import (
     AnnotateTypes,
@@ -74,7 +77,37 @@ class RegionCompiler(CompilerBase):
         return [pm]
 
 
-REGION_OPTIONS = dict(NATIVE_OPTIONS, pipeline_class=RegionCompiler)
+class _RegionLibrary(JITCodeLibrary):
+    """Numba's code library, minus what a region does not need. Numba optimises each function's
+    module, again after linking the functions it calls, and then makes machine code for its own JIT.
+    A region is optimised once, after linking, and its machine code is made once, with the whole
+    program's (native.py)."""
+
+    def add_llvm_module(self, ll_module) -> None:
+        self._final_module.link_in(ll_module)
+
+    def finalize(self) -> None:
+        for library in dict.fromkeys(self._linking_libraries):
+            self._final_module.link_in(library._get_module_for_linking(), preserve=True)
+        passes, builder = self._codegen._module_pass_manager()  # Numba's full pipeline, once
+        passes.run(self._final_module, builder)
+        self._finalized = True
+
+
+def compile_region(function) -> tuple[str, str]:
+    """A region function (`int64 f(int64 pc, int64 ctx_address)`) compiled by Numba in nopython mode
+    to optimised LLVM IR: the module's text and the function's symbol in it."""
+    target = registry.cpu_target
+    flags = compiler.Flags()
+    target.options.parse_as_flags(flags, dict(NATIVE_OPTIONS, nopython=True))
+    flags.no_compile = True  # no machine code here (see _RegionLibrary)
+    with global_compiler_lock:
+        library = _RegionLibrary(target.target_context.codegen(), function.__name__)
+        result = compiler.compile_extra(target.typing_context, target.target_context, function,
+                                        (types.int64, types.int64), types.int64, flags, {}, library=library,
+                                        pipeline_class=RegionCompiler)
+        library.finalize()
+    return library.get_llvm_str(), result.fndesc.mangled_name
 
 
 @intrinsic
