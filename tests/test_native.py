@@ -31,7 +31,7 @@ def _entry(code: NativeCode, name: str):
 
 
 def test_an_entry_point_returns_the_result_and_reports_a_failure_in_ctx() -> None:
-    code = NativeCode(link_object([CompiledFunction("doubler", DOUBLER, "inner", 2)]))
+    code = NativeCode([link_object([CompiledFunction("doubler", DOUBLER, "inner", 2)])])
     ctx = (ctypes.c_int64 * CTX_SLOTS)()
     doubler = _entry(code, "doubler")
     assert doubler(21, ctypes.addressof(ctx)) == 42
@@ -51,5 +51,5 @@ def test_what_no_entry_point_uses_is_dropped() -> None:
     """Numba's Python wrappers call outside helpers; nothing calls them, so they go, and the rest loads."""
     wrapper = "define i64 @wrapper(i64 %x) {\n  %y = call i64 @numba_helper(i64 %x)\n  ret i64 %y\n}\n"
     unused = DOUBLER + "declare i64 @numba_helper(i64)\n" + wrapper
-    code = NativeCode(link_object([CompiledFunction("doubler", unused, "inner", 2)]))
+    code = NativeCode([link_object([CompiledFunction("doubler", unused, "inner", 2)])])
     assert _entry(code, "doubler")(5, 0) == 10

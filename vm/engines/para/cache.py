@@ -26,7 +26,7 @@ from vm.engines.para.native import CompiledFunction, NativeCode, NativeError, ho
 from vm.engines.para.translate import ENGINE_VERSION, MAX_REGION_BLOCKS, Region, Translation, translate_image
 
 _LOADED: dict[str, NativeCode] = {}
-OBJECT_MAGIC = b"vm-para-object\n"  # then the SHA-256 of the object code, then the object code
+OBJECT_MAGIC = b"vm-para-objects\n"  # then the SHA-256 of the rest: object files, each after its length
 
 
 class CompileError(Exception):
@@ -111,17 +111,22 @@ def load_translation(translation: Translation) -> tuple[NativeCode, str]:
     if key in _LOADED:
         return _LOADED[key], "memory"
     path = cache_dir() / f"guest_{key}.o"
-    obj, state = _read_object(path), "disk"
-    if obj is None:
-        obj, state = _compile(translation, path.with_suffix(".py")), "compiled"
+    objects, state = _read_objects(path), "disk"
+    if objects is None:
+        objects, state = _compile(translation, path.with_suffix(".py")), "compiled"
         with contextlib.suppress(OSError):  # a cache we cannot write costs the next run a compile
-            _write(path, OBJECT_MAGIC + hashlib.sha256(obj).digest() + obj)
-    code = _LOADED[key] = NativeCode(obj)
+            _write(path, _pack(objects))
+    code = _LOADED[key] = NativeCode(objects)
     return code, state
 
 
-def _read_object(path: Path) -> bytes | None:
-    """The object code in a cache file; None if there is none, or it is not whole."""
+def _pack(objects: list[bytes]) -> bytes:
+    body = b"".join(len(o).to_bytes(8, "little") + o for o in objects)
+    return OBJECT_MAGIC + hashlib.sha256(body).digest() + body
+
+
+def _read_objects(path: Path) -> list[bytes] | None:
+    """The object files in a cache file; None if there is none, or it is not whole."""
     try:
         data = path.read_bytes()
     except OSError:
@@ -129,7 +134,12 @@ def _read_object(path: Path) -> bytes | None:
     start = len(OBJECT_MAGIC) + 32
     if not data.startswith(OBJECT_MAGIC) or hashlib.sha256(data[start:]).digest() != data[len(OBJECT_MAGIC):start]:
         return None
-    return data[start:]
+    objects, at = [], start
+    while at < len(data):
+        size = int.from_bytes(data[at : at + 8], "little")
+        objects.append(data[at + 8 : at + 8 + size])
+        at += 8 + size
+    return objects
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -144,9 +154,9 @@ def _write(path: Path, data: bytes) -> None:
         raise
 
 
-def _compile(translation: Translation, source_path: Path) -> bytes:
+def _compile(translation: Translation, source_path: Path) -> list[bytes]:
     """Numba compiles the generated module (from a file, so that its errors point at lines that a
-    user can read); native.py links the region functions and the dispatcher into one object."""
+    user can read); native.py links the region functions, and the dispatcher, into object files."""
     _write(source_path, translation.source.encode())
     spec = importlib.util.spec_from_file_location(f"vm_guest_{source_path.stem}", source_path)
     module = importlib.util.module_from_spec(spec)
@@ -154,9 +164,8 @@ def _compile(translation: Translation, source_path: Path) -> bytes:
     gc.disable()  # Numba makes many short-lived objects; collecting them during a compile costs ~10%
     try:
         spec.loader.exec_module(module)  # compiles the dispatcher (and sets Numba up); regions follow
-        functions = _compile_regions(module, translation.regions)
-        return link_object([*functions, _compiled("dispatch", module.dispatch)])
-    except (OSError, NativeError) as e:
+        return _compile_shares(module, translation.regions)
+    except (OSError, NativeError, _NativeErrorElsewhere) as e:
         raise CompileError(f"{_describe(e)} (generated source: {source_path})", numba_rejected=False) from e
     except Exception as e:
         raise CompileError(f"{_describe(e)} (generated source: {source_path})") from e
@@ -177,11 +186,16 @@ class _RegionError(Exception):
     """A region failed to compile in another process; the message is that process's `_describe`."""
 
 
-def _compile_regions(module: ModuleType, regions: list[Region]) -> list[CompiledFunction]:
-    """Compile the regions, sharing them among processes forked from this one (one per core, each
-    with enough work to pay for its start): regions are independent of each other until they are
-    linked, and Numba compiles one function at a time. A share whose process cannot start, or ends
-    without a result, is compiled here."""
+class _NativeErrorElsewhere(_RegionError):
+    """Another process's compiled code could not be linked (a NativeError there)."""
+
+
+def _compile_shares(module: ModuleType, regions: list[Region]) -> list[bytes]:
+    """Compile the regions into object files, sharing them among processes forked from this one
+    (one per core, each with enough work to pay for its start): regions are independent of each
+    other, and Numba compiles one function at a time. Each process links its own share into an
+    object file; this one adds the dispatcher to its own. A share whose process cannot start, or
+    ends without a result, is compiled here."""
     shares = _shares(regions, _jobs(sum(r.instructions for r in regions)))
     mine, children = list(shares[0]), []
     try:
@@ -191,7 +205,8 @@ def _compile_regions(module: ModuleType, regions: list[Region]) -> list[Compiled
                 mine += share
             else:
                 children.append((*child, share))
-        functions = [_compile_region(module, name) for name in mine]
+        objects = [link_object([*(_compile_region(module, name) for name in mine),
+                                _compiled("dispatch", module.dispatch)])]
         while children:
             pid, reader, share = children.pop(0)
             try:
@@ -205,16 +220,20 @@ def _compile_regions(module: ModuleType, regions: list[Region]) -> list[Compiled
             try:
                 result, payload = pickle.loads(data)
             except Exception:  # nothing, or not all of it: the process died
-                result, payload = "ok", [_compile_region(module, name) for name in share]
-            if result == "error":
-                raise _RegionError(payload)
-            functions += payload
-        return functions
+                result, payload = "ok", _share_object(module, share)
+            if result != "ok":
+                raise (_NativeErrorElsewhere if result == "native" else _RegionError)(payload)
+            objects.append(payload)
+        return objects
     finally:
         for pid, reader, _ in children:  # after a failure: no result is needed from the others
             os.kill(pid, signal.SIGKILL)
             os.close(reader)
             os.waitpid(pid, 0)
+
+
+def _share_object(module: ModuleType, names: list[str]) -> bytes:
+    return link_object([_compile_region(module, name) for name in names])
 
 
 MIN_SHARE = 24  # guest instructions: less work than this does not pay for a process of its own
@@ -256,7 +275,9 @@ def _fork(module: ModuleType, names: list[str]) -> tuple[int, int] | None:
     try:  # the child: never returns to the caller
         os.close(reader)
         try:
-            payload = ("ok", [_compile_region(module, name) for name in names])
+            payload = ("ok", _share_object(module, names))
+        except NativeError as e:
+            payload = ("native", _describe(e))
         except Exception as e:
             payload = ("error", _describe(e))
         with os.fdopen(writer, "wb") as f:

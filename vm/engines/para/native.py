@@ -1,10 +1,10 @@
-"""Compiled guest code as one native object: linked from Numba's output once, loaded without Numba.
+"""Compiled guest code as native objects: linked from Numba's output once, loaded without Numba.
 
 Numba compiles each region to a function of its own calling convention. `link_object` links the
-optimised LLVM modules of all of them into one module, gives each a C entry point
-`int64 vm_entry_NAME(int64..., int64 ctx)`, drops everything else, and emits one object file.
-`NativeCode` loads such an object with LLVM's JIT linker: a process whose compiled code is cached pays
-for llvmlite alone, not for importing Numba and setting up its compiler.
+optimised LLVM modules of some of them (those that one process compiled) into one module, gives each
+a C entry point `int64 vm_entry_NAME(int64..., int64 ctx)`, drops everything else, and emits one
+object file. `NativeCode` loads a program's object files with LLVM's JIT linker: a process whose
+compiled code is cached pays for llvmlite alone, not for importing Numba and setting up its compiler.
 """
 
 from __future__ import annotations
@@ -105,11 +105,12 @@ def link_object(functions: list[CompiledFunction]) -> bytes:
 
 
 class NativeCode:
-    """A loaded object file; its entry points stay valid as long as this object lives."""
+    """Loaded object files; their entry points stay valid as long as this object lives."""
 
-    def __init__(self, obj: bytes) -> None:
+    def __init__(self, objects: list[bytes]) -> None:
         self._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), new_target_machine())
-        self._engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        for obj in objects:
+            self._engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         self._engine.finalize_object()
 
     def address(self, name: str) -> int:

@@ -10,6 +10,7 @@ objects, so compiled code is one self-contained object that another process load
 from __future__ import annotations
 
 import functools
+import inspect
 
 from llvmlite import ir
 from numba import carray, njit, types
@@ -161,7 +162,7 @@ def _llvm(name: str, signature, build):
     """An intrinsic whose body `build(builder, *args)` emits LLVM instructions. Arguments of other
     types (an integer literal, a boolean) are converted to the signature's first."""
 
-    def typed(*actual):
+    def typer(typingctx, *actual):
         def codegen(context, builder, sig, args):
             converted = [context.cast(builder, value, have, want)
                          for value, have, want in zip(args, sig.args, signature.args, strict=True)]
@@ -169,20 +170,10 @@ def _llvm(name: str, signature, build):
 
         return signature.return_type(*actual), codegen
 
-    # Numba reads the typer's parameters (a *args typer would take a tuple): one typer per arity.
-    arity = len(signature.args)
-    if arity == 1:
-        def typer(typingctx, a):
-            return typed(a)
-    elif arity == 2:
-        def typer(typingctx, a, b):
-            return typed(a, b)
-    elif arity == 3:
-        def typer(typingctx, a, b, c):
-            return typed(a, b, c)
-    else:
-        def typer(typingctx, a, b, c, d):
-            return typed(a, b, c, d)
+    # Numba binds a call's arguments to the typer's parameters, so it must have one per argument.
+    parameters = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                  for p in ["typingctx", *(f"a{i}" for i in range(len(signature.args)))]]
+    typer.__signature__ = inspect.Signature(parameters)
     typer.__name__ = typer.__qualname__ = name
     return intrinsic(typer)
 
@@ -309,6 +300,8 @@ def select(typingctx, condition, if_true, if_false):
 
 
 # -- guest memory: checks, loads and stores -----------------------------------------------------------
+# An access at `base + offset` (wrapping) is two calls in generated code: a check that gives 0, or the
+# leave word of the fault (with the budget of the `unused` instructions to give back), then the access.
 def _fault(b, address, size, mem_size, text_end=None):
     """The leave word of an access that must not happen (MISALIGNED before MEMFAULT), else 0. It is
     computed only where `_bad_access` found the access bad, and agrees with it: never 0 there."""
@@ -323,60 +316,71 @@ def _fault(b, address, size, mem_size, text_end=None):
     return b.select(misaligned, ir.Constant(_I64, REASON_TRAP | int(Trap.MISALIGNED) << 32), word)
 
 
-load_fault = _llvm("load_fault", _i(_i, _i, _i), _fault)
-store_fault = _llvm("store_fault", _i(_i, _i, _i, _i), _fault)
-
-
-def _bad_access(b, address, size, mem_size, low=None):
-    """1 if the access may not happen as it is (`_fault` says why, off the fast path), else 0.
-    Addresses below `low` are bad too (the text, for a store). One unsigned compare for the range:
-    `address - low` lies in [0, mem_size - size - low] exactly when the access is inside."""
-    low = ir.Constant(_I64, TEXT_BASE) if low is None else low
+def _bad_access(b, address, size, mem_size, low):
+    """True if the access may not happen as it is (`_fault` says why). Addresses below `low` are bad
+    (the text, for a store). One unsigned compare for the range: `address - low` lies in
+    [0, mem_size - size - low] exactly when the access is inside."""
     zero = ir.Constant(_I64, 0)
     span = b.sub(mem_size, b.add(size, low))
     outside = b.or_(b.icmp_unsigned(">", b.sub(address, low), span), b.icmp_signed("<", span, zero))
     misaligned = b.icmp_signed("!=", b.and_(address, b.sub(size, ir.Constant(_I64, 1))), zero)
-    return b.zext(b.or_(outside, misaligned), _I64)
+    return b.or_(outside, misaligned)
 
 
-bad_load = _llvm("bad_load", _i(_i, _i, _i), _bad_access)
-bad_store = _llvm("bad_store", _i(_i, _i, _i, _i), _bad_access)
+def _check(store: bool):
+    def build(b, base, offset, size, mem_size, *rest):
+        text_end, unused = rest if store else (None, rest[0])
+        address = b.add(base, offset)
+        low = text_end if store else ir.Constant(_I64, TEXT_BASE)
+        fine = b.block
+        with b.if_then(_bad_access(b, address, size, mem_size, low), likely=False):
+            word = b.add(_fault(b, address, size, mem_size, text_end), b.shl(unused, ir.Constant(_I64, 8)))
+            bad = b.block
+        leave = b.phi(_I64)
+        leave.add_incoming(ir.Constant(_I64, 0), fine)
+        leave.add_incoming(word, bad)
+        return leave
+    return build
 
 
-def _pointer(b, base, address, bits: int, is_float: bool = False):
-    element = _F64 if is_float else ir.IntType(bits)
-    return b.inttoptr(b.add(base, address), element.as_pointer())
+# check_load(base, offset, size, mem_size, unused), check_store(base, offset, size, mem_size, text_end, unused)
+check_load = _llvm("check_load", _i(_i, _i, _i, _i, _i), _check(store=False))
+check_store = _llvm("check_store", _i(_i, _i, _i, _i, _i, _i), _check(store=True))
+
+
+def _pointer(b, mem, base, offset, element):
+    return b.inttoptr(b.add(mem, b.add(base, offset)), element.as_pointer())
 
 
 def _load(bits: int, signed: bool):
-    def build(b, base, address):
-        value = b.load(_pointer(b, base, address, bits), align=bits // 8)
+    def build(b, mem, base, offset):
+        value = b.load(_pointer(b, mem, base, offset, ir.IntType(bits)), align=bits // 8)
         if bits == 64:
             return value
         return b.sext(value, _I64) if signed else b.zext(value, _I64)
-    return _llvm(f"load_{'i' if signed else 'u'}{bits}", _i(_i, _i), build)
+    return _llvm(f"load_{'i' if signed else 'u'}{bits}", _i(_i, _i, _i), build)
 
 
 def _store(bits: int):
-    def build(b, base, address, value):
+    def build(b, mem, base, offset, value):
         narrow = value if bits == 64 else b.trunc(value, ir.IntType(bits))
-        b.store(narrow, _pointer(b, base, address, bits), align=bits // 8)
+        b.store(narrow, _pointer(b, mem, base, offset, ir.IntType(bits)), align=bits // 8)
         return ir.Constant(_I64, 0)
-    return _llvm(f"store_{bits}", _i(_i, _i, _i), build)
+    return _llvm(f"store_{bits}", _i(_i, _i, _i, _i), build)
 
 
-load_i64, load_i32, load_u32 = _load(64, True), _load(32, True), _load(32, False)
-load_i16, load_u16, load_i8, load_u8 = _load(16, True), _load(16, False), _load(8, True), _load(8, False)
-store_64, store_32, store_16, store_8 = _store(64), _store(32), _store(16), _store(8)
-load_f64 = _llvm("load_f64", _f(_i, _i), lambda b, base, a: b.load(_pointer(b, base, a, 64, True), align=8))
-
-
-def _store_f64(b, base, address, value):
-    b.store(value, _pointer(b, base, address, 64, True), align=8)
+def _store_f64(b, mem, base, offset, value):
+    b.store(value, _pointer(b, mem, base, offset, _F64), align=8)
     return ir.Constant(_I64, 0)
 
 
-store_f64 = _llvm("store_f64", _i(_i, _i, _f), _store_f64)
+# load_X(mem, base, offset), store_X(mem, base, offset, value): mem is the guest memory's host address
+load_i64, load_i32, load_u32 = _load(64, True), _load(32, True), _load(32, False)
+load_i16, load_u16, load_i8, load_u8 = _load(16, True), _load(16, False), _load(8, True), _load(8, False)
+store_64, store_32, store_16, store_8 = _store(64), _store(32), _store(16), _store(8)
+load_f64 = _llvm("load_f64", _f(_i, _i, _i), lambda b, mem, base, offset: b.load(
+    _pointer(b, mem, base, offset, _F64), align=8))
+store_f64 = _llvm("store_f64", _i(_i, _i, _i, _f), _store_f64)
 
 
 # -- the context's slots ----------------------------------------------------------------------------
