@@ -18,7 +18,7 @@ from numba.core import compiler, registry
 from numba.core.codegen import JITCodeLibrary
 from numba.core.compiler import CompilerBase
 from numba.core.compiler_lock import global_compiler_lock
-from numba.core.compiler_machinery import PassManager
+from numba.core.compiler_machinery import PassManager, register_pass
 from numba.core.typed_passes import (
     AnnotateTypes,
     IRLegalization,
@@ -58,6 +58,31 @@ from vm.isa import Trap
 NATIVE_OPTIONS = dict(error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 
+@register_pass(mutates_CFG=True, analysis_only=False)
+class TypeInferenceOncePerCall(NopythonTypeInference):
+    """Numba's type inference, resolving each call signature once: it resolves every call again in
+    each round of propagation, and generated code makes hundreds of calls to a few intrinsics with
+    the same argument types. (The typing of a function for given argument types never changes.)"""
+
+    _name = "para_type_inference"
+
+    def run_pass(self, state) -> bool:
+        context = state.typingctx
+        resolve, known = context.resolve_function_type, {}
+
+        def resolve_once(func, args, kws):
+            key = (func, tuple(args), tuple(dict(kws).items()))
+            if key not in known:
+                known[key] = resolve(func, args, kws)
+            return known[key]
+
+        context.resolve_function_type = resolve_once
+        try:
+            return super().run_pass(state)
+        finally:
+            del context.resolve_function_type
+
+
 class RegionCompiler(CompilerBase):
     """Numba's nopython pipeline without the passes that generated code never needs (closures,
     `with`, literal unrolling, array expressions, parfors, SSA for variables of changing type):
@@ -69,7 +94,7 @@ class RegionCompiler(CompilerBase):
         pm.add_pass(TranslateByteCode, "analyzing bytecode")
         pm.add_pass(FixupArgs, "fix up args")
         pm.add_pass(IRProcessing, "processing IR")
-        pm.add_pass(NopythonTypeInference, "nopython frontend")
+        pm.add_pass(TypeInferenceOncePerCall, "nopython frontend")
         pm.add_pass(IRLegalization, "ensure IR is legal prior to lowering")
         pm.add_pass(AnnotateTypes, "annotate types")
         pm.add_pass(NativeLowering, "native lowering")
