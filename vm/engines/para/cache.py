@@ -191,24 +191,25 @@ class _NativeErrorElsewhere(_RegionError):
 
 
 def _compile_shares(module: ModuleType, regions: list[Region]) -> list[bytes]:
-    """Compile the regions into object files, sharing them among processes forked from this one
-    (one per core, each with enough work to pay for its start): regions are independent of each
-    other, and Numba compiles one function at a time. Each process links its own share into an
-    object file; this one adds the dispatcher to its own. A share whose process cannot start, or
-    ends without a result, is compiled here."""
-    shares = _shares(regions, _jobs(sum(r.instructions for r in regions)))
-    mine, children = list(shares[0]), []
+    """Compile the regions into object files, in processes forked from this one (one per core, if
+    there is enough work to pay for their start): regions are independent of each other, and Numba
+    compiles one function at a time. The processes take regions from a shared queue, biggest first,
+    until it is empty, so that none waits while another still has work; each links what it compiled
+    into an object file, this one with the dispatcher. What a process that died had taken is
+    compiled here."""
+    order = [r.name for r in sorted(regions, key=lambda r: r.instructions, reverse=True)]
+    queue = _RegionQueue(order)
+    children: list[tuple[int, int]] = []
     try:
-        for share in shares[1:]:
-            child = _fork(module, share)
-            if child is None:
-                mine += share
-            else:
-                children.append((*child, share))
-        objects = [link_object([*(_compile_region(module, name) for name in mine),
-                                _compiled("dispatch", module.dispatch)])]
+        for _ in range(_jobs(sum(r.instructions for r in regions)) - 1 if queue.shared else 0):
+            child = _fork(module, queue)
+            if child is not None:
+                children.append(child)
+        mine, functions = _take_and_compile(module, queue)
+        objects = [link_object([*functions, _compiled("dispatch", module.dispatch)])]
+        done = set(mine)
         while children:
-            pid, reader, share = children.pop(0)
+            pid, reader = children.pop(0)
             try:
                 with os.fdopen(reader, "rb") as f:
                     data = f.read()
@@ -218,22 +219,71 @@ def _compile_shares(module: ModuleType, regions: list[Region]) -> list[bytes]:
             finally:
                 os.waitpid(pid, 0)
             try:
-                result, payload = pickle.loads(data)
-            except Exception:  # nothing, or not all of it: the process died
-                result, payload = "ok", _share_object(module, share)
+                result, names, payload = pickle.loads(data)
+            except Exception:  # nothing, or not all of it: the process died; what it took is redone below
+                continue
             if result != "ok":
                 raise (_NativeErrorElsewhere if result == "native" else _RegionError)(payload)
-            objects.append(payload)
+            done.update(names)
+            if names:
+                objects.append(payload)
+        lost = [name for name in order if name not in done]
+        if lost:
+            objects.append(link_object([_compile_region(module, name) for name in lost]))
         return objects
     finally:
-        for pid, reader, _ in children:  # after a failure: no result is needed from the others
+        queue.close()
+        for pid, reader in children:  # after a failure: no result is needed from the others
             os.kill(pid, signal.SIGKILL)
             os.close(reader)
             os.waitpid(pid, 0)
 
 
-def _share_object(module: ModuleType, names: list[str]) -> bytes:
-    return link_object([_compile_region(module, name) for name in names])
+def _take_and_compile(module: ModuleType, queue: _RegionQueue) -> tuple[list[str], list[CompiledFunction]]:
+    names, functions = [], []
+    while (name := queue.take()) is not None:
+        functions.append(_compile_region(module, name))
+        names.append(name)
+    return names, functions
+
+
+class _RegionQueue:
+    """Region names that processes forked after it take one at a time: a pipe holding each one's
+    index (4 bytes), filled before any process reads. A read of 4 bytes from a pipe of whole records
+    takes exactly one, whichever process reads first. Names that did not fit in the pipe are taken
+    last, by the process that made the queue."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names, self.owner, written = names, os.getpid(), 0
+        try:
+            self.reader, writer = os.pipe()
+        except OSError:  # no pipe: this process takes them all
+            self.reader = None
+        else:
+            try:
+                os.set_blocking(writer, False)  # nobody reads yet: a full pipe must not block
+                written = os.write(writer, b"".join(k.to_bytes(4, "little") for k in range(len(names))))
+            except BlockingIOError:
+                pass
+            finally:
+                os.close(writer)
+        self.left = names[written // 4:]
+
+    @property
+    def shared(self) -> bool:
+        return self.reader is not None
+
+    def take(self) -> str | None:
+        record = os.read(self.reader, 4) if self.reader is not None else b""
+        if len(record) == 4:
+            return self.names[int.from_bytes(record, "little")]
+        if self.left and os.getpid() == self.owner:
+            return self.left.pop(0)
+        return None
+
+    def close(self) -> None:
+        if self.reader is not None:
+            os.close(self.reader)
 
 
 MIN_SHARE = 24  # guest instructions: less work than this does not pay for a process of its own
@@ -245,20 +295,9 @@ def _jobs(instructions: int) -> int:
     return max(1, min(len(os.sched_getaffinity(0)), instructions // MIN_SHARE))
 
 
-def _shares(regions: list[Region], jobs: int) -> list[list[str]]:
-    """Region names in `jobs` shares of about equal size, biggest regions placed first."""
-    shares: list[list[str]] = [[] for _ in range(jobs)]
-    sizes = [0] * jobs
-    for region in sorted(regions, key=lambda r: r.instructions, reverse=True):
-        k = sizes.index(min(sizes))
-        shares[k].append(region.name)
-        sizes[k] += region.instructions
-    return [share for share in shares if share] or [[]]
-
-
-def _fork(module: ModuleType, names: list[str]) -> tuple[int, int] | None:
-    """A child process that compiles the named regions and sends the results down a pipe (None if
-    the system will not start one)."""
+def _fork(module: ModuleType, queue: _RegionQueue) -> tuple[int, int] | None:
+    """A child process that compiles regions from the queue and sends the names it took, and their
+    object file, down a pipe (None if the system will not start one)."""
     try:
         reader, writer = os.pipe()
     except OSError:
@@ -275,11 +314,12 @@ def _fork(module: ModuleType, names: list[str]) -> tuple[int, int] | None:
     try:  # the child: never returns to the caller
         os.close(reader)
         try:
-            payload = ("ok", _share_object(module, names))
+            names, functions = _take_and_compile(module, queue)
+            payload = ("ok", names, link_object(functions) if functions else None)
         except NativeError as e:
-            payload = ("native", _describe(e))
+            payload = ("native", [], _describe(e))
         except Exception as e:
-            payload = ("error", _describe(e))
+            payload = ("error", [], _describe(e))
         with os.fdopen(writer, "wb") as f:
             pickle.dump(payload, f)
     finally:

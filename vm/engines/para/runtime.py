@@ -115,7 +115,7 @@ class _RegionLibrary(JITCodeLibrary):
     def finalize(self) -> None:
         for library in dict.fromkeys(self._linking_libraries):
             self._final_module.link_in(library._get_module_for_linking(), preserve=True)
-        passes, builder = self._codegen._module_pass_manager()  # Numba's full pipeline, once
+        passes, builder = self._codegen._module_pass_manager(opt=2)  # O3 only costs compile time here
         passes.run(self._final_module, builder)
         self._finalized = True
 
