@@ -131,3 +131,30 @@ def test_the_temporary_cache_is_never_a_directory_someone_else_can_write(tmp_pat
     assert shared not in chosen.parents and chosen.is_dir()
     shared.chmod(0o700)
     assert cache._private_temporary_cache() == shared / "para"
+
+
+def test_regions_that_a_dying_process_took_are_compiled_here(fresh_cache: Path, monkeypatch) -> None:
+    parent, compile_for_real = os.getpid(), cache._compile_region
+
+    def dies_in_a_child(module, name):
+        if os.getpid() != parent:
+            os._exit(1)  # after taking a region from the queue
+        return compile_for_real(module, name)
+
+    monkeypatch.setattr(cache, "_compile_region", dies_in_a_child)
+    monkeypatch.setattr(cache, "_jobs", lambda instructions: 2)
+    image = build(_program(107))
+    para, hw = run_image_in(image, "para"), run_image_in(image, "hw")
+    assert para.stats["cache"] == "compiled"
+    assert para.state() == hw.state()
+
+
+def test_the_region_queue_gives_each_name_once_and_what_the_pipe_could_not_hold_last(monkeypatch) -> None:
+    queue = cache._RegionQueue(["a", "b", "c"])
+    assert [queue.take() for _ in range(4)] == ["a", "b", "c", None]
+    queue.close()
+    write = os.write
+    monkeypatch.setattr(cache.os, "write", lambda fd, data: write(fd, data[:4]))  # room for one record
+    queue = cache._RegionQueue(["a", "b", "c"])
+    assert [queue.take() for _ in range(4)] == ["a", "b", "c", None]
+    queue.close()
