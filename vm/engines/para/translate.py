@@ -513,12 +513,13 @@ class RegionWriter:
         return f"fexact({register}, nan_flags, {n})" if n in self.deferred else register
 
     def body(self) -> list[str]:
+        code = {block[0].pc: self.block(block) for block in self.region.blocks}
+        loops = _Loops(code, {block[0].pc: len(block) for block in self.region.blocks})
         lines: list[str] = []
-        first = True
-        for block in self.region.blocks:
-            lines.append(f"{'if' if first else 'elif'} pc == {block[0].pc}:")
-            first = False
-            lines += ["    " + line for line in self.block(block)]
+        for k, block in enumerate(self.region.blocks):
+            pc = block[0].pc
+            lines.append(f"{'elif' if k else 'if'} pc == {pc}:")
+            lines += ["    " + line for line in (loops.loop(pc) if pc in loops.latches else code[pc])]
         # A jump forward into another region continues there natively; a jump back (perhaps a loop
         # over several regions) returns to the dispatcher, so the native stack cannot grow with it.
         lines += [f"elif pc > {self.region.start}:", "    SPILL", "    return jump_guest(pc, ctx_address)",
@@ -526,28 +527,16 @@ class RegionWriter:
         return lines
 
     def block(self, block: list[Decoded]) -> list[str]:
+        """A block's code; it ends in a jump (`pc = target` then `continue` to the dispatcher) or an exit."""
         n = len(block)
         lines = [f"budget -= {n}"]  # the loop's head made sure that the budget holds any block
         for i, d in enumerate(block):
             lines.append(f"# {d.pc:#x}: {self.describe(d)}")
             lines += self.instruction(d, i, n)
         last = block[-1]
-        falls_through = not _always_leaves(last)
-        if _static_target(last) == block[0].pc and last.ins.flow is None:
-            return self.inner_loop(lines, n, last.pc + last.size if falls_through else None)
-        if falls_through:
+        if not _always_leaves(last):
             lines += [f"pc = {last.pc + last.size}", "continue"]
         return lines
-
-    def inner_loop(self, body: list[str], n: int, fall_through: int | None) -> list[str]:
-        """A block that jumps back to its own start, as a `while` of its own: LLVM keeps such a loop
-        tight, where a jump through the region's dispatch on pc costs a chain of compares a turn.
-        The jump back is the body's `continue`; an exit's `break` leaves both loops."""
-        loop = ["while True:", f"    if budget < {n}:", f"        leave = {abi.REASON_FUEL}", "        break"]
-        loop += ["    " + line for line in body]
-        if fall_through is not None:
-            loop += [f"    pc = {fall_through}", "    break"]
-        return loop + ["if leave:", "    break", "continue"]
 
     def instruction(self, d: Decoded, index: int, block_length: int) -> list[str]:
         unused = block_length - index
@@ -593,6 +582,75 @@ class RegionWriter:
         out += ["    if leave:", "        budget += unpack_leave(leave, ctx_address)", f"    {spill}",
                 f"    set_slot(ctx_address, {abi.CTX_PC}, pc)", "    return status", ""]
         return "\n".join(out)
+
+
+MAX_LOOP_INSTRUCTIONS = 48  # a loop's body, with the blocks copied into it, is at most this long
+
+
+class _Loops:
+    """Loops of blocks, each as a `while` of its own: a jump through the region's dispatch on pc costs
+    a chain of compares (LLVM does not thread jumps into a loop's header), where a `while` keeps the
+    loop tight. A loop's head is a block that a block at or after it jumps back to (its latch, the
+    last such). The loop's body is the head's code with the code of each block that it jumps to
+    between head and latch copied in place of the jump, and so on from those: a jump to the head is
+    the `while`'s `continue`, any other jump leaves the loop (`break`) for the dispatcher, and so does
+    an exit (its `leave`). Blocks that return or call (`status = ...`) stay out: their `break` would
+    leave only the loop."""
+
+    def __init__(self, code: dict[int, list[str]], sizes: dict[int, int]) -> None:
+        self.code, self.sizes = code, sizes
+        self.closed = {pc for pc, lines in code.items()
+                       if not any(line.strip().startswith("status =") for line in lines)}
+        self.latches: dict[int, int] = {}
+        for pc, lines in code.items():
+            for _, target in _jumps(lines):
+                if target in self.closed and target <= pc:
+                    self.latches[target] = max(pc, self.latches.get(target, pc))
+
+    def loop(self, head: int) -> list[str]:
+        """The loop at head, or the head's own code where no copied path leads back to it."""
+        room, closes = MAX_LOOP_INSTRUCTIONS - self.sizes[head], False
+
+        def body(pc: int) -> tuple[list[str], int]:
+            """The code from block pc on, and the longest run of instructions in it to a jump."""
+            nonlocal room, closes
+            lines, out, longest, i = self.code[pc], [], 0, 0
+            jumps = dict(_jumps(lines))
+            while i < len(lines):
+                if i not in jumps:
+                    out.append(lines[i])
+                    i += 1
+                    continue
+                target, indent = jumps[i], lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+                inside = head < target <= self.latches[head] and target not in self.latches
+                if target != head and inside and target in self.closed and self.sizes[target] <= room:
+                    room -= self.sizes[target]
+                    copied, length = body(target)
+                    out += [indent + line for line in copied]
+                    longest = max(longest, length)
+                else:
+                    out += [lines[i], indent + ("continue" if target == head else "break")]
+                    closes |= target == head
+                i += 2
+            return out, self.sizes[pc] + longest
+
+        code, longest = body(head)
+        if not closes:
+            return self.code[head]
+        loop = ["while True:", f"    if budget < {longest}:", f"        leave = {abi.REASON_FUEL}", "        break"]
+        return loop + ["    " + line for line in code] + ["if leave:", "    break", "continue"]
+
+
+def _jumps(lines: list[str]) -> list[tuple[int, int]]:
+    """(index, target) of each jump in a block's code: `pc = <number>` and then `continue`."""
+    found = []
+    for i in range(len(lines) - 1):
+        line, after = lines[i], lines[i + 1]
+        indent = len(line) - len(line.lstrip())
+        if (after.strip() == "continue" and len(after) - len(after.lstrip()) == indent
+                and line.strip().startswith("pc = ") and line.strip()[5:].isdigit()):
+            found.append((i, int(line.strip()[5:])))
+    return found
 
 
 def _always_leaves(d: Decoded) -> bool:
