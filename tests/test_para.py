@@ -113,6 +113,41 @@ def test_traps_mid_block_leave_the_same_state() -> None:
     assert para.state() == hw.state()
 
 
+LOOP_OF_BLOCKS = """
+main:   la r9, data
+        li r2, 0
+        li r8, {limit}
+loop:   ld r3, [r9]           ; the loop's head
+        andi r4, r2, 1
+        beqz r4, even
+        shri r7, r2, 3        ; odd turns load from r9 + (r2 / 8) MiB: beyond memory from r2 = 9 on
+        shli r7, r7, 20
+        add r7, r7, r9
+        ld r6, [r7]
+        addi r5, r5, 3
+        jmp join
+even:   sub r5, r5, r3
+join:   addi r2, r2, 1
+        blt r2, r8, loop      ; the latch
+        mov r0, r5
+        halt
+        .data
+data:   .quad 7
+"""
+
+
+@pytest.mark.parametrize("fuel", [None, 1, 3, 4, 5, 6, 9, 10, 11, 12, 13, 14, 15, 40, 57, 58])
+def test_a_loop_of_several_blocks_stops_on_fuel_and_faults_as_in_hw(fuel: int | None) -> None:
+    """The loop runs as one `while` with the blocks after its head copied in (translate.py): fuel
+    must still stop it at the same instruction, and a fault in a copied block leave the same state."""
+    for limit in (8, 40):  # ends normally; faults in its tenth turn
+        image = build(LOOP_OF_BLOCKS.format(limit=limit))
+        assert "while True:" in translate_image(image, ISA).source
+        para, hw = run_image_in(image, "para", fuel=fuel), run_image_in(image, "hw", fuel=fuel)
+        assert para.state() == hw.state(), limit
+    assert fuel is not None or hw.outcome.trap is Trap.MEMFAULT
+
+
 def test_jump_into_the_middle_of_a_block_is_run_correctly() -> None:
     image = build("""
         main:   la r1, main
