@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -178,6 +179,17 @@ def test_deep_recursion_beyond_the_native_call_depth() -> None:
     para, hw = run_image_in(image, "para", mem_size=1 << 20), run_image_in(image, "hw", mem_size=1 << 20)
     assert hw.outcome.exit == 30000
     assert para.state() == hw.state()
+    # Native calls stop nesting within a fixed amount of host stack (abi.NATIVE_STACK_BYTES), so a
+    # thread with a small stack runs it too, where a segfault would end the process.
+    results = []
+    threading.stack_size(1 << 20)
+    try:
+        thread = threading.Thread(target=lambda: results.append(run_image_in(image, "para", mem_size=1 << 20)))
+        thread.start()
+        thread.join()
+    finally:
+        threading.stack_size(0)
+    assert results[0].state() == hw.state()
 
 
 HOSTILE = {

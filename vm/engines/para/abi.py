@@ -17,7 +17,7 @@ CTX_HYPERCALL = 9  # address of vm_hypercall
 CTX_TABLE = 10  # address of int64[regions]: each region's function address
 CTX_LOOKUP = 11  # address of int64[text words]: region index of each block leader, else -1
 CTX_TEXT_END = 12
-CTX_DEPTH = 13  # native calls in progress: guest calls, and jumps forward into another region
+CTX_STACK_LIMIT = 13  # native calls (guest calls, jumps forward into another region) stop nesting below it
 CTX_R0 = 14  # hypercall result
 CTX_SLOTS = 16
 
@@ -36,7 +36,7 @@ REASON_OUTSIDE = 6  # ctx[PC] is outside the translated text
 REASON_CODE_WRITE = 7  # a store at ctx[PC] would change translated code
 REASON_NATIVE_ERROR = 8  # compiled code reported an error of its own (an engine bug, never a guest's)
 
-MAX_NATIVE_DEPTH = 1000  # native calls nest up to this depth, then the dispatcher takes over (the host stack is finite)
+NATIVE_STACK_BYTES = 256 * 1024  # native calls nest in this much host stack, then the dispatcher takes over
 TEXT_BASE = 0x1000
 
 

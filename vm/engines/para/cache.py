@@ -22,7 +22,14 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
-from vm.engines.para.native import CompiledFunction, NativeCode, NativeError, host_description, link_object
+from vm.engines.para.native import (
+    CompiledFunction,
+    NativeCode,
+    NativeError,
+    entry_ir,
+    host_description,
+    link_object,
+)
 from vm.engines.para.translate import ENGINE_VERSION, MAX_REGION_BLOCKS, Region, Translation, translate_image
 
 _LOADED: dict[str, NativeCode] = {}
@@ -163,6 +170,7 @@ def _compile(translation: Translation, source_path: Path) -> list[bytes]:
     collecting = gc.isenabled()
     gc.disable()  # Numba makes many short-lived objects; collecting them during a compile costs ~10%
     try:
+        _separate_numba_cache()
         spec.loader.exec_module(module)  # compiles the dispatcher (and sets Numba up); regions follow
         return _compile_shares(module, translation.regions)
     except (OSError, NativeError, _NativeErrorElsewhere) as e:
@@ -172,6 +180,15 @@ def _compile(translation: Translation, source_path: Path) -> list[bytes]:
     finally:
         if collecting:
             gc.enable()
+
+
+def _separate_numba_cache() -> None:
+    """Numba caches the runtime's helpers (cache=True) under runtime.py's timestamp alone, with the
+    ABI's constants from abi.py compiled in: each engine fingerprint gets a Numba cache of its own,
+    beside the objects, so that helpers built for another ABI are never linked in."""
+    from numba.core import config
+
+    config.CACHE_DIR = str(cache_dir() / "numba" / hashlib.sha256(_engine_fingerprint().encode()).hexdigest()[:16])
 
 
 def _describe(e: Exception) -> str:
@@ -329,8 +346,8 @@ def _fork(module: ModuleType, queue: _RegionQueue) -> tuple[int, int] | None:
 def _compile_region(module: ModuleType, name: str) -> CompiledFunction:
     from vm.engines.para.runtime import compile_region  # only a compile needs Numba: a cache hit never
 
-    module_ir, symbol = compile_region(getattr(module, name))
-    return CompiledFunction(name, module_ir, symbol, 2)
+    module_ir, symbol = compile_region(getattr(module, name), lambda symbol: entry_ir(name, symbol, 2))
+    return CompiledFunction(name, module_ir, symbol, 2, has_entry=True)
 
 
 def _compiled(name: str, dispatcher) -> CompiledFunction:

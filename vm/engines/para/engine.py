@@ -106,7 +106,6 @@ class ParaRun:
         self.monitor.host.protect(abi.TEXT_BASE, self.translation.text_end)
         ctx_address = int(self.ctx.ctypes.data)
         dispatch, handlers = self.dispatch, self.device_handlers
-        ctx[abi.CTX_DEPTH] = 0  # native calls and returns keep it balanced from here on
         PC, BUDGET, DEVICE = abi.CTX_PC, abi.CTX_BUDGET, abi.REASON_DEVICE  # locals: this loop is the VM exit
         while True:
             pc = machine.pc

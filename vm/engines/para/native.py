@@ -31,6 +31,7 @@ class CompiledFunction:
     module_ir: str
     symbol: str
     arity: int  # int64 arguments; the last is ctx
+    has_entry: bool = False  # module_ir defines the entry point already (see entry_ir)
 
 
 def new_target_machine() -> llvm.TargetMachine:
@@ -51,20 +52,22 @@ def host_description() -> str:
     return f"{llvm.get_process_triple()} {llvm.get_host_cpu_name()} {llvm.get_host_cpu_features().flatten()}"
 
 
-def _entry(f: CompiledFunction) -> str:
-    """A C entry point for a function of Numba's calling convention (status, result by pointer)."""
-    params = ", ".join(f"i64 %a{i}" for i in range(f.arity))
-    ctx = f"%a{f.arity - 1}"
+def entry_ir(name: str, symbol: str, arity: int) -> str:
+    """A C entry point for a function of Numba's calling convention (status, result by pointer).
+    Added to the function's module before it is optimised, the function is inlined into it and its
+    error path (never taken by generated code) and pointers are optimised away."""
+    params = ", ".join(f"i64 %a{i}" for i in range(arity))
+    ctx = f"%a{arity - 1}"
     return f'''
-declare i32 @"{f.symbol}"(ptr, ptr, {", ".join(["i64"] * f.arity)})
+declare i32 @"{symbol}"(ptr, ptr, {", ".join(["i64"] * arity)})
 
-define i64 @"{ENTRY_PREFIX}{f.name}"({params}) {{
+define i64 @"{ENTRY_PREFIX}{name}"({params}) {{
 entry:
   %result = alloca i64
   %exception = alloca ptr
   store i64 0, ptr %result
   store ptr null, ptr %exception
-  %status = call i32 @"{f.symbol}"(ptr %result, ptr %exception, {params})
+  %status = call i32 @"{symbol}"(ptr %result, ptr %exception, {params})
   %ok = icmp eq i32 %status, 0
   br i1 %ok, label %done, label %error
 done:
@@ -81,7 +84,7 @@ error:
 
 def link_object(functions: list[CompiledFunction]) -> bytes:
     """One object file with an entry point for each function and nothing it does not use."""
-    module = llvm.parse_assembly("".join(_entry(f) for f in functions))
+    module = llvm.parse_assembly("".join(entry_ir(f.name, f.symbol, f.arity) for f in functions if not f.has_entry))
     for text in dict.fromkeys(f.module_ir for f in functions):
         module.link_in(llvm.parse_assembly(text))
     entries = {ENTRY_PREFIX + f.name for f in functions}
@@ -89,7 +92,8 @@ def link_object(functions: list[CompiledFunction]) -> bytes:
         if not value.is_declaration and value.name not in entries:
             value.linkage = "internal"  # Numba's Python wrappers and the like become dead code
     for f in functions:  # an entry point is its function: no call of one from the other
-        module.get_function(f.symbol).add_function_attribute("alwaysinline")
+        if not f.has_entry:
+            module.get_function(f.symbol).add_function_attribute("alwaysinline")
     tm = _emitter()
     passes = llvm.create_new_module_pass_manager()
     passes.add_always_inliner_pass()

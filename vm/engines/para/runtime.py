@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
 
+import llvmlite.binding as llvm
 from llvmlite import ir
 from numba import carray, njit, types
-from numba.core import compiler, registry
+from numba.core import cgutils, compiler, registry
 from numba.core.codegen import JITCodeLibrary
 from numba.core.compiler import CompilerBase
 from numba.core.compiler_lock import global_compiler_lock
@@ -31,7 +33,6 @@ from numba.extending import intrinsic
 
 from vm.engines.para.abi import (
     CTX_BUDGET,
-    CTX_DEPTH,
     CTX_DETAIL,
     CTX_FREGS,
     CTX_LOOKUP,
@@ -40,9 +41,10 @@ from vm.engines.para.abi import (
     CTX_REASON,
     CTX_REGS,
     CTX_SLOTS,
+    CTX_STACK_LIMIT,
     CTX_TABLE,
     CTX_TEXT_END,
-    MAX_NATIVE_DEPTH,
+    NATIVE_STACK_BYTES,
     REASON_CODE_WRITE,
     REASON_HALT,
     REASON_MIDBLOCK,
@@ -109,20 +111,28 @@ class _RegionLibrary(JITCodeLibrary):
     A region is optimised once, after linking, and its machine code is made once, with the whole
     program's (native.py)."""
 
+    entry = symbol = ""  # LLVM IR that calls the function, which has this symbol (see compile_region)
+
     def add_llvm_module(self, ll_module) -> None:
         self._final_module.link_in(ll_module)
 
     def finalize(self) -> None:
         for library in dict.fromkeys(self._linking_libraries):
             self._final_module.link_in(library._get_module_for_linking(), preserve=True)
+        if self.entry:
+            self._final_module.link_in(llvm.parse_assembly(self.entry))
+            inner = self._final_module.get_function(self.symbol)
+            inner.linkage = "internal"  # called from the entry point only, and inlined there
+            inner.add_function_attribute("alwaysinline")
         passes, builder = self._codegen._module_pass_manager(opt=2)  # O3 only costs compile time here
         passes.run(self._final_module, builder)
         self._finalized = True
 
 
-def compile_region(function) -> tuple[str, str]:
+def compile_region(function, entry: Callable[[str], str]) -> tuple[str, str]:
     """A region function (`int64 f(int64 pc, int64 ctx_address)`) compiled by Numba in nopython mode
-    to optimised LLVM IR: the module's text and the function's symbol in it."""
+    to optimised LLVM IR: the module's text and the function's symbol in it. `entry(symbol)` is LLVM
+    IR that calls the function and is optimised with it (the function is inlined into it)."""
     target = registry.cpu_target
     flags = compiler.Flags()
     target.options.parse_as_flags(flags, dict(NATIVE_OPTIONS, nopython=True))
@@ -132,8 +142,10 @@ def compile_region(function) -> tuple[str, str]:
         result = compiler.compile_extra(target.typing_context, target.target_context, function,
                                         (types.int64, types.int64), types.int64, flags, {}, library=library,
                                         pipeline_class=RegionCompiler)
+        symbol = result.fndesc.mangled_name
+        library.entry, library.symbol = entry(symbol), symbol
         library.finalize()
-    return library.get_llvm_str(), result.fndesc.mangled_name
+    return library.get_llvm_str(), symbol
 
 
 @intrinsic
@@ -516,31 +528,59 @@ def region_of(target, ctx):
     return -1
 
 
+@intrinsic
+def stack_address(typingctx):
+    """An address in the current native stack frame (the stack grows down)."""
+    def codegen(context, builder, signature, args):
+        return builder.ptrtoint(cgutils.alloca_once(builder, ir.IntType(8)), _I64)
+
+    return types.int64(), codegen
+
+
+@njit("i8(i8, i8, i8)", cache=True)
+def enter_region(region, target, ctx_address):
+    """Continue at target as a native call of its region (the caller's registers already stored);
+    returns that region's status. Where native calls nest too deep, the dispatcher takes over:
+    ctx[PC] = target, STATUS_JUMP."""
+    ctx = carray(ptr_i64(ctx_address), CTX_SLOTS)
+    if stack_address() < ctx[CTX_STACK_LIMIT]:
+        ctx[CTX_PC] = target
+        return STATUS_JUMP
+    return call_region(carray(ptr_i64(ctx[CTX_TABLE]), region + 1)[region], target, ctx_address)
+
+
 @njit("i8(i8, i8)", cache=True)
 def jump_guest(target, ctx_address):
-    """Continue at target as a native call of its region (the caller's registers already stored);
-    returns that region's status. Where target starts no block, or native calls nest too deep, the
-    dispatcher takes over: ctx[PC] = target, STATUS_JUMP. A jump forward into another region uses
+    """`enter_region` of the region that starts a block at target; where there is none, the
+    dispatcher takes over (or stops: outside the text). A jump forward into another region uses
     this directly, so the native stack unwinds at a guest return or an exit, not at such a jump."""
     ctx = carray(ptr_i64(ctx_address), CTX_SLOTS)
     region = region_of(target, ctx)
-    if region < 0 or ctx[CTX_DEPTH] >= MAX_NATIVE_DEPTH:
-        ctx[CTX_PC] = target  # the dispatcher takes it from here (or stops: outside the text)
+    if region < 0:
+        ctx[CTX_PC] = target
         return STATUS_JUMP
-    ctx[CTX_DEPTH] += 1
-    status = call_region(carray(ptr_i64(ctx[CTX_TABLE]), region + 1)[region], target, ctx_address)
-    ctx[CTX_DEPTH] -= 1
-    return status
+    return enter_region(region, target, ctx_address)
+
+
+@njit("i8(i8, i8, i8)", cache=True)
+def _returned(status, ctx_address, return_pc):
+    """0 when a call returned to return_pc; else 1 + the status to pass on."""
+    if status == STATUS_RETURN and carray(ptr_i64(ctx_address), CTX_SLOTS)[CTX_PC] == return_pc:
+        return 0
+    return 1 + status
 
 
 @njit("i8(i8, i8, i8)", cache=True)
 def call_guest(target, ctx_address, return_pc):
     """A guest call as a native call of the target's region. 0 when the guest returned to
     return_pc; else 1 + the status to pass on (ctx[PC] says where execution continues)."""
-    status = jump_guest(target, ctx_address)
-    if status == STATUS_RETURN and carray(ptr_i64(ctx_address), CTX_SLOTS)[CTX_PC] == return_pc:
-        return 0
-    return 1 + status
+    return _returned(jump_guest(target, ctx_address), ctx_address, return_pc)
+
+
+@njit("i8(i8, i8, i8, i8)", cache=True)
+def call_guest_region(region, target, ctx_address, return_pc):
+    """`call_guest` where the translator knows the target's region."""
+    return _returned(enter_region(region, target, ctx_address), ctx_address, return_pc)
 
 
 # -- the dispatcher -----------------------------------------------------------------------------------
@@ -549,6 +589,7 @@ def dispatch(ctx_address):
     """Enter translated code at ctx[PC] and follow jumps between regions until native code must
     stop; returns why (ctx[REASON])."""
     ctx = carray(ptr_i64(ctx_address), CTX_SLOTS)
+    ctx[CTX_STACK_LIMIT] = stack_address() - NATIVE_STACK_BYTES
     while True:
         pc = ctx[CTX_PC]
         if pc < TEXT_BASE or pc >= ctx[CTX_TEXT_END] or pc & 7:
