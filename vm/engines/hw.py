@@ -275,7 +275,6 @@ class HwEngine:
     """Runs a machine instruction by instruction; `monitor` provides devices and hypercalls."""
 
     CHUNK = 1 << 22
-    INITIAL_WORDS = (16 << 20) // WORD  # the handler list grows past this only if code runs there
 
     def __init__(self, isa: InstructionSet, machine: Machine, monitor, protect_below: int = 0) -> None:
         """`protect_below`: stores below this address trap UNSUPPORTED instead of changing code (the
@@ -285,8 +284,9 @@ class HwEngine:
         self.monitor = monitor
         self.factories = factories_for(isa)
         self.mem_end = machine.mem_size
-        # handlers[pc // 8]: the closure for the instruction at pc, or None until it is decoded
-        self.handlers: list[Callable[[], int] | None] = [None] * min(self.mem_end // WORD, self.INITIAL_WORDS)
+        # handlers[pc // 8]: the closure for the instruction at pc, or None until it is decoded. Sized
+        # for the text; it doubles when code runs beyond (in data).
+        self.handlers: list[Callable[[], int] | None] = [None] * (machine.image.text_end // WORD + 1)
         self.monitor_handlers: dict[int, Callable[[], int]] = {}
         self.protect_below = protect_below
         self.code_end = [protect_below]
@@ -355,7 +355,7 @@ class HwEngine:
         ins, handler = self.decode(pc)
         w = pc >> 3
         if w >= len(self.handlers):
-            self.handlers.extend([None] * (w + 1 - len(self.handlers)))
+            self.handlers.extend([None] * max(w + 1 - len(self.handlers), len(self.handlers)))
         if ins.semantics.exits_to_monitor:
             self.monitor_handlers[w] = handler
             handler = _raise_vm_exit

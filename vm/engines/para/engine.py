@@ -51,9 +51,7 @@ class ParaRun:
         stats["hw_instructions"] = 0
         self._arrays(machine)
         self.hw: HwEngine | None = None
-        # Device instructions run in Python on the native register arrays: a VM exit copies nothing.
-        arrays = _RegisterArrays(machine.image, machine.mem, memoryview(self.regs), memoryview(self.fregs))
-        self.devices = HwEngine(isa, arrays, monitor)
+        self.devices: HwEngine | None = None  # made at the first VM exit: most runs have none
         self.device_handlers: dict[int, object] = {}
         self.dispatch = ffi.cast("int64_t(*)(int64_t)", self.code.address("dispatch"))
 
@@ -170,6 +168,11 @@ class ParaRun:
                 return fuel_outcome(machine)
 
     def _device_handler(self, pc: int):
+        if self.devices is None:
+            # Device instructions run in Python on the native register arrays: a VM exit copies nothing.
+            arrays = _RegisterArrays(self.machine.image, self.machine.mem, memoryview(self.regs),
+                                     memoryview(self.fregs))
+            self.devices = HwEngine(self.isa, arrays, self.monitor)
         _, handler = self.devices.decode(pc)
         self.device_handlers[pc] = handler
         return handler
