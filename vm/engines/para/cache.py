@@ -185,10 +185,12 @@ def _compile(translation: Translation, source_path: Path) -> list[bytes]:
 def _separate_numba_cache() -> None:
     """Numba caches the runtime's helpers (cache=True) under runtime.py's timestamp alone, with the
     ABI's constants from abi.py compiled in: each engine fingerprint gets a Numba cache of its own,
-    beside the objects, so that helpers built for another ABI are never linked in."""
+    so that helpers built for another ABI are never linked in. It is per user, not per $VM_CACHE_DIR:
+    compiling the helpers takes a second, once. (Where it cannot be written, Numba uses its own.)"""
     from numba.core import config
 
-    config.CACHE_DIR = str(cache_dir() / "numba" / hashlib.sha256(_engine_fingerprint().encode()).hexdigest()[:16])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vm" / "numba"
+    config.CACHE_DIR = str(base / hashlib.sha256(_engine_fingerprint().encode()).hexdigest()[:16])
 
 
 def _describe(e: Exception) -> str:
