@@ -36,6 +36,7 @@ from vm.engines.para.abi import (
     CTX_DETAIL,
     CTX_FREGS,
     CTX_LOOKUP,
+    CTX_NAN_FLAGS,
     CTX_PC,
     CTX_R0,
     CTX_REASON,
@@ -291,25 +292,34 @@ def _fcanon(b, x):
     return b.select(b.fcmp_unordered("uno", x, x), _canonical_nan(), x)
 
 
-def _flag(b, flags, n):
-    return b.trunc(b.lshr(flags, n), ir.IntType(1))
+def _nan_flag(b, ctx_address, n):
+    """Float register n's flag: a byte of ctx, 1 if the register may hold a NaN still to canonicalise
+    (see translate.py). Written by volatile stores: LLVM keeps such a store where it is, in place of
+    a loop-carried flag that made it peel loops and spill registers."""
+    flags = b.gep(b.inttoptr(ctx_address, _I64.as_pointer()), [ir.Constant(_I64, CTX_NAN_FLAGS)])
+    return b.gep(b.bitcast(flags, ir.IntType(8).as_pointer()), [n])
 
 
-def _fexact(b, x, flags, n):
-    """Float register n's value x, canonicalised if bit n of `flags` says that it may hold a NaN
-    from arithmetic (see translate.py)."""
-    return b.select(_flag(b, flags, n), _fcanon(b, x), x)
+def _fexact(b, x, ctx_address, n):
+    """Float register n's value x, canonicalised if its flag says that it may hold a NaN from
+    arithmetic."""
+    deferred = b.icmp_unsigned("!=", b.load(_nan_flag(b, ctx_address, n)), ir.Constant(ir.IntType(8), 0))
+    return b.select(deferred, _fcanon(b, x), x)
 
 
-def _move_flag(b, flags, source, target):
-    """The flags after a move from float register `source` to `target`."""
-    bit = b.zext(_flag(b, flags, source), _I64)
-    return b.or_(b.and_(flags, b.not_(b.shl(ir.Constant(_I64, 1), target))), b.shl(bit, target))
+def _set_nan_flag(b, ctx_address, n, value):
+    b.store(b.trunc(value, ir.IntType(8)), _nan_flag(b, ctx_address, n)).volatile = True
+    return ir.Constant(_I64, 0)
+
+
+def _move_nan_flag(b, ctx_address, source, target):
+    return _set_nan_flag(b, ctx_address, target, b.zext(b.load(_nan_flag(b, ctx_address, source)), _I64))
 
 
 fcanon = _llvm("fcanon", _f(_f), _fcanon)
-fexact = _llvm("fexact", _f(_f, _i, _i), _fexact)
-move_flag = _llvm("move_flag", _i(_i, _i, _i), _move_flag)
+fexact = _llvm("fexact", _f(_f, _i, _i), _fexact)  # fexact(x, ctx_address, n)
+set_nan_flag = _llvm("set_nan_flag", _i(_i, _i, _i), _set_nan_flag)  # set_nan_flag(ctx_address, n, 0 or 1)
+move_nan_flag = _llvm("move_nan_flag", _i(_i, _i, _i), _move_nan_flag)  # move_nan_flag(ctx_address, from, to)
 fsqrt = _llvm("fsqrt", _f(_f), _fsqrt)
 fmin = _llvm("fmin", _f(_f, _f), _fminmax(smaller=True))
 fmax = _llvm("fmax", _f(_f, _f), _fminmax(smaller=False))
@@ -439,13 +449,12 @@ set_slot = _llvm("set_slot", _i(_i, _i, _i), _set_slot)
 # -- guest registers in native locals ----------------------------------------------------------------
 def register_transfer(ints: tuple[int, ...], floats: tuple[int, ...], deferred: tuple[int, ...] = ()):
     """Two intrinsics for a region that keeps the budget and these registers in native locals:
-    `spill(ctx_address, budget, *registers[, nan_flags])` stores them to ctx and the guest's register
-    arrays, `reload(ctx_address)` returns them as a tuple. `deferred` are the float registers with a
-    bit in `nan_flags`: one that may hold a NaN still to canonicalise (see translate.py) is
-    canonicalised on the way out, and the flags come back cleared. Each is one call in Numba's IR,
-    a few loads or stores in LLVM's, and no function of its own to compile."""
-    flags = 1 + len(ints) + len(floats)  # the index of the flags, after the values that are stored
-    values = [types.int64] * (1 + len(ints)) + [types.float64] * len(floats) + [types.int64] * bool(deferred)
+    `spill(ctx_address, budget, *registers)` stores them to ctx and the guest's register arrays,
+    `reload(ctx_address)` returns them as a tuple. `deferred` are the float registers with a NaN
+    flag: one that may hold a NaN still to canonicalise (see translate.py) is canonicalised on the
+    way out, and the flags are cleared on the way in. Each is one call in Numba's IR, a few loads or
+    stores in LLVM's, and no function of its own to compile."""
+    values = [types.int64] * (1 + len(ints)) + [types.float64] * len(floats)
     state = types.Tuple(values)
     float_at = {1 + len(ints) + k: n for k, n in enumerate(floats)}
 
@@ -466,8 +475,7 @@ def register_transfer(ints: tuple[int, ...], floats: tuple[int, ...], deferred: 
             for i, slot in enumerate(slots(builder, args[0])):
                 value = builder.extract_value(args[1], i)
                 if float_at.get(i) in deferred:
-                    n = ir.Constant(_I64, float_at[i])
-                    value = _fexact(builder, value, builder.extract_value(args[1], flags), n)
+                    value = _fexact(builder, value, args[0], ir.Constant(_I64, float_at[i]))
                 builder.store(value, slot)
             return context.get_dummy_value()
 
@@ -477,7 +485,9 @@ def register_transfer(ints: tuple[int, ...], floats: tuple[int, ...], deferred: 
     def reload(typingctx, ctx_address):
         def codegen(context, builder, signature, args):
             loaded = [builder.load(slot) for slot in slots(builder, args[0])]
-            return context.make_tuple(builder, state, loaded + [ir.Constant(_I64, 0)] * bool(deferred))
+            for n in deferred:
+                _set_nan_flag(builder, args[0], ir.Constant(_I64, n), ir.Constant(_I64, 0))
+            return context.make_tuple(builder, state, loaded)
 
         return state(types.int64), codegen
 

@@ -131,7 +131,7 @@ def form_regions(image: Image, words: list[Decoded], max_blocks: int = MAX_REGIO
 # The ISA makes every NaN from arithmetic the canonical one (`fd = fcanon(...)`). Doing that at once
 # puts a compare and a select on every float result, on the dependency chain of a float loop, which
 # doubled the time of the float benchmarks. Para defers it to where a float's bits can be seen:
-# `fd = fcanon(e)` leaves e's own result in fd and sets fd's bit in `nan_flags`; a flagged register is
+# `fd = fcanon(e)` leaves e's own result in fd and sets fd's NaN flag (in ctx); a flagged register is
 # canonicalised (`fexact`) where its bits are read (f2bits, fstore, a plain assignment, a hypercall)
 # and when it is stored to the guest's registers. Until then, only whether it is a NaN, and its value
 # otherwise, can matter, and both are the same before and after canonicalisation. Such reads are
@@ -264,7 +264,7 @@ class ParaLowering(Lowering):
             moved = isinstance(value, ast.Name) and value.id in float_register_names(self.ins)
             source = self.float_register(value.id) if moved else -1
         if n in self.unit.deferred:
-            self.emit(f"nan_flags = {self.unit.flag_update(n, source)}")
+            self.emit(self.unit.flag_update(n, source))
 
     def expr(self, node: ast.expr) -> str:
         if isinstance(node, ast.Call) and node.func.id == "fexact":
@@ -502,19 +502,18 @@ class RegionWriter:
             deferred |= more
 
     def flag_update(self, n: int, source: int | None) -> str:
-        """`nan_flags` after an assignment to float register n: from `flazy` (source None), a move
-        from float register `source`, or anything else (source -1)."""
-        bit = 1 << n
+        """The statement that sets float register n's NaN flag after an assignment: from `flazy`
+        (source None), a move from float register `source`, or anything else (source -1)."""
         if source is None:
-            return f"(nan_flags | {bit})"
+            return f"set_nan_flag(ctx_address, {n}, 1)"
         if source in self.deferred:
-            return f"move_flag(nan_flags, {source}, {n})"
-        return f"(nan_flags & {~bit})"
+            return f"move_nan_flag(ctx_address, {source}, {n})"
+        return f"set_nan_flag(ctx_address, {n}, 0)"
 
     def exact_float(self, n: int) -> str:
         """Source for float register n with exactly the bits the ISA gives it."""
         register = self.use_float(n)
-        return f"fexact({register}, nan_flags, {n})" if n in self.deferred else register
+        return f"fexact({register}, ctx_address, {n})" if n in self.deferred else register
 
     def body(self) -> list[str]:
         code = {block[0].pc: self.block(block) for block in self.region.blocks}
@@ -557,7 +556,7 @@ class RegionWriter:
         name = self.region.name
         ints, floats = tuple(sorted(self.ints)), tuple(sorted(self.floats))
         deferred = tuple(n for n in floats if n in self.deferred)
-        saved = [f"r{n}" for n in ints] + [f"f{n}" for n in floats] + (["nan_flags"] if deferred else [])
+        saved = [f"r{n}" for n in ints] + [f"f{n}" for n in floats]
         state = ", ".join(["budget", *saved])
         # Moving registers between native locals and the guest's arrays is one intrinsic call each way:
         # Numba compiles a call far faster than one statement per register, and an intrinsic is not
@@ -673,9 +672,9 @@ from vm.engines.para.runtime import (
     NATIVE_OPTIONS, ashr, bits2f, call_guest, call_guest_region, call_hypercall, check_load,
     check_store, f2bits, fcanon, fexact, fma, fmax, fmin, fsqrt, ftoi, ftoi_ok, hypercall_leave,
     hypercall_result, isnan, itof, jump_guest, load_f64, load_i16, load_i32, load_i64, load_i8,
-    load_u16, load_u32, load_u8, lshr, move_flag, register_transfer, sdiv, select, set_slot, shl,
-    slot, srem, store_16, store_32, store_64, store_8, store_f64, ult, unpack_leave, wrapping_add,
-    wrapping_mul, wrapping_sub,
+    load_u16, load_u32, load_u8, lshr, move_nan_flag, register_transfer, sdiv, select, set_nan_flag,
+    set_slot, shl, slot, srem, store_16, store_32, store_64, store_8, store_f64, ult, unpack_leave,
+    wrapping_add, wrapping_mul, wrapping_sub,
 )
 from vm.engines.para.runtime import dispatch as run_regions
 
