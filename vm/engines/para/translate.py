@@ -251,6 +251,8 @@ class ParaLowering(Lowering):
 
     def statement(self, stmt: ast.stmt) -> None:
         """An assignment to a float register also says whether it holds a NaN still to canonicalise."""
+        if isinstance(stmt, ast.If | ast.While | ast.For):
+            self.flush_nan_flags()  # what runs conditionally is not tracked (RegionWriter.flag_update)
         if not (isinstance(stmt, ast.Assign) and stmt.targets[0].id in float_register_names(self.ins)):
             super().statement(stmt)
             return
@@ -264,7 +266,12 @@ class ParaLowering(Lowering):
             moved = isinstance(value, ast.Name) and value.id in float_register_names(self.ins)
             source = self.float_register(value.id) if moved else -1
         if n in self.unit.deferred:
-            self.emit(self.unit.flag_update(n, source))
+            for line in self.unit.flag_update(n, source, tracked=self.depth == 0):
+                self.emit(line)
+
+    def flush_nan_flags(self) -> None:
+        for line in self.unit.flush_nan_flags():
+            self.emit(line)
 
     def expr(self, node: ast.expr) -> str:
         if isinstance(node, ast.Call) and node.func.id == "fexact":
@@ -322,6 +329,7 @@ class ParaLowering(Lowering):
 
     def leave(self, reason: int, detail: int | str | None = None, retires: bool | str = False) -> None:
         """Leave native code at this instruction; `retires` may be a run-time condition."""
+        self.flush_nan_flags()
         unused = self.block_length - self.index
         unused = f"{unused} - ({retires})" if isinstance(retires, str) else unused - retires
         for line in leave_lines(self.d.pc, unused, reason, detail):
@@ -357,6 +365,7 @@ class ParaLowering(Lowering):
 
     # -- effects ---------------------------------------------------------------------------------
     def effect(self, name: str, args: list[ast.expr], target: str | None) -> None:
+        self.flush_nan_flags()  # an effect may leave native code, or the region
         if name == "trap":
             self.leave(abi.REASON_TRAP, int(Trap[args[0].id]))
             return
@@ -465,6 +474,8 @@ class RegionWriter:
         self.ints: set[int] = set()
         self.floats: set[int] = set()
         self.deferred = self.deferred_registers()
+        self.flags: dict[int, int] = {}  # NaN flags known in the block so far (see flag_update)
+        self.unflushed: set[int] = set()
 
     def describe(self, d: Decoded) -> str:
         """The source line of an instruction, for the comment above its code. It comes from the
@@ -501,19 +512,36 @@ class RegionWriter:
                 return deferred
             deferred |= more
 
-    def flag_update(self, n: int, source: int | None) -> str:
-        """The statement that sets float register n's NaN flag after an assignment: from `flazy`
-        (source None), a move from float register `source`, or anything else (source -1)."""
-        if source is None:
-            return f"set_nan_flag(ctx_address, {n}, 1)"
-        if source in self.deferred:
-            return f"move_nan_flag(ctx_address, {source}, {n})"
-        return f"set_nan_flag(ctx_address, {n}, 0)"
+    def flag_update(self, n: int, source: int | None, tracked: bool) -> list[str]:
+        """Statements for float register n's NaN flag after an assignment: from `flazy` (source
+        None), a move from float register `source`, or anything else (source -1). In straight-line
+        code (`tracked`) the flag is known here and stored only before the code can leave
+        (`flush_nan_flags`): a float loop stores each flag once a turn, not once per result."""
+        known = 1 if source is None else self.flags.get(source) if source in self.deferred else 0
+        if tracked and known is not None:
+            self.flags[n] = known
+            self.unflushed.add(n)
+            return []
+        self.flags.pop(n, None)
+        self.unflushed.discard(n)
+        if known is not None:
+            return [f"set_nan_flag(ctx_address, {n}, {known})"]
+        return [f"move_nan_flag(ctx_address, {source}, {n})"]
+
+    def flush_nan_flags(self) -> list[str]:
+        """Store the flags known but not yet stored: before anything that may leave the code here."""
+        lines = [f"set_nan_flag(ctx_address, {n}, {self.flags[n]})" for n in sorted(self.unflushed)]
+        self.unflushed.clear()
+        return lines
 
     def exact_float(self, n: int) -> str:
         """Source for float register n with exactly the bits the ISA gives it."""
         register = self.use_float(n)
-        return f"fexact({register}, ctx_address, {n})" if n in self.deferred else register
+        if n not in self.deferred:
+            return register
+        if n in self.flags:
+            return f"fcanon({register})" if self.flags[n] else register
+        return f"fexact({register}, ctx_address, {n})"
 
     def body(self) -> list[str]:
         code = {block[0].pc: self.block(block) for block in self.region.blocks}
@@ -533,10 +561,12 @@ class RegionWriter:
         """A block's code; it ends in a jump (`pc = target` then `continue` to the dispatcher) or an exit."""
         n = len(block)
         lines = [f"budget -= {n}"]  # the loop's head made sure that the budget holds any block
+        self.flags.clear()  # a block may be entered from anywhere: the flags are in ctx
         for i, d in enumerate(block):
             lines.append(f"# {d.pc:#x}: {self.describe(d)}")
             lines += self.instruction(d, i, n)
         last = block[-1]
+        lines += self.flush_nan_flags()
         if not _always_leaves(last):
             lines += [f"pc = {last.pc + last.size}", "continue"]
         return lines
@@ -544,11 +574,11 @@ class RegionWriter:
     def instruction(self, d: Decoded, index: int, block_length: int) -> list[str]:
         unused = block_length - index
         if d.untranslated:  # the interpreter runs it, reading its literal from memory
-            return leave_lines(d.pc, unused, abi.REASON_MIDBLOCK)
+            return self.flush_nan_flags() + leave_lines(d.pc, unused, abi.REASON_MIDBLOCK)
         if d.ins is None:
-            return leave_lines(d.pc, unused, abi.REASON_TRAP, int(d.trap))
+            return self.flush_nan_flags() + leave_lines(d.pc, unused, abi.REASON_TRAP, int(d.trap))
         if d.ins.semantics.exits_to_monitor:
-            return leave_lines(d.pc, unused, abi.REASON_DEVICE)
+            return self.flush_nan_flags() + leave_lines(d.pc, unused, abi.REASON_DEVICE)
         return ParaLowering(self, d, index, block_length).lower()
 
     def function(self) -> str:
