@@ -137,15 +137,36 @@ data:   .quad 7
 """
 
 
+NESTED_LOOPS = """
+main:   la r9, data
+        li r2, {limit}
+outer:  li r3, 0
+inner:  addi r3, r3, 1        ; a loop of one block inside the outer loop
+        ld r4, [r9]
+        blt r3, r2, inner
+        shli r5, r2, {shift}   ; shift 17: beyond memory, the load faults after the inner loop
+        add r5, r5, r9
+        ld r6, [r5]
+        subi r2, r2, 1
+        bnez r2, outer
+        mov r0, r3
+        halt
+        .data
+data:   .quad 7
+"""
+
+
 @pytest.mark.parametrize("fuel", [None, 1, 3, 4, 5, 6, 9, 10, 11, 12, 13, 14, 15, 40, 57, 58])
 def test_a_loop_of_several_blocks_stops_on_fuel_and_faults_as_in_hw(fuel: int | None) -> None:
-    """The loop runs as one `while` with the blocks after its head copied in (translate.py): fuel
-    must still stop it at the same instruction, and a fault in a copied block leave the same state."""
-    for limit in (8, 40):  # ends normally; faults in its tenth turn
-        image = build(LOOP_OF_BLOCKS.format(limit=limit))
-        assert "while True:" in translate_image(image, ISA).source
+    """The loop runs as one `while` with the blocks after its head copied in, and a loop of one block
+    inside it as a `while` of its own (translate.py): fuel must still stop it at the same
+    instruction, and a fault in a copied block leave the same state."""
+    images = [build(LOOP_OF_BLOCKS.format(limit=limit)) for limit in (8, 40)]  # ends; faults in turn 10
+    images += [build(NESTED_LOOPS.format(limit=4, shift=shift)) for shift in (12, 17)]  # ends; faults
+    for image in images:
+        assert translate_image(image, ISA).source.count("while True:") >= 2
         para, hw = run_image_in(image, "para", fuel=fuel), run_image_in(image, "hw", fuel=fuel)
-        assert para.state() == hw.state(), limit
+        assert para.state() == hw.state(), image.source
     assert fuel is not None or hw.outcome.trap is Trap.MEMFAULT
 
 

@@ -627,8 +627,9 @@ class _Loops:
     last such). The loop's body is the head's code with the code of each block that it jumps to
     between head and latch copied in place of the jump, and so on from those: a jump to the head is
     the `while`'s `continue`, any other jump leaves the loop (`break`) for the dispatcher, and so does
-    an exit (its `leave`). Blocks that return or call (`status = ...`) stay out: their `break` would
-    leave only the loop."""
+    an exit (its `leave`). A block in the body that loops on itself is a `while` nested in the loop's
+    (quicksort's partition: two such loops in one). Blocks that return or call (`status = ...`) stay
+    out: their `break` would leave only the loop."""
 
     def __init__(self, code: dict[int, list[str]], sizes: dict[int, int]) -> None:
         self.code, self.sizes = code, sizes
@@ -643,10 +644,25 @@ class _Loops:
     def loop(self, head: int) -> list[str]:
         """The loop at head, or the head's own code where no copied path leads back to it."""
         room, closes = MAX_LOOP_INSTRUCTIONS - self.sizes[head], False
+        fuel = f"leave = {abi.REASON_FUEL}"
+
+        def jump(target: int) -> tuple[list[str], int]:
+            """Code for a jump to target in the loop's body, and the longest run of instructions in
+            it before a check of the budget."""
+            nonlocal room, closes
+            if target == head:
+                closes = True
+                return [f"pc = {target}", "continue"], 0
+            if head < target <= self.latches[head] and target in self.closed and self.sizes[target] <= room:
+                if target not in self.latches:
+                    room -= self.sizes[target]
+                    return body(target)
+                if self.latches[target] == target and len(self._exits(target)) <= 1:
+                    room -= self.sizes[target]
+                    return nested(target), 0
+            return [f"pc = {target}", "break"], 0
 
         def body(pc: int) -> tuple[list[str], int]:
-            """The code from block pc on, and the longest run of instructions in it to a jump."""
-            nonlocal room, closes
             lines, out, longest, i = self.code[pc], [], 0, 0
             jumps = dict(_jumps(lines))
             while i < len(lines):
@@ -654,24 +670,43 @@ class _Loops:
                     out.append(lines[i])
                     i += 1
                     continue
-                target, indent = jumps[i], lines[i][: len(lines[i]) - len(lines[i].lstrip())]
-                inside = head < target <= self.latches[head] and target not in self.latches
-                if target != head and inside and target in self.closed and self.sizes[target] <= room:
-                    room -= self.sizes[target]
-                    copied, length = body(target)
-                    out += [indent + line for line in copied]
-                    longest = max(longest, length)
-                else:
-                    out += [lines[i], indent + ("continue" if target == head else "break")]
-                    closes |= target == head
+                indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+                code, length = jump(jumps[i])
+                out += [indent + line for line in code]
+                longest = max(longest, length)
                 i += 2
             return out, self.sizes[pc] + longest
+
+        def nested(pc: int) -> list[str]:
+            """A block that loops on itself, inside the loop: a `while` of its own, then (without an
+            exit) the code after it, whose run of instructions the budget is checked for again."""
+            lines, out, i, jumps = self.code[pc], [], 0, dict(_jumps(self.code[pc]))
+            while i < len(lines):
+                if i in jumps:
+                    indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+                    out += [lines[i], indent + ("continue" if jumps[i] == pc else "break")]
+                    i += 2
+                else:
+                    out.append(lines[i])
+                    i += 1
+            code = [f"pc = {pc}", "while True:", f"    if budget < {self.sizes[pc]}:", f"        {fuel}",
+                    "        break", *("    " + line for line in out), "if leave:", "    break"]
+            for after in self._exits(pc):
+                rest, longest = jump(after)
+                if longest:
+                    code += [f"if budget < {longest}:", f"    {fuel}", "    break"]
+                code += rest
+            return code
 
         code, longest = body(head)
         if not closes:
             return self.code[head]
-        loop = ["while True:", f"    if budget < {longest}:", f"        leave = {abi.REASON_FUEL}", "        break"]
+        loop = ["while True:", f"    if budget < {longest}:", f"        {fuel}", "        break"]
         return loop + ["    " + line for line in code] + ["if leave:", "    break", "continue"]
+
+    def _exits(self, pc: int) -> set[int]:
+        """Where a block jumps other than to itself."""
+        return {target for _, target in _jumps(self.code[pc]) if target != pc}
 
 
 def _jumps(lines: list[str]) -> list[tuple[int, int]]:
