@@ -41,6 +41,19 @@ def test_a_core_instruction_is_one_entry_in_the_description() -> None:
         assert _run(source, isa, mode).outcome.exit == 2  # (7 - 2) >> 1
 
 
+def test_float_semantics_with_a_loop_see_each_turn_s_nan_as_hw_does() -> None:
+    """para defers NaN canonicalisation and tracks what it deferred while translating; a loop in an
+    instruction's semantics reads, on its second turn, what its first turn assigned."""
+    fcl = instruction("fcl", 0xC5, "rd, fd, fs", "x = 0\nfor i in range(2):\n    x = f2bits(fd)\n"
+                      "    fd = fcanon(fd + fs)\nrd = x", "rd = fd's bits before the second fd += fs")
+    core = core_isa()
+    isa = InstructionSet([*core.instructions, fcl], core.pseudos)
+    source = "main: liw r1, 0x7ff0000000000001\n imvf f2, r1\n fli f1, 1.0\n fcl r3, f1, f2\n halt\n"
+    hw, para = (_run(source, isa, mode) for mode in ("hw", "para"))
+    assert hw.machine.regs[3] & M64 == 0x7FF8000000000000  # 1.0 + a NaN, canonical
+    assert para.state() == hw.state()
+
+
 @pytest.fixture(scope="module")
 def bitops() -> InstructionSet:
     return load_extensions(core_isa(), [str(BITOPS)])

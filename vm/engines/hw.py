@@ -355,7 +355,8 @@ class HwEngine:
         ins, handler = self.decode(pc)
         w = pc >> 3
         if w >= len(self.handlers):
-            self.handlers.extend([None] * max(w + 1 - len(self.handlers), len(self.handlers)))
+            size = min(max(w + 1, 2 * len(self.handlers)), self.mem_end // WORD)
+            self.handlers.extend([None] * (size - len(self.handlers)))
         if ins.semantics.exits_to_monitor:
             self.monitor_handlers[w] = handler
             handler = _raise_vm_exit

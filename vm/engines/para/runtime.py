@@ -289,7 +289,13 @@ ult = _llvm("ult", _i(_i, _i), lambda b, x, y: b.zext(b.icmp_unsigned("<", x, y)
 
 
 def _fcanon(b, x):
-    return b.select(b.fcmp_unordered("uno", x, x), _canonical_nan(), x)
+    """x, or the canonical NaN if x is a NaN. On the bits, not with a float compare: LLVM treats NaN
+    payloads as unspecified and folded `fcanon(fsqrt(x))` into a bare sqrt, whose NaN on x86 is
+    0xFFF8..."""
+    bits = b.bitcast(x, _I64)
+    nan = b.icmp_unsigned(">", b.and_(bits, ir.Constant(_I64, 0x7FFFFFFFFFFFFFFF)),
+                          ir.Constant(_I64, 0x7FF0000000000000))
+    return b.bitcast(b.select(nan, ir.Constant(_I64, CANONICAL_NAN_BITS), bits), _F64)
 
 
 def _nan_flag(b, ctx_address, n):

@@ -253,6 +253,8 @@ class ParaLowering(Lowering):
         """An assignment to a float register also says whether it holds a NaN still to canonicalise."""
         if isinstance(stmt, ast.If | ast.While | ast.For):
             self.flush_nan_flags()  # what runs conditionally is not tracked (RegionWriter.flag_update)
+            if isinstance(stmt, ast.While | ast.For):
+                self.unit.flags.clear()  # a later turn sees what the body assigned: read the flags in ctx
         if not (isinstance(stmt, ast.Assign) and stmt.targets[0].id in float_register_names(self.ins)):
             super().statement(stmt)
             return
