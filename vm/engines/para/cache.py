@@ -170,8 +170,8 @@ def _compile(translation: Translation, source_path: Path) -> list[bytes]:
     collecting = gc.isenabled()
     gc.disable()  # Numba makes many short-lived objects; collecting them during a compile costs ~10%
     try:
-        _separate_numba_cache()
-        spec.loader.exec_module(module)  # compiles the dispatcher (and sets Numba up); regions follow
+        with _separate_numba_cache():
+            spec.loader.exec_module(module)  # compiles the dispatcher (and sets Numba up); regions follow
         return _compile_shares(module, translation.regions)
     except (OSError, NativeError, _NativeErrorElsewhere) as e:
         raise CompileError(f"{_describe(e)} (generated source: {source_path})", numba_rejected=False) from e
@@ -182,15 +182,23 @@ def _compile(translation: Translation, source_path: Path) -> list[bytes]:
             gc.enable()
 
 
-def _separate_numba_cache() -> None:
+@contextlib.contextmanager
+def _separate_numba_cache():
     """Numba caches the runtime's helpers (cache=True) under runtime.py's timestamp alone, with the
     ABI's constants from abi.py compiled in: each engine fingerprint gets a Numba cache of its own,
     so that helpers built for another ABI are never linked in. It is per user, not per $VM_CACHE_DIR:
-    compiling the helpers takes a second, once. (Where it cannot be written, Numba uses its own.)"""
+    compiling the helpers takes a second, once. (Where it cannot be written, Numba uses its own.)
+    Numba reads the setting when the helpers are defined, on the runtime's first import: the rest of
+    the process keeps its own."""
     from numba.core import config
 
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vm" / "numba"
+    previous = config.CACHE_DIR
     config.CACHE_DIR = str(base / hashlib.sha256(_engine_fingerprint().encode()).hexdigest()[:16])
+    try:
+        yield
+    finally:
+        config.CACHE_DIR = previous
 
 
 def _describe(e: Exception) -> str:
