@@ -288,18 +288,14 @@ wrapping_mul = _llvm("wrapping_mul", _i(_i, _i), lambda b, x, y: b.mul(x, y))
 ult = _llvm("ult", _i(_i, _i), lambda b, x, y: b.zext(b.icmp_unsigned("<", x, y), _I64))
 
 
-def _canon_bits(b, x):
-    """The bits of x, or of the canonical NaN if x is a NaN. On the bits, not with a float compare:
-    LLVM treats NaN payloads as unspecified and folded `fcanon(fsqrt(x))` into a bare sqrt, whose
-    NaN on x86 is 0xFFF8..."""
+def _fcanon(b, x):
+    """x, or the canonical NaN if x is a NaN. On the bits, not with a float compare: LLVM treats NaN
+    payloads as unspecified and folded `fcanon(fsqrt(x))` into a bare sqrt, whose NaN on x86 is
+    0xFFF8..."""
     bits = b.bitcast(x, _I64)
     nan = b.icmp_unsigned(">", b.and_(bits, ir.Constant(_I64, 0x7FFFFFFFFFFFFFFF)),
                           ir.Constant(_I64, 0x7FF0000000000000))
-    return b.select(nan, ir.Constant(_I64, CANONICAL_NAN_BITS), bits)
-
-
-def _fcanon(b, x):
-    return b.bitcast(_canon_bits(b, x), _F64)
+    return b.bitcast(b.select(nan, ir.Constant(_I64, CANONICAL_NAN_BITS), bits), _F64)
 
 
 def _nan_flag(b, ctx_address, n):
@@ -310,15 +306,11 @@ def _nan_flag(b, ctx_address, n):
     return b.gep(b.bitcast(flags, ir.IntType(8).as_pointer()), [n])
 
 
-def _exact_bits(b, x, ctx_address, n):
-    """The bits of float register n's value x, canonicalised if its flag says that it may hold a NaN
-    from arithmetic."""
-    deferred = b.icmp_unsigned("!=", b.load(_nan_flag(b, ctx_address, n)), ir.Constant(ir.IntType(8), 0))
-    return b.select(deferred, _canon_bits(b, x), b.bitcast(x, _I64))
-
-
 def _fexact(b, x, ctx_address, n):
-    return b.bitcast(_exact_bits(b, x, ctx_address, n), _F64)
+    """Float register n's value x, canonicalised if its flag says that it may hold a NaN from
+    arithmetic."""
+    deferred = b.icmp_unsigned("!=", b.load(_nan_flag(b, ctx_address, n)), ir.Constant(ir.IntType(8), 0))
+    return b.select(deferred, _fcanon(b, x), x)
 
 
 def _set_nan_flag(b, ctx_address, n, value):
@@ -332,9 +324,6 @@ def _move_nan_flag(b, ctx_address, source, target):
 
 fcanon = _llvm("fcanon", _f(_f), _fcanon)
 fexact = _llvm("fexact", _f(_f, _i, _i), _fexact)  # fexact(x, ctx_address, n)
-# The same as bits, for a store: kept in integer registers, they need no move back to a float one.
-canon_bits = _llvm("canon_bits", _i(_f), _canon_bits)
-exact_bits = _llvm("exact_bits", _i(_f, _i, _i), _exact_bits)  # exact_bits(x, ctx_address, n)
 set_nan_flag = _llvm("set_nan_flag", _i(_i, _i, _i), _set_nan_flag)  # set_nan_flag(ctx_address, n, 0 or 1)
 move_nan_flag = _llvm("move_nan_flag", _i(_i, _i, _i), _move_nan_flag)  # move_nan_flag(ctx_address, from, to)
 fsqrt = _llvm("fsqrt", _f(_f), _fsqrt)
