@@ -288,14 +288,16 @@ wrapping_mul = _llvm("wrapping_mul", _i(_i, _i), lambda b, x, y: b.mul(x, y))
 ult = _llvm("ult", _i(_i, _i), lambda b, x, y: b.zext(b.icmp_unsigned("<", x, y), _I64))
 
 
+def _opaque(b, x):
+    """x, as a value that LLVM knows nothing about: an empty inline asm, no instruction. LLVM treats
+    NaN payloads as unspecified: knowing that x came from a square root, it folded `fcanon(fsqrt(x))`
+    into a bare square root, whose NaN on x86 is 0xFFF8..."""
+    return b.asm(ir.FunctionType(_F64, [_F64]), "", "=x,0", [x], side_effect=False)
+
+
 def _fcanon(b, x):
-    """x, or the canonical NaN if x is a NaN. On the bits, not with a float compare: LLVM treats NaN
-    payloads as unspecified and folded `fcanon(fsqrt(x))` into a bare sqrt, whose NaN on x86 is
-    0xFFF8..."""
-    bits = b.bitcast(x, _I64)
-    nan = b.icmp_unsigned(">", b.and_(bits, ir.Constant(_I64, 0x7FFFFFFFFFFFFFFF)),
-                          ir.Constant(_I64, 0x7FF0000000000000))
-    return b.bitcast(b.select(nan, ir.Constant(_I64, CANONICAL_NAN_BITS), bits), _F64)
+    x = _opaque(b, x)
+    return b.select(b.fcmp_unordered("uno", x, x), _canonical_nan(), x)
 
 
 def _nan_flag(b, ctx_address, n):
