@@ -11,6 +11,7 @@ region; returns are native returns.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 from dataclasses import dataclass
 
@@ -199,21 +200,21 @@ def _mark_statements(body: list[ast.stmt], is_float_register) -> list[ast.stmt]:
     return out
 
 
+# Each of these depends on the instruction alone, and translation runs on every para run (it gives the
+# cache key): each is worked out once per instruction.
+@functools.cache
 def float_register_names(ins: Instruction) -> frozenset[str]:
     return frozenset({op.name for op in ins.operands if op.kind is Kind.FREG} | set(FIXED_FLOAT))
 
 
-_MARKED: dict[Instruction, list[ast.stmt]] = {}
-
-
+@functools.cache
 def marked_semantics(ins: Instruction) -> list[ast.stmt]:
     """An instruction's semantics with its float reads marked for deferred canonicalisation."""
-    if ins not in _MARKED:
-        _MARKED[ins] = _mark_statements(ins.semantics.tree.body, float_register_names(ins).__contains__)
-    return _MARKED[ins]
+    return _mark_statements(ins.semantics.tree.body, float_register_names(ins).__contains__)
 
 
-def deferred_assignments(ins: Instruction) -> list[tuple[str, str | None]]:
+@functools.cache
+def deferred_assignments(ins: Instruction) -> tuple[tuple[str, str | None], ...]:
     """Each assignment that may leave a NaN to canonicalise in a float register, as (target, None)
     for `flazy` and (target, source) for a move from another float register."""
     floats = float_register_names(ins)
@@ -225,7 +226,12 @@ def deferred_assignments(ins: Instruction) -> list[tuple[str, str | None]]:
                 found.append((node.targets[0].id, None))
             elif isinstance(value, ast.Name) and value.id in floats:
                 found.append((node.targets[0].id, value.id))
-    return found
+    return tuple(found)
+
+
+def _float_register(values: dict[str, int], name: str) -> int:
+    """The number of the float register that an operand name (or a fixed name such as f0) means."""
+    return values[name] if name in values else FIXED_FLOAT[name]
 
 
 class ParaLowering(Lowering):
@@ -247,7 +253,7 @@ class ParaLowering(Lowering):
         return f"t{self.d.pc:x}_{name}"
 
     def float_register(self, name: str) -> int:
-        return self.values[name] if self.kinds.get(name) is Kind.FREG else FIXED_FLOAT[name]
+        return _float_register(self.values, name)
 
     def statement(self, stmt: ast.stmt) -> None:
         """An assignment to a float register also says whether it holds a NaN still to canonicalise."""
@@ -503,11 +509,11 @@ class RegionWriter:
         for d in (d for block in self.region.blocks for d in block if d.ins is not None and not d.untranslated):
             values = operand_values(d.ins, d.fields)
             for target, source in deferred_assignments(d.ins):
-                n = values.get(target, FIXED_FLOAT.get(target))
+                n = _float_register(values, target)
                 if source is None:
                     deferred.add(n)
                 else:
-                    moves.append((n, values.get(source, FIXED_FLOAT.get(source))))
+                    moves.append((n, _float_register(values, source)))
         while True:
             more = {target for target, source in moves if source in deferred} - deferred
             if not more:
