@@ -617,7 +617,7 @@ class RegionWriter:
                 f"        if budget < {longest}:", f"            leave = {abi.REASON_FUEL}", "            break"]
         for line in body:
             stripped = line.strip()
-            indent = line[: len(line) - len(line.lstrip())]
+            indent = _indent(line)
             replacement = {"SPILL": spill, "RELOAD": reload}.get(stripped)
             out.append("        " + (indent + replacement if replacement else line))
         out += ["    if leave:", "        budget += unpack_leave(leave, ctx_address)", f"    {spill}",
@@ -671,32 +671,14 @@ class _Loops:
             return [f"pc = {target}", "break"], 0
 
         def body(pc: int) -> tuple[list[str], int]:
-            lines, out, longest, i = self.code[pc], [], 0, 0
-            jumps = dict(_jumps(lines))
-            while i < len(lines):
-                if i not in jumps:
-                    out.append(lines[i])
-                    i += 1
-                    continue
-                indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
-                code, length = jump(jumps[i])
-                out += [indent + line for line in code]
-                longest = max(longest, length)
-                i += 2
+            out, longest = _replace_jumps(self.code[pc], jump)
             return out, self.sizes[pc] + longest
 
         def nested(pc: int) -> list[str]:
             """A block that loops on itself, inside the loop: a `while` of its own, then (without an
             exit) the code after it, whose run of instructions the budget is checked for again."""
-            lines, out, i, jumps = self.code[pc], [], 0, dict(_jumps(self.code[pc]))
-            while i < len(lines):
-                if i in jumps:
-                    indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
-                    out += [lines[i], indent + ("continue" if jumps[i] == pc else "break")]
-                    i += 2
-                else:
-                    out.append(lines[i])
-                    i += 1
+            out, _ = _replace_jumps(self.code[pc], lambda target: (
+                [f"pc = {target}", "continue" if target == pc else "break"], 0))
             code = [f"pc = {pc}", "while True:", f"    if budget < {self.sizes[pc]}:", f"        {fuel}",
                     "        break", *("    " + line for line in out), "if leave:", "    break"]
             for after in self._exits(pc):
@@ -722,11 +704,30 @@ def _jumps(lines: list[str]) -> list[tuple[int, int]]:
     found = []
     for i in range(len(lines) - 1):
         line, after = lines[i], lines[i + 1]
-        indent = len(line) - len(line.lstrip())
-        if (after.strip() == "continue" and len(after) - len(after.lstrip()) == indent
+        if (after.strip() == "continue" and _indent(after) == _indent(line)
                 and line.strip().startswith("pc = ") and line.strip()[5:].isdigit()):
             found.append((i, int(line.strip()[5:])))
     return found
+
+
+def _replace_jumps(lines: list[str], replace) -> tuple[list[str], int]:
+    """A block's code with each jump replaced by `replace(target)`'s lines, and the largest number
+    that `replace` gave with them."""
+    jumps, out, largest, i = dict(_jumps(lines)), [], 0, 0
+    while i < len(lines):
+        if i not in jumps:
+            out.append(lines[i])
+            i += 1
+            continue
+        code, number = replace(jumps[i])
+        out += [_indent(lines[i]) + line for line in code]
+        largest = max(largest, number)
+        i += 2
+    return out, largest
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
 
 
 def _always_leaves(d: Decoded) -> bool:
