@@ -13,7 +13,7 @@ import pytest
 from conftest import ISA
 
 from vm.asm.assembler import assemble
-from vm.benchmarks import PROGRAMS, SIZES, build_c, with_size
+from vm.benchmarks import PROGRAMS, SIZES, _run_c, build_c, with_size
 from vm.run import run_image
 
 SMALL = {"intloop": 1000, "fib": 12, "sieve": 1000, "quicksort": 300, "matmul": 6, "nbody": 100,
@@ -57,6 +57,14 @@ def test_twins_print_the_same_output(name: str, c_twins: dict) -> None:
     assert python == expected
     assert _guest(name, n, "hw") == expected
     assert _guest(name, n, "para") == expected
+
+
+def test_c_twins_time_their_own_run(c_twins: dict) -> None:
+    """C's time is main's, from the run clock linked in; standard output stays the program's own."""
+    quick, output = _run_c([str(c_twins["fib"]), "5"])
+    slow, _ = _run_c([str(c_twins["fib"]), "30"])
+    assert output == b"5\n"
+    assert 0 < quick < slow < 5.0
 
 
 @pytest.mark.parametrize(("name", "n"), list(PUBLISHED))

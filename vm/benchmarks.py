@@ -33,6 +33,7 @@ from vm.run import load_program, run_image
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = ROOT / "bench" / "programs"
 GUEST_PROGRAMS = ROOT / "guest_programs"
+_RUN_CLOCK = re.compile(rb"^run_clock_ns (\d+)$", re.MULTILINE)  # what run_clock.c writes to stderr
 _EQU_N = re.compile(r"^(\s*\.equ\s+N\s*,\s*)(.+?)(\s*(;.*)?)$", re.MULTILINE)
 
 
@@ -160,20 +161,28 @@ def _run_guest(image: Image, mode: str, isa: InstructionSet, repeat: int):
     return Timing.of(timings), results[0]
 
 
-def _para_and_c(image: Image, isa: InstructionSet, c_argv: list[str] | None, repeat: int, c_startup: float):
-    """para's run time and C's process time (less `c_startup`), measured alternately after a
+def _para_and_c(image: Image, isa: InstructionSet, c_argv: list[str] | None, repeat: int):
+    """para's run time and C's (as the C twin's run clock reports it), measured alternately after a
     warm-up of each: (para timing, para's last result, C timing or None, C's output or None)."""
     result = _guest(image, "para", isa)
-    c_out = subprocess.run(c_argv, check=True, capture_output=True).stdout if c_argv else None
+    c_out = _run_c(c_argv)[1] if c_argv else None
     para_samples, c_samples = [], []
     for _ in range(repeat):
         result = _guest(image, "para", isa)
         para_samples.append(result.stats["run_seconds"])
         if c_argv:
-            start = time.perf_counter()
-            c_out = subprocess.run(c_argv, check=True, capture_output=True).stdout
-            c_samples.append(max(time.perf_counter() - start - c_startup, 1e-9))
+            seconds, c_out = _run_c(c_argv)
+            c_samples.append(seconds)
     return Timing.of(para_samples), result, Timing.of(c_samples) if c_argv else None, c_out
+
+
+def _run_c(argv: list[str]) -> tuple[float, bytes]:
+    """Run a C twin built by `build_c`: (its run time from its run clock, its standard output)."""
+    done = subprocess.run(argv, check=True, capture_output=True)
+    found = _RUN_CLOCK.search(done.stderr)
+    if found is None:
+        raise RuntimeError(f"{argv[0]} did not report its run time on standard error")
+    return int(found.group(1)) / 1e9, done.stdout
 
 
 def build_c(name: str, workdir: Path) -> Path | None:
@@ -181,7 +190,8 @@ def build_c(name: str, workdir: Path) -> Path | None:
     if cc is None:
         return None
     exe = workdir / name
-    subprocess.run([cc, "-O2", "-o", str(exe), str(PROGRAMS / f"{name}.c"), "-lm"], check=True, capture_output=True)
+    sources = [str(PROGRAMS / f"{name}.c"), str(PROGRAMS / "run_clock.c")]
+    subprocess.run([cc, "-O2", "-o", str(exe), *sources, "-lm"], check=True, capture_output=True)
     return exe
 
 
@@ -193,22 +203,14 @@ def _run_process(argv: list[str], repeat: int, startup: float = 0.0) -> tuple[Ti
     return Timing(*(max(t - startup, 1e-9) for t in (timing.median, timing.low, timing.high))), out
 
 
-def process_startup(workdir: Path, repeat: int = 9) -> dict[str, float]:
-    """What starting a process costs, to take out of the C and Python timings: the engines' run
-    times do not include their own process start either."""
-    cc = shutil.which("gcc") or shutil.which("cc")
-    costs = {"python": _time(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), repeat)[0].median}
-    if cc:
-        empty = workdir / "empty"
-        source = workdir / "empty.c"
-        source.write_text("int main(void) { return 0; }\n")
-        subprocess.run([cc, "-O2", "-o", str(empty), str(source)], check=True, capture_output=True)
-        costs["c"] = _time(lambda: subprocess.run([str(empty)], check=True), repeat)[0].median
-    return costs
+def python_startup(repeat: int = 9) -> float:
+    """What starting and ending a Python process costs, to take out of the Python timings: the
+    engines' run times do not include their own process start either (C's run clock leaves it out)."""
+    return _time(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), repeat)[0].median
 
 
 def measure(name: str, isa: InstructionSet, quick: bool, workdir: Path, progress: Progress,
-            startup: dict[str, float]) -> ProgramResult:
+            python_start: float) -> ProgramResult:
     sizes = SIZES[name]
     native_n, slow_n = (sizes.quick_native, sizes.quick_slow) if quick else (sizes.native, sizes.slow)
     repeat = 3 if quick else 5
@@ -221,14 +223,13 @@ def measure(name: str, isa: InstructionSet, quick: bool, workdir: Path, progress
     exe = build_c(name, workdir)
     if exe is None:
         notes.append("no C compiler: C not measured")
-    para, para_result, c, c_out = _para_and_c(native_image, isa, exe and [str(exe), str(native_n)], repeat,
-                                              startup.get("c", 0.0))
+    para, para_result, c, c_out = _para_and_c(native_image, isa, exe and [str(exe), str(native_n)], repeat)
     agree = c_out is None or c_out == para_result.output.stdout
     progress.step(f"{name}: para and C")
     hw, hw_result = _run_guest(slow_image, "hw", isa, 1)
     progress.step(f"{name}: hw")
     python, py_out = _run_process([sys.executable, str(PROGRAMS / f"{name}.py"), str(slow_n)], 1,
-                                  startup["python"])
+                                  python_start)
     agree &= py_out == hw_result.output.stdout
     progress.step(f"{name}: Python")
     if not agree:
@@ -432,9 +433,9 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
     progress = Progress(3 * len(names) + 3)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        startup = process_startup(Path(tmp))
+        python_start = python_startup()
         for name in names:
-            results.append(measure(name, isa, args.quick, Path(tmp), progress, startup))
+            results.append(measure(name, isa, args.quick, Path(tmp), progress, python_start))
     matrix = compatibility(isa)
     progress.step("compatibility")
     costs = exit_costs(isa, args.quick)
@@ -465,13 +466,13 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
         print(f"  {row['program']:<{width}}  hw: {row['hw']:<14} para: {row['para']:<40} auto: {row['auto']}")
     print()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in machine_description().items()))
-    print(f"C and Python times exclude process start ({startup.get('c', 0) * 1e3:.2f} ms and "
-          f"{startup['python'] * 1e3:.1f} ms, measured in this run); para and hw times exclude compilation.")
+    print(f"C times are the C twin's own clock around main (bench/programs/run_clock.c); Python times exclude "
+          f"process start ({python_start * 1e3:.1f} ms, measured in this run); para and hw times exclude compilation.")
     print("Ratios compare the best of the repeated runs (para and C alternately, 5 each; 3 with --quick).")
     if args.json:
         report = report_json(results, matrix, costs)
         report["hw_tight_loop_ips"] = asdict(tight)
-        report["process_start_seconds"] = startup
+        report["python_start_seconds"] = python_start
         report["start_up"] = launch
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     if args.plot:
