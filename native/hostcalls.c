@@ -1,9 +1,11 @@
 /* Host services of the vm monitor. See hostcalls.h. */
+#define _GNU_SOURCE /* pthread_getattr_np */
 #include "hostcalls.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,4 +260,22 @@ int64_t vm_hypercall(int64_t host, int64_t n, int64_t r1, int64_t r2, int64_t r3
         h->hypercalls--;
         return VM_TRAP_BADHCALL;
     }
+}
+
+uint64_t vm_stack_low(void)
+{
+#if defined(__linux__)
+    pthread_attr_t attr;
+    void *low;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
+    int found = pthread_attr_getstack(&attr, &low, &size) == 0;
+    pthread_attr_destroy(&attr);
+    return found ? (uint64_t)(uintptr_t)low : 0;
+#elif defined(__APPLE__)
+    pthread_t self = pthread_self();
+    return (uint64_t)(uintptr_t)pthread_get_stackaddr_np(self) - pthread_get_stacksize_np(self);
+#else
+    return 0;
+#endif
 }

@@ -41,3 +41,7 @@ double vm_fma(double a, double b, double c);
 
 /* The float formatting of PUTFLOAT, exposed for tests: writes at most cap bytes, returns length. */
 int64_t vm_format_float(double value, int64_t precision, char *out, int64_t cap);
+
+/* The lowest address of the calling thread's stack, or 0 where the platform cannot tell: native
+ * code must not nest its calls below it (the para engine keeps a margin above it). */
+uint64_t vm_stack_low(void);

@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -186,7 +185,7 @@ def test_jump_into_the_middle_of_a_block_is_run_correctly() -> None:
     assert para.state() == hw.state()
 
 
-def test_deep_recursion_beyond_the_native_call_depth() -> None:
+def test_deep_recursion_beyond_the_native_call_depth(tmp_path: Path) -> None:
     image = build("""
         main:   li r1, 30000
                 call down
@@ -200,17 +199,26 @@ def test_deep_recursion_beyond_the_native_call_depth() -> None:
     para, hw = run_image_in(image, "para", mem_size=1 << 20), run_image_in(image, "hw", mem_size=1 << 20)
     assert hw.outcome.exit == 30000
     assert para.state() == hw.state()
-    # Native calls stop nesting within a fixed amount of host stack (abi.NATIVE_STACK_BYTES), so a
-    # thread with a small stack runs it too, where a segfault would end the process.
+    # Native calls nest in at most abi.NATIVE_STACK_BYTES of host stack, and stop sooner where the
+    # thread's stack ends: threads with stacks larger and smaller than that run it too. In a child
+    # process, because a mistake here is a segfault.
+    script = f"""
+import sys, threading
+from vm.image import Image
+from vm.run import run_image
+image = Image.from_bytes(open({str(tmp_path / "deep.vmi")!r}, "rb").read())
+for kib in (1024, 128):
     results = []
-    threading.stack_size(1 << 20)
-    try:
-        thread = threading.Thread(target=lambda: results.append(run_image_in(image, "para", mem_size=1 << 20)))
-        thread.start()
-        thread.join()
-    finally:
-        threading.stack_size(0)
-    assert results[0].state() == hw.state()
+    threading.stack_size(kib * 1024)
+    thread = threading.Thread(target=lambda: results.append(run_image(image, "para", mem_size=1 << 20, capture=True)))
+    thread.start()
+    thread.join()
+    print(kib, repr(results[0].state()))
+"""
+    (tmp_path / "deep.vmi").write_bytes(image.to_bytes())
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.splitlines() == [f"{kib} {hw.state()!r}" for kib in (1024, 128)]
 
 
 HOSTILE = {

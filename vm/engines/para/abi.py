@@ -19,6 +19,7 @@ CTX_LOOKUP = 11  # address of int64[text words]: region index of each block lead
 CTX_TEXT_END = 12
 CTX_STACK_LIMIT = 13  # native calls (guest calls, jumps forward into another region) stop nesting below it
 CTX_R0 = 14  # hypercall result
+CTX_STACK_FLOOR = 15  # the calling thread's stack ends here (and a margin above it), else 0: see STACK_MARGIN
 CTX_NAN_FLAGS = 16  # 16 bytes (2 slots): float register n may hold a NaN still to canonicalise (translate.py)
 CTX_SLOTS = 18
 
@@ -38,6 +39,7 @@ REASON_CODE_WRITE = 7  # a store at ctx[PC] would change translated code
 REASON_NATIVE_ERROR = 8  # compiled code reported an error of its own (an engine bug, never a guest's)
 
 NATIVE_STACK_BYTES = 256 * 1024  # native calls nest in this much host stack, then the dispatcher takes over
+STACK_MARGIN = 64 * 1024  # ...or less where the thread's stack ends sooner: room kept for the last frames
 TEXT_BASE = 0x1000
 
 

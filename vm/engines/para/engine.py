@@ -10,6 +10,8 @@ continues in hw from that exact state.
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
 from dataclasses import dataclass
 
@@ -20,7 +22,7 @@ from vm.engines.para import abi
 from vm.engines.para.cache import CompileError, compile_image
 from vm.isa import InstructionSet, Trap
 from vm.machine import GuestTrap, Halted, Machine, Outcome, fuel_outcome
-from vm.monitor.host import ffi, hypercall_address
+from vm.monitor.host import ffi, hypercall_address, lib
 from vm.monitor.monitor import Monitor
 
 UNLIMITED = 2**62
@@ -33,6 +35,19 @@ _UNSUPPORTED_CAUSES = {
 }
 _KNOWN_REASONS = {abi.REASON_HALT, abi.REASON_TRAP, abi.REASON_DEVICE, abi.REASON_FUEL, abi.REASON_MIDBLOCK,
                   *_UNSUPPORTED_CAUSES}
+
+
+def stack_floor() -> int:
+    """How low native calls may nest on this thread's stack (0: unknown): its lowest address plus
+    abi.STACK_MARGIN. A thread's stack can be smaller than abi.NATIVE_STACK_BYTES."""
+    main = threading.current_thread() is threading.main_thread()
+    low = _main_thread_stack_low() if main else lib.vm_stack_low()
+    return low + abi.STACK_MARGIN if low else 0
+
+
+@functools.cache
+def _main_thread_stack_low() -> int:
+    return lib.vm_stack_low()  # for the main thread, glibc reads /proc/self/maps: 0.4 ms, once
 
 
 class ParaRun:
@@ -103,6 +118,7 @@ class ParaRun:
         budget = UNLIMITED if fuel is None else fuel
         self.monitor.host.protect(abi.TEXT_BASE, self.translation.text_end)
         ctx_address = int(self.ctx.ctypes.data)
+        ctx[abi.CTX_STACK_FLOOR] = stack_floor()
         dispatch, handlers = self.dispatch, self.device_handlers
         PC, BUDGET, DEVICE = abi.CTX_PC, abi.CTX_BUDGET, abi.REASON_DEVICE  # locals: this loop is the VM exit
         while True:

@@ -42,6 +42,7 @@ from vm.engines.para.abi import (
     CTX_REASON,
     CTX_REGS,
     CTX_SLOTS,
+    CTX_STACK_FLOOR,
     CTX_STACK_LIMIT,
     CTX_TABLE,
     CTX_TEXT_END,
@@ -607,7 +608,7 @@ def dispatch(ctx_address):
     """Enter translated code at ctx[PC] and follow jumps between regions until native code must
     stop; returns why (ctx[REASON])."""
     ctx = carray(ptr_i64(ctx_address), CTX_SLOTS)
-    ctx[CTX_STACK_LIMIT] = stack_address() - NATIVE_STACK_BYTES
+    ctx[CTX_STACK_LIMIT] = max(stack_address() - NATIVE_STACK_BYTES, ctx[CTX_STACK_FLOOR])
     while True:
         pc = ctx[CTX_PC]
         if pc < TEXT_BASE or pc >= ctx[CTX_TEXT_END] or pc & 7:
