@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,17 @@ def test_the_region_queue_gives_each_name_once_and_what_the_pipe_could_not_hold_
     queue = cache._RegionQueue(["a", "b", "c"])
     assert [queue.take() for _ in range(4)] == ["a", "b", "c", None]
     queue.close()
+
+
+def test_no_process_is_forked_while_other_threads_run() -> None:
+    """A forked child has only the thread that forked: a lock another thread held stays held."""
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert cache._jobs(10_000) == 1
+    finally:
+        release.set()
+        other.join()
+    assert cache._jobs(10_000) == min(len(os.sched_getaffinity(0)), 10_000 // cache.MIN_SHARE)
+

@@ -19,6 +19,7 @@ import signal
 import stat
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from types import ModuleType
 
@@ -319,6 +320,8 @@ MIN_SHARE = 24  # guest instructions: less work than this does not pay for a pro
 def _jobs(instructions: int) -> int:
     if sys.platform != "linux":  # fork is what makes a helper process cheap; elsewhere, one process
         return 1
+    if threading.active_count() > 1:  # a forked child has only this thread: a lock another one held
+        return 1  # (Numba's compiler lock, say) would stay locked in it, and the child wait forever
     return max(1, min(len(os.sched_getaffinity(0)), instructions // MIN_SHARE))
 
 
