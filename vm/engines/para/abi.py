@@ -20,8 +20,7 @@ CTX_TEXT_END = 12
 CTX_STACK_LIMIT = 13  # native calls (guest calls, jumps forward into another region) stop nesting below it
 CTX_R0 = 14  # hypercall result
 CTX_STACK_FLOOR = 15  # the calling thread's stack ends here (and a margin above it), else 0: see STACK_MARGIN
-CTX_NAN_FLAGS = 16  # 16 bytes (2 slots): float register n may hold a NaN still to canonicalise (translate.py)
-CTX_SLOTS = 18
+CTX_SLOTS = 16
 
 # -- what a region returns ----------------------------------------------------------------------------
 STATUS_RETURN = 0  # a return instruction: continue at ctx[PC] (the caller checks it is its own)

@@ -36,7 +36,6 @@ from vm.engines.para.abi import (
     CTX_DETAIL,
     CTX_FREGS,
     CTX_LOOKUP,
-    CTX_NAN_FLAGS,
     CTX_PC,
     CTX_R0,
     CTX_REASON,
@@ -301,34 +300,45 @@ def _fcanon(b, x):
     return b.select(b.fcmp_unordered("uno", x, x), _canonical_nan(), x)
 
 
-def _nan_flag(b, ctx_address, n):
-    """Float register n's flag: a byte of ctx, 1 if the register may hold a NaN still to canonicalise
-    (see translate.py). Written by volatile stores: LLVM keeps such a store where it is, in place of
-    a loop-carried flag that made it peel loops and spill registers."""
-    flags = b.gep(b.inttoptr(ctx_address, _I64.as_pointer()), [ir.Constant(_I64, CTX_NAN_FLAGS)])
-    return b.gep(b.bitcast(flags, ir.IntType(8).as_pointer()), [n])
+def _nan_flag(b, flags, n):
+    """Float register n's flag: byte n at address `flags` (see nan_flag_bytes), 1 if the register may
+    hold a NaN still to canonicalise (see translate.py)."""
+    return b.gep(b.inttoptr(flags, ir.IntType(8).as_pointer()), [n])
 
 
-def _fexact(b, x, ctx_address, n):
+def _fexact(b, x, flags, n):
     """Float register n's value x, canonicalised if its flag says that it may hold a NaN from
     arithmetic."""
-    deferred = b.icmp_unsigned("!=", b.load(_nan_flag(b, ctx_address, n)), ir.Constant(ir.IntType(8), 0))
+    deferred = b.icmp_unsigned("!=", b.load(_nan_flag(b, flags, n)), ir.Constant(ir.IntType(8), 0))
     return b.select(deferred, _fcanon(b, x), x)
 
 
-def _set_nan_flag(b, ctx_address, n, value):
-    b.store(b.trunc(value, ir.IntType(8)), _nan_flag(b, ctx_address, n)).volatile = True
+def _set_nan_flag(b, flags, n, value):
+    """Written by a volatile store: LLVM keeps such a store where it is, in place of a loop-carried
+    flag that made it peel loops and spill registers."""
+    b.store(b.trunc(value, ir.IntType(8)), _nan_flag(b, flags, n)).volatile = True
     return ir.Constant(_I64, 0)
 
 
-def _move_nan_flag(b, ctx_address, source, target):
-    return _set_nan_flag(b, ctx_address, target, b.zext(b.load(_nan_flag(b, ctx_address, source)), _I64))
+def _move_nan_flag(b, flags, source, target):
+    return _set_nan_flag(b, flags, target, b.zext(b.load(_nan_flag(b, flags, source)), _I64))
+
+
+@intrinsic
+def nan_flag_bytes(typingctx):
+    """The address of a region call's NaN flags: 16 bytes in its own stack frame. They never outlive
+    it (a spill canonicalises what they flag, a reload clears them), and an address in the frame,
+    unlike one in ctx, needs no register of its own in a loop."""
+    def codegen(context, builder, signature, args):
+        return builder.ptrtoint(cgutils.alloca_once(builder, ir.ArrayType(ir.IntType(8), 16)), _I64)
+
+    return types.int64(), codegen
 
 
 fcanon = _llvm("fcanon", _f(_f), _fcanon)
-fexact = _llvm("fexact", _f(_f, _i, _i), _fexact)  # fexact(x, ctx_address, n)
-set_nan_flag = _llvm("set_nan_flag", _i(_i, _i, _i), _set_nan_flag)  # set_nan_flag(ctx_address, n, 0 or 1)
-move_nan_flag = _llvm("move_nan_flag", _i(_i, _i, _i), _move_nan_flag)  # move_nan_flag(ctx_address, from, to)
+fexact = _llvm("fexact", _f(_f, _i, _i), _fexact)  # fexact(x, flags, n)
+set_nan_flag = _llvm("set_nan_flag", _i(_i, _i, _i), _set_nan_flag)  # set_nan_flag(flags, n, 0 or 1)
+move_nan_flag = _llvm("move_nan_flag", _i(_i, _i, _i), _move_nan_flag)  # move_nan_flag(flags, from, to)
 fsqrt = _llvm("fsqrt", _f(_f), _fsqrt)
 fmin = _llvm("fmin", _f(_f, _f), _fminmax(smaller=True))
 fmax = _llvm("fmax", _f(_f, _f), _fminmax(smaller=False))
@@ -458,11 +468,12 @@ set_slot = _llvm("set_slot", _i(_i, _i, _i), _set_slot)
 # -- guest registers in native locals ----------------------------------------------------------------
 def register_transfer(ints: tuple[int, ...], floats: tuple[int, ...], deferred: tuple[int, ...] = ()):
     """Two intrinsics for a region that keeps the budget and these registers in native locals:
-    `spill(ctx_address, budget, *registers)` stores them to ctx and the guest's register arrays,
-    `reload(ctx_address)` returns them as a tuple. `deferred` are the float registers with a NaN
-    flag: one that may hold a NaN still to canonicalise (see translate.py) is canonicalised on the
-    way out, and the flags are cleared on the way in. Each is one call in Numba's IR, a few loads or
-    stores in LLVM's, and no function of its own to compile."""
+    `spill(ctx_address, flags, budget, *registers)` stores them to ctx and the guest's register
+    arrays, `reload(ctx_address, flags)` returns them as a tuple. `deferred` are the float registers
+    with a NaN flag (at `flags`, see nan_flag_bytes): one that may hold a NaN still to canonicalise
+    (see translate.py) is canonicalised on the way out, and the flags are cleared on the way in.
+    Each is one call in Numba's IR, a few loads or stores in LLVM's, and no function of its own to
+    compile."""
     values = [types.int64] * (1 + len(ints)) + [types.float64] * len(floats)
     state = types.Tuple(values)
     float_at = {1 + len(ints) + k: n for k, n in enumerate(floats)}
@@ -479,26 +490,26 @@ def register_transfer(ints: tuple[int, ...], floats: tuple[int, ...], deferred: 
         return [in_ctx(CTX_BUDGET)] + [builder.gep(base, [ir.Constant(_I64, index)]) for base, index in places]
 
     @intrinsic
-    def spill(typingctx, ctx_address, *registers):
+    def spill(typingctx, ctx_address, flags, *registers):
         def codegen(context, builder, signature, args):
             for i, slot in enumerate(slots(builder, args[0])):
-                value = builder.extract_value(args[1], i)
+                value = builder.extract_value(args[2], i)
                 if float_at.get(i) in deferred:
-                    value = _fexact(builder, value, args[0], ir.Constant(_I64, float_at[i]))
+                    value = _fexact(builder, value, args[1], ir.Constant(_I64, float_at[i]))
                 builder.store(value, slot)
             return context.get_dummy_value()
 
-        return types.void(types.int64, types.StarArgTuple(values)), codegen
+        return types.void(types.int64, types.int64, types.StarArgTuple(values)), codegen
 
     @intrinsic
-    def reload(typingctx, ctx_address):
+    def reload(typingctx, ctx_address, flags):
         def codegen(context, builder, signature, args):
             loaded = [builder.load(slot) for slot in slots(builder, args[0])]
             for n in deferred:
-                _set_nan_flag(builder, args[0], ir.Constant(_I64, n), ir.Constant(_I64, 0))
+                _set_nan_flag(builder, args[1], ir.Constant(_I64, n), ir.Constant(_I64, 0))
             return context.make_tuple(builder, state, loaded)
 
-        return state(types.int64), codegen
+        return state(types.int64, types.int64), codegen
 
     return spill, reload
 

@@ -132,12 +132,12 @@ def form_regions(image: Image, words: list[Decoded], max_blocks: int = MAX_REGIO
 # The ISA makes every NaN from arithmetic the canonical one (`fd = fcanon(...)`). Doing that at once
 # puts a compare and a select on every float result, on the dependency chain of a float loop, which
 # doubled the time of the float benchmarks. Para defers it to where a float's bits can be seen:
-# `fd = fcanon(e)` leaves e's own result in fd and sets fd's NaN flag (in ctx); a flagged register is
-# canonicalised (`fexact`) where its bits are read (f2bits, fstore, a plain assignment, a hypercall)
-# and when it is stored to the guest's registers. Until then, only whether it is a NaN, and its value
-# otherwise, can matter, and both are the same before and after canonicalisation. Such reads are
-# "blind": the operands of comparisons and of the functions in _NAN_BLIND, and whatever passes through
-# _NAN_PRESERVING operations on the way there.
+# `fd = fcanon(e)` leaves e's own result in fd and sets fd's NaN flag (a byte in the region call's
+# stack frame); a flagged register is canonicalised (`fexact`) where its bits are read (f2bits,
+# fstore, a plain assignment, a hypercall) and when it is stored to the guest's registers. Until
+# then, only whether it is a NaN, and its value otherwise, can matter, and both are the same before
+# and after canonicalisation. Such reads are "blind": the operands of comparisons and of the
+# functions in _NAN_BLIND, and whatever passes through _NAN_PRESERVING operations on the way there.
 _NAN_BLIND = {"fcanon", "fmin", "fmax", "isnan", "ftoi_ok", "ftoi"}  # see only NaN or not, and the value
 _NAN_PRESERVING = {"fsqrt", "fma"}  # a NaN in gives a NaN out; the value is exact otherwise
 
@@ -260,7 +260,7 @@ class ParaLowering(Lowering):
         if isinstance(stmt, ast.If | ast.While | ast.For):
             self.flush_nan_flags()  # what runs conditionally is not tracked (RegionWriter.flag_update)
             if isinstance(stmt, ast.While | ast.For):
-                self.unit.flags.clear()  # a later turn sees what the body assigned: read the flags in ctx
+                self.unit.flags.clear()  # a later turn sees what the body assigned: read the flags
         if not (isinstance(stmt, ast.Assign) and stmt.targets[0].id in float_register_names(self.ins)):
             super().statement(stmt)
             return
@@ -533,12 +533,12 @@ class RegionWriter:
         self.flags.pop(n, None)
         self.unflushed.discard(n)
         if known is not None:
-            return [f"set_nan_flag(ctx_address, {n}, {known})"]
-        return [f"move_nan_flag(ctx_address, {source}, {n})"]
+            return [f"set_nan_flag(nan_flags, {n}, {known})"]
+        return [f"move_nan_flag(nan_flags, {source}, {n})"]
 
     def flush_nan_flags(self) -> list[str]:
         """Store the flags known but not yet stored: before anything that may leave the code here."""
-        lines = [f"set_nan_flag(ctx_address, {n}, {self.flags[n]})" for n in sorted(self.unflushed)]
+        lines = [f"set_nan_flag(nan_flags, {n}, {self.flags[n]})" for n in sorted(self.unflushed)]
         self.unflushed.clear()
         return lines
 
@@ -549,7 +549,7 @@ class RegionWriter:
             return register
         if n in self.flags:
             return f"fcanon({register})" if self.flags[n] else register
-        return f"fexact({register}, ctx_address, {n})"
+        return f"fexact({register}, nan_flags, {n})"
 
     def body(self) -> list[str]:
         code = {block[0].pc: self.block(block) for block in self.region.blocks}
@@ -569,7 +569,7 @@ class RegionWriter:
         """A block's code; it ends in a jump (`pc = target` then `continue` to the dispatcher) or an exit."""
         n = len(block)
         lines = [f"budget -= {n}"]  # the loop's head made sure that the budget holds any block
-        self.flags.clear()  # a block may be entered from anywhere: the flags are in ctx
+        self.flags.clear()  # a block may be entered from anywhere: read the flags
         for i, d in enumerate(block):
             lines.append(f"# {d.pc:#x}: {self.describe(d)}")
             lines += self.instruction(d, i, n)
@@ -600,16 +600,19 @@ class RegionWriter:
         # Numba compiles a call far faster than one statement per register, and an intrinsic is not
         # a function of its own to compile. The spill canonicalises what the flags say; the reload
         # clears them.
-        spill = f"spill_{name}(ctx_address, {state})"
-        reload = f"{state}, = reload_{name}(ctx_address)"
+        flags = "nan_flags" if deferred else "0"
+        spill = f"spill_{name}(ctx_address, {flags}, {state})"
+        reload = f"{state}, = reload_{name}(ctx_address, {flags})"
         out = [
             f"spill_{name}, reload_{name} = register_transfer({ints}, {floats}, {deferred})",
             "",
             "",
             f"def {name}(pc, ctx_address):",
             f"    mem_size = slot(ctx_address, {abi.CTX_MEM_SIZE})",
+            f"    mem = slot(ctx_address, {abi.CTX_MEM})",
         ]
-        out.append(f"    mem = slot(ctx_address, {abi.CTX_MEM})")
+        if deferred:
+            out.append("    nan_flags = nan_flag_bytes()")
         longest = max(len(block) for block in self.region.blocks)
         out += [f"    {reload}", f"    status = {abi.STATUS_EXIT}", "    leave = 0", "    while True:",
                 # One fuel check per turn of the loop, not per block: when the budget might not hold
@@ -746,9 +749,9 @@ from vm.engines.para.runtime import (
     NATIVE_OPTIONS, ashr, bits2f, call_guest, call_guest_region, call_hypercall, check_load,
     check_store, f2bits, fcanon, fexact, fma, fmax, fmin, fsqrt, ftoi, ftoi_ok, hypercall_leave,
     hypercall_result, isnan, itof, jump_guest, load_f64, load_i16, load_i32, load_i64, load_i8,
-    load_u16, load_u32, load_u8, lshr, move_nan_flag, register_transfer, sdiv, select, set_nan_flag,
-    set_slot, shl, slot, srem, store_16, store_32, store_64, store_8, store_f64, ult, unpack_leave,
-    wrapping_add, wrapping_mul, wrapping_sub,
+    load_u16, load_u32, load_u8, lshr, move_nan_flag, nan_flag_bytes, register_transfer, sdiv, select,
+    set_nan_flag, set_slot, shl, slot, srem, store_16, store_32, store_64, store_8, store_f64, ult,
+    unpack_leave, wrapping_add, wrapping_mul, wrapping_sub,
 )
 from vm.engines.para.runtime import dispatch as run_regions
 
