@@ -314,9 +314,7 @@ def _fexact(b, x, flags, n):
 
 
 def _set_nan_flag(b, flags, n, value):
-    """Written by a volatile store: LLVM keeps such a store where it is, in place of a loop-carried
-    flag that made it peel loops and spill registers."""
-    b.store(b.trunc(value, ir.IntType(8)), _nan_flag(b, flags, n)).volatile = True
+    b.store(b.trunc(value, ir.IntType(8)), _nan_flag(b, flags, n))
     return ir.Constant(_I64, 0)
 
 
@@ -327,8 +325,9 @@ def _move_nan_flag(b, flags, source, target):
 @intrinsic
 def nan_flag_bytes(typingctx):
     """The address of a region call's NaN flags: 16 bytes in its own stack frame. They never outlive
-    it (a spill canonicalises what they flag, a reload clears them), and an address in the frame,
-    unlike one in ctx, needs no register of its own in a loop."""
+    the call (a spill canonicalises what they flag, a reload clears them), so LLVM keeps them in
+    registers where it can, and stores none in a loop that only sets them: in ctx, which guest stores
+    might alias as far as LLVM knows, each flag was stored on every turn of a float loop."""
     def codegen(context, builder, signature, args):
         return builder.ptrtoint(cgutils.alloca_once(builder, ir.ArrayType(ir.IntType(8), 16)), _I64)
 
