@@ -154,14 +154,36 @@ inner:  addi r3, r3, 1        ; a loop of one block inside the outer loop
 data:   .quad 7
 """
 
+SKIP_IN_LOOP = """
+main:   li r9, {start}
+        li r5, 0
+loop:   lbu r3, [r9]          ; the loop's head
+        addi r9, r9, 1
+        bnez r3, skip         ; a branch over one block, which joins the path again at `skip`
+        addi r5, r5, 1
+        xori r5, r5, 5
+skip:   andi r4, r9, 7
+        bnez r4, loop         ; the latch
+        addi r5, r5, 100
+        li r4, 0x10008
+        blt r9, r4, loop      ; a second latch: past the end of memory (64 KiB), where lbu faults
+        mov r0, r5
+        halt
+        .data
+        .byte 0, 1, 0, 0, 2, 0, 3, 0, 0, 4, 0, 0, 0, 0, 5, 0
+"""
+
 
 @pytest.mark.parametrize("fuel", [None, 1, 3, 4, 5, 6, 9, 10, 11, 12, 13, 14, 15, 40, 57, 58])
 def test_a_loop_of_several_blocks_stops_on_fuel_and_faults_as_in_hw(fuel: int | None) -> None:
-    """The loop runs as one `while` with the blocks after its head copied in, and a loop of one block
-    inside it as a `while` of its own (translate.py): fuel must still stop it at the same
-    instruction, and a fault in a copied block leave the same state."""
+    """The loop runs as one `while` with the blocks after its head copied in, a loop of one block
+    inside it as a `while` of its own, and a block that a branch skips under `if not` (translate.py):
+    fuel must still stop it at the same instruction, and a fault in a copied block leave the same
+    state."""
     images = [build(LOOP_OF_BLOCKS.format(limit=limit)) for limit in (8, 40)]  # ends; faults in turn 10
     images += [build(NESTED_LOOPS.format(limit=4, shift=shift)) for shift in (12, 17)]  # ends; faults
+    images += [build(SKIP_IN_LOOP.format(start=start)) for start in (0x1050, 0xFFE8)]  # ends; faults
+    assert "if not (r3 != 0):" in translate_image(images[-1], ISA).source
     for image in images:
         assert translate_image(image, ISA).source.count("while True:") >= 2
         para, hw = run_image_in(image, "para", fuel=fuel), run_image_in(image, "hw", fuel=fuel)

@@ -674,8 +674,11 @@ class _Loops:
             return [f"pc = {target}", "break"], 0
 
         def body(pc: int) -> tuple[list[str], int]:
-            out, longest = _replace_jumps(self.code[pc], jump)
-            return out, self.sizes[pc] + longest
+            nonlocal room
+            lines, skipped = self._joined(pc, room)
+            room -= skipped
+            out, longest = _replace_jumps(lines, jump)
+            return out, self.sizes[pc] + skipped + longest
 
         def nested(pc: int) -> list[str]:
             """A block that loops on itself, inside the loop: a `while` of its own, then (without an
@@ -696,6 +699,31 @@ class _Loops:
             return self.code[head]
         loop = ["while True:", f"    if budget < {longest}:", f"        {fuel}", "        break"]
         return loop + ["    " + line for line in code] + ["if leave:", "    break", "continue"]
+
+    def _joined(self, pc: int, room: int) -> tuple[list[str], int]:
+        """Block pc's code, and where it ends in a branch over one block of plain statements (no
+        exit, no control flow) to the block after it, that block's code under `if not` instead, with
+        one jump after it (and the number of instructions it adds): the two paths join again, so LLVM
+        can make the skipped statements selects rather than a branch on data (sieve's count of the
+        zero bytes). Without the join, the code of the block after it is copied into both paths."""
+        lines = self.code[pc]
+        jumps = _jumps(lines)
+        if len(jumps) < 2 or [i for i, _ in jumps[-2:]] != [len(lines) - 4, len(lines) - 2]:
+            return lines, 0
+        (_, after), (_, skipped) = jumps[-2:]
+        branch, indent = lines[-5], _indent(lines[-2])
+        over = self.code.get(skipped, [])
+        if not (branch.startswith(indent + "if ") and branch.endswith(":") and _indent(lines[-4]) > indent
+                and skipped in self.closed and skipped not in self.latches and self.sizes[skipped] <= room
+                and _jumps(over) == [(len(over) - 2, after)]):
+            return lines, 0
+        plain = over[:-2]
+        if any(line != line.lstrip() or line.startswith(("if ", "while ", "break", "continue")) for line in plain):
+            return lines, 0
+        condition = branch.strip()[len("if "):-1]
+        code = [f"{indent}if not {condition}:", *(f"{indent}    {line}" for line in plain),
+                f"{indent}pc = {after}", f"{indent}continue"]
+        return lines[:-5] + code, self.sizes[skipped]
 
     def _exits(self, pc: int) -> set[int]:
         """Where a block jumps other than to itself."""
