@@ -207,17 +207,53 @@ def test_jump_into_the_middle_of_a_block_is_run_correctly() -> None:
     assert para.state() == hw.state()
 
 
+SELF_RECURSION = """
+main:   li r1, {depth}
+        call down
+        halt
+down:   beqz r1, bottom       ; down calls itself: a jump within its region
+        subi r1, r1, 1
+        call down
+        addi r0, r0, 1
+        ret
+bottom: ld r2, [r1+{load}]    ; at the bottom: a load from `load`
+        ret
+"""
+MUTUAL_RECURSION = """
+main:   li r1, {depth}
+        call down
+        halt
+down:   beqz r1, bottom       ; down and step call each other: two regions, so native calls nest
+        subi r1, r1, 1
+        call step
+        addi r0, r0, 1
+bottom: ret
+step:   call down
+        ret
+"""
+
+
+def test_a_function_calling_itself_runs_as_jumps_and_stops_and_faults_as_in_hw() -> None:
+    """A call from a region into itself is a jump, and a return to its return address continues in
+    the region: the guest's stack is the only stack. At every fuel value it stops where hw stops,
+    and a fault at the bottom of a recursion leaves the same state."""
+    small = build(SELF_RECURSION.format(depth=4, load=0x1000))
+    assert translate_image(small, ISA).source.count("call_guest_region(") == 1  # main's call only
+    retired = run_image_in(small, "hw").outcome.retired
+    for fuel in range(1, retired + 1):
+        assert run_image_in(small, "para", fuel=fuel).state() == run_image_in(small, "hw", fuel=fuel).state()
+    faults = build(SELF_RECURSION.format(depth=50, load=-8))
+    para, hw = run_image_in(faults, "para"), run_image_in(faults, "hw")
+    assert hw.outcome.trap is Trap.MEMFAULT
+    assert para.state() == hw.state()
+    deep = build(SELF_RECURSION.format(depth=30000, load=0x1000))
+    para, hw = run_image_in(deep, "para", mem_size=1 << 20), run_image_in(deep, "hw", mem_size=1 << 20)
+    assert hw.outcome.exit == 30000
+    assert para.state() == hw.state()
+
+
 def test_deep_recursion_beyond_the_native_call_depth(tmp_path: Path) -> None:
-    image = build("""
-        main:   li r1, 30000
-                call down
-                halt
-        down:   beqz r1, bottom
-                subi r1, r1, 1
-                call down
-                addi r0, r0, 1
-        bottom: ret
-    """)
+    image = build(MUTUAL_RECURSION.format(depth=30000))
     para, hw = run_image_in(image, "para", mem_size=1 << 20), run_image_in(image, "hw", mem_size=1 << 20)
     assert hw.outcome.exit == 30000
     assert para.state() == hw.state()

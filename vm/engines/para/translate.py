@@ -403,11 +403,15 @@ class ParaLowering(Lowering):
             raise ValueError(f"no para lowering for effect {name}")
 
     def goto(self, node: ast.expr, target: str) -> None:
+        local_returns = self.unit.local_returns
         if self.ins.flow == "return":
             self.emit(f"pc = {target}")
+            if local_returns:  # a return from a call in this region continues here
+                self.emit(f"if {' or '.join(f'pc == {r}' for r in sorted(local_returns))}:")
+                self.emit("    continue")
             self.emit(f"status = {abi.STATUS_RETURN}")
             self.emit("break")
-        elif self.ins.flow == "call":
+        elif self.ins.flow == "call" and self.d.pc + self.d.size not in local_returns:
             self.native_call(target)
         else:
             self.emit(f"pc = {target}")
@@ -482,8 +486,19 @@ class RegionWriter:
         self.ints: set[int] = set()
         self.floats: set[int] = set()
         self.deferred = self.deferred_registers()
+        self.local_returns = self.calls_within()
         self.flags: dict[int, int] = {}  # NaN flags known in the block so far (see flag_update)
         self.unflushed: set[int] = set()
+
+    def calls_within(self) -> set[int]:
+        """Return addresses of the calls from this region into itself (a function calling itself):
+        such a call is a jump, and a return to its return address continues in the region. The
+        guest's stack is the only stack: no native call, no registers moved, however deep the
+        recursion. Other calls are native calls, and a return to them returns natively."""
+        own = self.leaders[self.region.start]
+        return {d.pc + d.size for block in self.region.blocks for d in block
+                if d.ins is not None and not d.untranslated and d.ins.flow == "call"
+                and self.leaders.get(_static_target(d)) == own and self.leaders.get(d.pc + d.size) == own}
 
     def describe(self, d: Decoded) -> str:
         """The source line of an instruction, for the comment above its code. It comes from the
