@@ -183,7 +183,7 @@ def test_a_loop_of_several_blocks_stops_on_fuel_and_faults_as_in_hw(fuel: int | 
     images = [build(LOOP_OF_BLOCKS.format(limit=limit)) for limit in (8, 40)]  # ends; faults in turn 10
     images += [build(NESTED_LOOPS.format(limit=4, shift=shift)) for shift in (12, 17)]  # ends; faults
     images += [build(SKIP_IN_LOOP.format(start=start)) for start in (0x1050, 0xFFE8)]  # ends; faults
-    assert "if not (r3 != 0):" in translate_image(images[-1], ISA).source
+    assert "if not ((r3 != 0)):" in translate_image(images[-1], ISA).source
     for image in images:
         assert translate_image(image, ISA).source.count("while True:") >= 2
         para, hw = run_image_in(image, "para", fuel=fuel), run_image_in(image, "hw", fuel=fuel)

@@ -736,7 +736,7 @@ class _Loops:
         if any(line != line.lstrip() or line.startswith(("if ", "while ", "break", "continue")) for line in plain):
             return lines, 0
         condition = branch.strip()[len("if "):-1]
-        code = [f"{indent}if not {condition}:", *(f"{indent}    {line}" for line in plain),
+        code = [f"{indent}if not ({condition}):", *(f"{indent}    {line}" for line in plain),
                 f"{indent}pc = {after}", f"{indent}continue"]
         return lines[:-5] + code, self.sizes[skipped]
 
