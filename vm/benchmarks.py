@@ -2,8 +2,9 @@
 
 Every figure is a ratio of measurements taken in the same run (the machines are shared and noisy):
 each timing is repeated after a warm-up, the spread (min..max) is kept, and ratios compare the best
-of each (another process's work only ever adds time). para and C runs alternate, so that both see
-the machine in the same state.
+of each (another process's work only ever adds time). The para and C runs of a program come one
+after the other, in rounds over all the programs: both see the machine in the same state, and each
+program's samples are spread over the whole measurement.
 The programs live in bench/programs/ of the source tree: NAME.asm, NAME.c and NAME.py print the same
 output for the same size N (the `.equ N, ...` line of the assembly).
 """
@@ -161,21 +162,6 @@ def _run_guest(image: Image, mode: str, isa: InstructionSet, repeat: int):
     return Timing.of(timings), results[0]
 
 
-def _para_and_c(image: Image, isa: InstructionSet, c_argv: list[str] | None, repeat: int):
-    """para's run time and C's (as the C twin's run clock reports it), measured alternately after a
-    warm-up of each: (para timing, para's last result, C timing or None, C's output or None)."""
-    result = _guest(image, "para", isa)
-    c_out = _run_c(c_argv)[1] if c_argv else None
-    para_samples, c_samples = [], []
-    for _ in range(repeat):
-        result = _guest(image, "para", isa)
-        para_samples.append(result.stats["run_seconds"])
-        if c_argv:
-            seconds, c_out = _run_c(c_argv)
-            c_samples.append(seconds)
-    return Timing.of(para_samples), result, Timing.of(c_samples) if c_argv else None, c_out
-
-
 def _run_c(argv: list[str]) -> tuple[float, bytes]:
     """Run a C twin built by `build_c`: (its run time from its run clock, its standard output)."""
     done = subprocess.run(argv, check=True, capture_output=True)
@@ -209,33 +195,69 @@ def python_startup(repeat: int = 9) -> float:
     return _time(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), repeat)[0].median
 
 
-def measure(name: str, isa: InstructionSet, quick: bool, workdir: Path, progress: Progress,
-            python_start: float) -> ProgramResult:
+@dataclass
+class _Subject:
+    """A program made ready for the rounds of para and C runs, and their samples."""
+
+    name: str
+    native_n: int
+    slow_n: int
+    native_image: Image
+    slow_image: Image
+    c_argv: list[str] | None
+    compile_seconds: float
+    para_result: object
+    c_out: bytes | None
+    para_samples: list[float] = field(default_factory=list)
+    c_samples: list[float] = field(default_factory=list)
+
+
+def prepare(name: str, isa: InstructionSet, quick: bool, workdir: Path) -> _Subject:
+    """Assemble the program at both sizes, compile it for para (timed: its first run) and build its
+    C twin; then one run of each as a warm-up."""
     sizes = SIZES[name]
     native_n, slow_n = (sizes.quick_native, sizes.quick_slow) if quick else (sizes.native, sizes.slow)
-    repeat = 3 if quick else 5
     source = (PROGRAMS / f"{name}.asm").read_text()
     native_image = assemble(with_size(source, native_n), f"{name}.asm", isa)
-    slow_image = assemble(with_size(source, slow_n), f"{name}.asm", isa)
-    notes = []
     first = _guest(native_image, "para", isa)
-    compile_seconds = first.stats["compile_seconds"]
     exe = build_c(name, workdir)
-    if exe is None:
-        notes.append("no C compiler: C not measured")
-    para, para_result, c, c_out = _para_and_c(native_image, isa, exe and [str(exe), str(native_n)], repeat)
-    agree = c_out is None or c_out == para_result.output.stdout
-    progress.step(f"{name}: para and C")
-    hw, hw_result = _run_guest(slow_image, "hw", isa, 1)
+    c_argv = [str(exe), str(native_n)] if exe else None
+    return _Subject(name, native_n, slow_n, native_image, assemble(with_size(source, slow_n), f"{name}.asm", isa),
+                    c_argv, first.stats["compile_seconds"], _guest(native_image, "para", isa),
+                    _run_c(c_argv)[1] if c_argv else None)
+
+
+def para_and_c_rounds(subjects: list[_Subject], isa: InstructionSet, rounds: int, progress: Progress) -> None:
+    """Each round runs every program once in para and once in C, one after the other: a program's
+    samples are spread over the whole measurement, so that a phase of the shared machine (they last
+    tens of seconds here, and slow para's code more than C's) does not decide its ratio."""
+    for k in range(rounds):
+        for subject in subjects:
+            subject.para_result = _guest(subject.native_image, "para", isa)
+            subject.para_samples.append(subject.para_result.stats["run_seconds"])
+            if subject.c_argv:
+                seconds, subject.c_out = _run_c(subject.c_argv)
+                subject.c_samples.append(seconds)
+        progress.step(f"para and C, round {k + 1} of {rounds}")
+
+
+def finish(subject: _Subject, isa: InstructionSet, python_start: float, progress: Progress) -> ProgramResult:
+    """hw and Python at the small size, and the program's figures."""
+    name, para_result = subject.name, subject.para_result
+    notes = [] if subject.c_argv else ["no C compiler: C not measured"]
+    agree = subject.c_out is None or subject.c_out == para_result.output.stdout
+    hw, hw_result = _run_guest(subject.slow_image, "hw", isa, 1)
     progress.step(f"{name}: hw")
-    python, py_out = _run_process([sys.executable, str(PROGRAMS / f"{name}.py"), str(slow_n)], 1,
+    python, py_out = _run_process([sys.executable, str(PROGRAMS / f"{name}.py"), str(subject.slow_n)], 1,
                                   python_start)
     agree &= py_out == hw_result.output.stdout
     progress.step(f"{name}: Python")
     if not agree:
         notes.append("OUTPUTS DIFFER between the twins")
-    return ProgramResult(name, para_result.outcome.retired, hw_result.outcome.retired, native_n, slow_n, hw, para,
-                         c, python, compile_seconds, agree, notes)
+    c = Timing.of(subject.c_samples) if subject.c_samples else None
+    return ProgramResult(name, para_result.outcome.retired, hw_result.outcome.retired, subject.native_n,
+                         subject.slow_n, hw, Timing.of(subject.para_samples), c, python, subject.compile_seconds,
+                         agree, notes)
 
 
 # -- the compatibility matrix -------------------------------------------------------------------------
@@ -430,12 +452,16 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
             print("vm: --plot needs matplotlib: pip install -e '.[plot]'", file=sys.stderr)
             return 2
     names = [n for n in SIZES if (PROGRAMS / f"{n}.asm").exists()]
-    progress = Progress(3 * len(names) + 3)
-    results = []
+    rounds = 3 if args.quick else 5
+    progress = Progress(3 * len(names) + rounds + 3)
     with tempfile.TemporaryDirectory() as tmp:
         python_start = python_startup()
+        subjects = []
         for name in names:
-            results.append(measure(name, isa, args.quick, Path(tmp), progress, python_start))
+            subjects.append(prepare(name, isa, args.quick, Path(tmp)))
+            progress.step(f"{name}: compiled")
+        para_and_c_rounds(subjects, isa, rounds, progress)
+        results = [finish(subject, isa, python_start, progress) for subject in subjects]
     matrix = compatibility(isa)
     progress.step("compatibility")
     costs = exit_costs(isa, args.quick)
@@ -468,7 +494,8 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
     print("machine: " + ", ".join(f"{k} {v}" for k, v in machine_description().items()))
     print(f"C times are the C twin's own clock around main (bench/programs/run_clock.c); Python times exclude "
           f"process start ({python_start * 1e3:.1f} ms, measured in this run); para and hw times exclude compilation.")
-    print("Ratios compare the best of the repeated runs (para and C alternately, 5 each; 3 with --quick).")
+    print(f"Ratios compare the best of {rounds} runs of each, in {rounds} rounds over all the programs "
+          "(para and C one after the other).")
     if args.json:
         report = report_json(results, matrix, costs)
         report["hw_tight_loop_ips"] = asdict(tight)
