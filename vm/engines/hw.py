@@ -235,35 +235,44 @@ def handler_source(ins: Instruction, no_base: bool = False, static_target: bool 
     return "\n".join(lines) + "\n"
 
 
+def has_target_operand(ins: Instruction) -> bool:
+    return any(o.kind is Kind.TARGET for o in ins.operands)
+
+
 def _variants(ins: Instruction) -> list[tuple[bool, bool]]:
     """(no_base, static_target) pairs: memory operands may lack a base; a target may be invalid."""
-    kinds = {o.kind for o in ins.operands}
-    bases = (False, True) if Kind.MEM in kinds else (False,)
-    targets = (True, False) if Kind.TARGET in kinds else (True,)
+    bases = (False, True) if any(o.kind is Kind.MEM for o in ins.operands) else (False,)
+    targets = (True, False) if has_target_operand(ins) else (True,)
     return [(b, t) for b in bases for t in targets]
 
 
-def build_factories(isa: InstructionSet) -> dict[tuple[int, bool, bool], Callable]:
-    """Exec every instruction's factory source; keyed by (opcode, no_base, static_target)."""
-    namespace: dict[str, object] = {"GuestTrap": GuestTrap, "Halted": Halted, "Trap": Trap,
-                                    "jump_fault": _jump_fault, **HW_FUNCTIONS}
-    factories = {}
-    for ins in isa.instructions:
+class _Factories(dict):
+    """Handler factories keyed by (opcode, no_base, static_target). An instruction's are made (their
+    source generated and exec'd) when the first instruction with its opcode is decoded: a run
+    decodes a few of the hundred opcodes, and making them all cost 15 ms of every process."""
+
+    def __init__(self, isa: InstructionSet) -> None:
+        super().__init__()
+        self.isa = isa
+        self.namespace: dict[str, object] = {"GuestTrap": GuestTrap, "Halted": Halted, "Trap": Trap,
+                                             "jump_fault": _jump_fault, **HW_FUNCTIONS}
+
+    def __missing__(self, key: tuple[int, bool, bool]) -> Callable:
+        ins = self.isa.by_opcode[key[0]]
         for no_base, static_target in _variants(ins):
             source = handler_source(ins, no_base, static_target)
-            code = compile(source, f"<hw {ins.mnemonic}>", "exec")
-            exec(code, namespace)
-            factories[ins.opcode, no_base, static_target] = namespace[f"make_{ins.mnemonic}"]
-    return factories
+            exec(compile(source, f"<hw {ins.mnemonic}>", "exec"), self.namespace)
+            self[ins.opcode, no_base, static_target] = self.namespace[f"make_{ins.mnemonic}"]
+        return self[key]
 
 
-_FACTORY_CACHE: dict[int, tuple[InstructionSet, dict]] = {}
+_FACTORY_CACHE: dict[int, tuple[InstructionSet, _Factories]] = {}
 
 
-def factories_for(isa: InstructionSet) -> dict:
+def factories_for(isa: InstructionSet) -> _Factories:
     cached = _FACTORY_CACHE.get(id(isa))
     if cached is None or cached[0] is not isa:
-        cached = _FACTORY_CACHE[id(isa)] = (isa, build_factories(isa))
+        cached = _FACTORY_CACHE[id(isa)] = (isa, _Factories(isa))
     return cached[1]
 
 
@@ -321,12 +330,12 @@ class HwEngine:
             if pc + ins.size > self.mem_end:
                 raise GuestTrap(Trap.MEMFAULT, f"literal of {ins.mnemonic} beyond memory")
             fields = with_literal(fields, bytes(mem[pc + WORD : pc + 2 * WORD]))
-        static_target = fields.imm > 0 and not fields.imm & 7
+        # A jump's handler checks its target unless the target is known to be fine.
+        static_target = fields.imm > 0 and not fields.imm & 7 or not has_target_operand(ins)
         v = self.views
         machine = self.machine
         next_pc = pc + ins.size
-        handler = self.factories[ins.opcode, no_base, static_target or (ins.opcode, no_base, False) not in
-                                 self.factories](
+        handler = self.factories[ins.opcode, no_base, static_target](
             fields.a, fields.b, fields.c, fields.imm, fields.literal, bits_float(fields.literal), pc, next_pc,
             next_pc >> 3, fields.imm >> 3, machine.regs, machine.fregs, v["b"], v["B"], v["h"], v["H"], v["i"],
             v["I"], v["q"], v["d"], self.mem_end, self.code_end, self.forget, self.monitor,
