@@ -452,7 +452,7 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
             print("vm: --plot needs matplotlib: pip install -e '.[plot]'", file=sys.stderr)
             return 2
     names = [n for n in SIZES if (PROGRAMS / f"{n}.asm").exists()]
-    rounds = 3 if args.quick else 5
+    rounds = 5 if args.quick else 15  # cheap: the runs take a second or two a round
     progress = Progress(3 * len(names) + rounds + 3)
     with tempfile.TemporaryDirectory() as tmp:
         python_start = python_startup()
