@@ -229,8 +229,8 @@ def prepare(name: str, isa: InstructionSet, quick: bool, workdir: Path) -> _Subj
 
 def para_and_c_rounds(subjects: list[_Subject], isa: InstructionSet, rounds: int, progress: Progress) -> None:
     """Each round runs every program once in para and once in C, one after the other: a program's
-    samples are spread over the whole measurement, so that a phase of the shared machine (they last
-    tens of seconds here, and slow para's code more than C's) does not decide its ratio."""
+    samples are spread over the whole measurement, so that a slow spell of the shared machine (they
+    last seconds to tens of seconds here, and slow para's code more than C's) does not decide its ratio."""
     for k in range(rounds):
         for subject in subjects:
             subject.para_result = _guest(subject.native_image, "para", isa)

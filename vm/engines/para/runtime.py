@@ -367,11 +367,16 @@ def select(typingctx, condition, if_true, if_false):
 # -- guest memory: checks, loads and stores -----------------------------------------------------------
 # An access at `base + offset` (wrapping) is two calls in generated code: a check that gives 0, or the
 # leave word of the fault (with the budget of the `unused` instructions to give back), then the access.
+def _misaligned(b, address, size):
+    """True if an access of `size` bytes (a power of two) at address is not aligned to its size."""
+    return b.icmp_signed("!=", b.and_(address, b.sub(size, ir.Constant(_I64, 1))), ir.Constant(_I64, 0))
+
+
 def _fault(b, address, size, mem_size, text_end=None):
     """The leave word of an access that must not happen (MISALIGNED before MEMFAULT), else 0. It is
     computed only where `_bad_access` found the access bad, and agrees with it: never 0 there."""
     zero = ir.Constant(_I64, 0)
-    misaligned = b.icmp_signed("!=", b.and_(address, b.sub(size, ir.Constant(_I64, 1))), zero)
+    misaligned = _misaligned(b, address, size)
     outside = b.or_(b.icmp_signed("<", address, ir.Constant(_I64, TEXT_BASE)),
                     b.icmp_signed(">", address, b.sub(mem_size, size)))
     word = b.select(outside, ir.Constant(_I64, REASON_TRAP | int(Trap.MEMFAULT) << 32), zero)
@@ -388,8 +393,7 @@ def _bad_access(b, address, size, mem_size, low):
     zero = ir.Constant(_I64, 0)
     span = b.sub(mem_size, b.add(size, low))
     outside = b.or_(b.icmp_unsigned(">", b.sub(address, low), span), b.icmp_signed("<", span, zero))
-    misaligned = b.icmp_signed("!=", b.and_(address, b.sub(size, ir.Constant(_I64, 1))), zero)
-    return b.or_(outside, misaligned)
+    return b.or_(outside, _misaligned(b, address, size))
 
 
 def _check(store: bool):

@@ -4,8 +4,9 @@ The text is decoded once and cut into basic blocks; the blocks are grouped into 
 from one function entry to the next, at most MAX_REGION_BLOCKS blocks each, so compile time grows
 linearly with the program). Each region becomes one njit function: guest registers live in native
 locals, a `while` loop dispatches on the block address, and each instruction is its semantics lowered
-by `ParaLowering`. Guest calls are native calls between regions, and so are jumps forward into another
-region; returns are native returns.
+by `ParaLowering`. Guest calls into another region are native calls, and so are jumps forward into
+another region, and returns to them are native returns; a call from a region into itself is a jump,
+and a return to it continues in the region (`RegionWriter.calls_within`).
 """
 
 from __future__ import annotations
