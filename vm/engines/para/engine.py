@@ -203,12 +203,12 @@ class ParaRun:
         return outcome
 
     def _distance_to_leader(self, pc: int, budget: int) -> int:
-        """Instructions from pc (inside a block) to the next block start, at most the budget."""
-        steps, addr = 0, pc
+        """Instructions from pc (its own included) to the next block start after it, at most the budget."""
+        steps, addr = 1, pc + 8
         while steps < budget and addr < self.translation.text_end and addr not in self.translation.leaders:
             addr += 8
             steps += 1
-        return max(steps, 1)
+        return steps
 
     def _refusal(self, reason: int, pc: int) -> Outcome:
         """UNSUPPORTED with its cause; but a jump to where hw could not fetch traps as in hw."""

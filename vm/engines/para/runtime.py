@@ -386,14 +386,17 @@ def _fault(b, address, size, mem_size, text_end=None):
     return b.select(misaligned, ir.Constant(_I64, REASON_TRAP | int(Trap.MISALIGNED) << 32), word)
 
 
+def _outside(b, address, size, mem_size, low):
+    """True if some of the `size` bytes at address are not inside [low, mem_size). One unsigned
+    compare: `address - low` lies in [0, mem_size - size - low] exactly when they are all inside."""
+    room = b.sub(mem_size, b.add(size, low))
+    return b.or_(b.icmp_unsigned(">", b.sub(address, low), room), b.icmp_signed("<", room, ir.Constant(_I64, 0)))
+
+
 def _bad_access(b, address, size, mem_size, low):
     """True if the access may not happen as it is (`_fault` says why). Addresses below `low` are bad
-    (the text, for a store). One unsigned compare for the range: `address - low` lies in
-    [0, mem_size - size - low] exactly when the access is inside."""
-    zero = ir.Constant(_I64, 0)
-    span = b.sub(mem_size, b.add(size, low))
-    outside = b.or_(b.icmp_unsigned(">", b.sub(address, low), span), b.icmp_signed("<", span, zero))
-    return b.or_(outside, _misaligned(b, address, size))
+    (the text, for a store)."""
+    return b.or_(_outside(b, address, size, mem_size, low), _misaligned(b, address, size))
 
 
 def _check(store: bool):
@@ -415,6 +418,22 @@ def _check(store: bool):
 # check_load(base, offset, size, mem_size, unused), check_store(base, offset, size, mem_size, text_end, unused)
 check_load = _llvm("check_load", _i(_i, _i, _i, _i, _i), _check(store=False))
 check_store = _llvm("check_store", _i(_i, _i, _i, _i, _i, _i), _check(store=True))
+
+
+def _check_window(b, base, offset, span, align, stores, text_end, mem_size, unused):
+    """A leave word that has the interpreter run the block (REASON_MIDBLOCK, none of it retired) if
+    an access in the window might fault: [base + offset, base + offset + span) is not inside memory,
+    or base is not a multiple of align, or base + stores (the lowest byte stored to) is below
+    text_end (0 for a window without stores); else 0."""
+    bad = b.or_(_outside(b, b.add(base, offset), span, mem_size, ir.Constant(_I64, TEXT_BASE)),
+                _misaligned(b, base, align))
+    bad = b.or_(bad, b.icmp_unsigned("<", b.add(base, stores), text_end))
+    word = ir.Constant(_I64, REASON_MIDBLOCK)
+    return b.select(bad, b.add(word, b.shl(unused, ir.Constant(_I64, 8))), ir.Constant(_I64, 0))
+
+
+# check_window(base, offset, span, align, stores, text_end, mem_size, unused): see windows.py
+check_window = _llvm("check_window", _i(_i, _i, _i, _i, _i, _i, _i, _i), _check_window)
 
 
 def _pointer(b, mem, base, offset, element):
