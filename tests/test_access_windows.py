@@ -10,7 +10,7 @@ import pytest
 from conftest import ISA, TEST_MEM, build, run_image_in
 
 from vm.engines.para.translate import marked_semantics, translate_image
-from vm.engines.para.windows import Window, block_accesses
+from vm.engines.para.windows import LoopAccesses, LoopWindow, Stride, Window, block_accesses, loop_accesses
 from vm.isa import Trap
 
 
@@ -118,4 +118,110 @@ def test_a_window_that_may_fault_stops_on_fuel_as_in_hw(name: str) -> None:
     image = build(_window_program(name, END - 8))
     retired = run_image_in(image, "hw").outcome.retired
     for fuel in range(1, retired + 2):
+        assert run_image_in(image, "para", fuel=fuel).state() == run_image_in(image, "hw", fuel=fuel).state()
+
+
+# -- loops of one block --------------------------------------------------------------------------------
+def _loop(body: str) -> LoopAccesses | None:
+    image = build(f"main:   li r9, 0\nblk:    {body}\n        halt\n")
+    start = image.symbols["blk"]
+    block = next(b for region in translate_image(image, ISA).regions for b in region.blocks if b[0].pc == start)
+    return loop_accesses(block, marked_semantics)
+
+
+LOOPS = [
+    # matmul's dot product: a counter that is also a base, and a base moving by a register's value
+    ("fld f2, [r3]\n fld f3, [r6]\n fmul f2, f2, f3\n fadd f1, f1, f2\n addi r3, r3, 8\n add r6, r6, r8\n"
+     " blt r3, r14, blk",
+     LoopAccesses(3, Stride(8), 14, [LoopWindow(Window(3, 0, 8, 8, None), Stride(8)),
+                                     LoopWindow(Window(6, 0, 8, 8, None), Stride(0, 8))], {(0, 0), (1, 0)})),
+    # sieve's marking: the counter moves by a register's value; bltu compares unsigned
+    ("sb r7, [r5]\n add r5, r5, r4\n bltu r5, r11, blk",
+     LoopAccesses(5, Stride(0, 4), 11, [LoopWindow(Window(5, 0, 1, 1, 0), Stride(0, 4))], {(0, 0)})),
+    # bases that do not move, one that moves down, and one whose change is unknown (r5)
+    ("ld r1, [r2+8]\n sd r1, [r3]\n lw r4, [r5]\n ld r5, [r6]\n subi r3, r3, 8\n addi r7, r7, 1\n blt r7, r8, blk",
+     LoopAccesses(7, Stride(1), 8, [LoopWindow(Window(2, 8, 8, 8, None), Stride(0)),
+                                    LoopWindow(Window(3, 0, 8, 8, 0), Stride(-8)),
+                                    LoopWindow(Window(6, 0, 8, 8, None), Stride(0))], {(0, 0), (1, 0), (3, 0)})),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), LOOPS, ids=["dot product", "marking", "three bases"])
+def test_loop_windows_come_from_the_semantics(body: str, expected: LoopAccesses) -> None:
+    found = _loop(body)
+    start = build(f"main:   li r9, 0\nblk:    {body}\n        halt\n").symbols["blk"]
+    expected.covered = {(start + 8 * k, n) for k, n in expected.covered}
+    assert found == expected
+
+
+@pytest.mark.parametrize("body", [
+    "ld r1, [r2]\n addi r3, r3, 1\n bge r3, r4, blk",  # not `below`
+    "ld r1, [r2]\n addi r3, r3, 1\n blt r3, r3, blk",  # counter and bound the same register
+    "ld r1, [r2]\n addi r3, r3, 1\n addi r4, r4, 1\n blt r3, r4, blk",  # a bound that moves
+    "ld r1, [r2]\n subi r3, r3, 1\n blt r3, r4, blk",  # a counter that goes down
+    "ld r1, [r2]\n muli r3, r3, 2\n blt r3, r4, blk",  # a counter that does not move by a stride
+    "ld r1, [r2]\n addi r3, r3, 1\n blt r3, r4, main",  # a branch elsewhere
+    "ld r1, [r2]\n ld r2, [r1]\n addi r3, r3, 1\n blt r3, r4, blk",  # no base with a known stride
+])
+def test_loops_without_known_windows(body: str) -> None:
+    assert _loop(body) is None
+
+
+LOOP_PROGRAM = """
+main:   la r2, data
+        li r3, {counter}
+        li r4, {bound}
+        li r5, {base}
+        li r8, {stride}
+        li r10, 0
+blk:    ld r6, [r2]
+        lw r7, [r5+4]
+        sw r3, [r5+-4]
+        sb r3, [r2+{byte}]
+        add r10, r10, r7
+        add r5, r5, r8
+        addi r3, r3, {step}
+        blt r3, r4, blk
+        mov r0, r10
+        halt
+        .data
+data:   .quad 1, 2, 3
+"""
+END_OF_TEXT = "data - 8"
+LOOP_CASES = {
+    "inside": dict(counter=0, bound=100, base="0x8000", stride=8, byte=9, step=1),
+    "inside, moving down": dict(counter=0, bound=100, base="0x9000", stride=-16, byte=0, step=3),
+    "runs off the end of memory": dict(counter=0, bound=100, base=TEST_MEM - 400, stride=8, byte=0, step=1),
+    "ends at the end of memory": dict(counter=0, bound=100, base=TEST_MEM - 800, stride=8, byte=0, step=1),
+    "the last turn faults": dict(counter=0, bound=100, base=TEST_MEM - 792, stride=8, byte=0, step=1),
+    "the last of 25 turns faults": dict(counter=1, bound=100, base=TEST_MEM - 192, stride=8, byte=0, step=4),
+    "runs into the text": dict(counter=0, bound=100, base=f"{END_OF_TEXT} + 800", stride=-8, byte=0, step=1),
+    "misaligned base": dict(counter=0, bound=100, base="0x8002", stride=8, byte=0, step=1),
+    "misaligned stride": dict(counter=0, bound=100, base="0x8000", stride=6, byte=0, step=1),
+    "stride too large": dict(counter=0, bound=3, base="0x2000", stride=1 << 31, byte=0, step=1),
+    "negative counter": dict(counter=-5, bound=100, base="0x8000", stride=8, byte=0, step=1),
+    "counter near 2^62": dict(counter=(1 << 62) - 3, bound=(1 << 62) + 2, base="0x8000", stride=8, byte=0, step=1),
+    "bound below the counter": dict(counter=50, bound=-7, base="0x8000", stride=8, byte=0, step=1),
+    "one turn": dict(counter=0, bound=1, base="0x8000", stride=8, byte=0, step=1),
+}
+
+
+@pytest.mark.parametrize("case", list(LOOP_CASES), ids=list(LOOP_CASES))
+def test_a_loop_runs_unchecked_only_where_its_windows_fit(case: str) -> None:
+    image = build(LOOP_PROGRAM.format(**LOOP_CASES[case]))
+    assert "loop_window_fits" in translate_image(image, ISA).source
+    hw, para = run_image_in(image, "hw"), run_image_in(image, "para")
+    assert para.state() == hw.state() or para.outcome.trap is Trap.UNSUPPORTED
+    if para.outcome.trap is Trap.UNSUPPORTED:  # its store reaches the text: refused there, as hw's run shows
+        assert case == "runs into the text" and hw.outcome.exit is not None
+        assert run_image_in(image, "auto").state() == hw.state()
+    if case.startswith("inside"):
+        assert hw.outcome.exit is not None
+
+
+@pytest.mark.parametrize("case", ["runs off the end of memory", "inside, moving down"])
+def test_a_loop_with_windows_stops_on_fuel_as_in_hw(case: str) -> None:
+    image = build(LOOP_PROGRAM.format(**LOOP_CASES[case]))
+    retired = run_image_in(image, "hw").outcome.retired
+    for fuel in [*range(1, 40), *range(retired - 20, retired + 2)]:
         assert run_image_in(image, "para", fuel=fuel).state() == run_image_in(image, "hw", fuel=fuel).state()

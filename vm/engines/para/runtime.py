@@ -435,6 +435,46 @@ def _check_window(b, base, offset, span, align, stores, text_end, mem_size, unus
 # check_window(base, offset, span, align, stores, text_end, mem_size, unused): see windows.py
 check_window = _llvm("check_window", _i(_i, _i, _i, _i, _i, _i, _i, _i), _check_window)
 
+_SMALL = 1 << 31  # strides and turns below this: their products stay far from wrapping
+_LARGE = 1 << 62  # counters and bounds below this: no sum of one and a stride wraps
+
+
+def _below(b, value, limit):
+    return b.icmp_unsigned("<", value, ir.Constant(_I64, limit))
+
+
+def _loop_turns(b, counter, stride, bound):
+    """How many turns a loop makes at most that continues while counter + stride (added each turn)
+    is below bound, or 0 where that is not known: the stride in (0, 2^31), counter and bound in
+    [0, 2^62) (where signed and unsigned compares agree), and fewer than 2^31 turns."""
+    one = ir.Constant(_I64, 1)
+    known = b.and_(b.and_(_below(b, b.sub(stride, one), _SMALL - 1), _below(b, counter, _LARGE)),
+                   _below(b, bound, _LARGE))
+    ahead = b.sub(bound, counter)
+    turns = b.sdiv(b.add(ahead, b.sub(b.select(known, stride, one), one)), b.select(known, stride, one))
+    turns = b.select(b.icmp_signed("<", turns, one), one, turns)
+    return b.select(b.and_(known, _below(b, turns, _SMALL)), turns, ir.Constant(_I64, 0))
+
+
+def _loop_window_fits(b, base, offset, span, align, stores, text_end, stride, turns, mem_size):
+    """1 if every access of a loop's window stays inside memory, aligned and (stores) above the text,
+    for `turns` turns of base moving by stride; else 0. `_check_window` for the whole loop."""
+    zero, one = ir.Constant(_I64, 0), ir.Constant(_I64, 1)
+    small = _below(b, b.add(stride, ir.Constant(_I64, _SMALL)), 2 * _SMALL)  # |stride| < 2^31
+    reach = b.mul(b.sub(turns, one), b.select(small, stride, zero))
+    back = b.select(b.icmp_signed("<", reach, zero), reach, zero)
+    length = b.add(span, b.sub(b.select(b.icmp_signed("<", reach, zero), zero, reach), back))
+    bad = b.or_(_outside(b, b.add(b.add(base, offset), back), length, mem_size, ir.Constant(_I64, TEXT_BASE)),
+                b.or_(_misaligned(b, base, align), _misaligned(b, stride, align)))
+    bad = b.or_(bad, b.icmp_unsigned("<", b.add(b.add(base, stores), back), text_end))
+    return b.select(b.and_(small, b.not_(bad)), one, zero)
+
+
+# loop_turns(counter, stride, bound), loop_window_fits(base, offset, span, align, stores, text_end,
+# stride, turns, mem_size): see windows.loop_accesses
+loop_turns = _llvm("loop_turns", _i(_i, _i, _i), _loop_turns)
+loop_window_fits = _llvm("loop_window_fits", _i(_i, _i, _i, _i, _i, _i, _i, _i, _i), _loop_window_fits)
+
 
 def _pointer(b, mem, base, offset, element):
     return b.inttoptr(b.add(mem, b.add(base, offset)), element.as_pointer())

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from vm.engines.lowering import Lowering
 from vm.engines.para import abi
-from vm.engines.para.windows import block_accesses
+from vm.engines.para.windows import LoopAccesses, Stride, block_accesses, loop_accesses
 from vm.image import LOAD_ADDRESS, Image
 from vm.isa import InstructionSet, Kind, Trap
 from vm.isa.encoding import Fields, bad_register_field, bits_float, decode_word, operand_values, with_literal
@@ -577,7 +577,12 @@ class RegionWriter:
 
     def body(self) -> list[str]:
         code = {block[0].pc: self.block(block) for block in self.region.blocks}
-        loops = _Loops(code, {block[0].pc: len(block) for block in self.region.blocks})
+        unchecked = {}
+        for block in self.region.blocks:
+            found = loop_accesses(block, marked_semantics)
+            if found is not None:
+                unchecked[block[0].pc] = (*self.loop_guard(found, block[0].pc), self.block(block, found.covered))
+        loops = _Loops(code, {block[0].pc: len(block) for block in self.region.blocks}, unchecked)
         lines: list[str] = []
         for k, block in enumerate(self.region.blocks):
             pc = block[0].pc
@@ -589,13 +594,33 @@ class RegionWriter:
                   "else:", f"    status = {abi.STATUS_JUMP}", "    break"]
         return lines
 
-    def block(self, block: list[Decoded]) -> list[str]:
-        """A block's code; it ends in a jump (`pc = target` then `continue` to the dispatcher) or an exit."""
+    def loop_guard(self, found: LoopAccesses, pc: int) -> tuple[list[str], str]:
+        """Statements and a condition, true when none of the accesses of a loop's windows can fault
+        in any of its turns (`windows.loop_accesses`)."""
+        turns = f"turns_{pc:x}"
+        lines = [f"{turns} = loop_turns({self.use_int(found.counter)}, {self.stride(found.stride)}, "
+                 f"{self.use_int(found.bound)})"]
+        tests = [turns]
+        for w, stride in ((lw.window, lw.stride) for lw in found.windows):
+            stores = f"{w.stores}, {self.text_end}" if w.stores is not None else "0, 0"
+            tests.append(f"loop_window_fits({self.use_int(w.base)}, {w.offset}, {w.span}, {w.align}, {stores}, "
+                         f"{self.stride(stride)}, {turns}, mem_size)")
+        return lines, " and ".join(tests)
+
+    def stride(self, stride: Stride) -> str:
+        if stride.register is None:
+            return str(stride.constant)
+        register = self.use_int(stride.register)
+        return f"wrapping_add({register}, {stride.constant})" if stride.constant else register
+
+    def block(self, block: list[Decoded], checked: frozenset[tuple[int, int]] = frozenset()) -> list[str]:
+        """A block's code; it ends in a jump (`pc = target` then `continue` to the dispatcher) or an exit.
+        The accesses `checked` before a loop of it get no check."""
         n = len(block)
         lines = [f"budget -= {n}"]  # the loop's head made sure that the budget holds any block
         self.flags.clear()  # a block may be entered from anywhere: read the flags
-        accesses = block_accesses(block, marked_semantics)
-        self.covered = accesses.covered
+        accesses = block_accesses(block, marked_semantics, checked)
+        self.covered = accesses.covered | checked
         for w in accesses.windows:
             stores = f"{w.stores}, {self.text_end}" if w.stores is not None else "0, 0"
             lines += [f"leave = check_window({self.use_int(w.base)}, {w.offset}, {w.span}, {w.align}, {stores}, "
@@ -672,8 +697,10 @@ class _Loops:
     (quicksort's partition: two such loops in one). Blocks that return or call (`status = ...`) stay
     out: their `break` would leave only the loop."""
 
-    def __init__(self, code: dict[int, list[str]], sizes: dict[int, int]) -> None:
+    def __init__(self, code: dict[int, list[str]], sizes: dict[int, int],
+                 unchecked: dict[int, tuple[list[str], str, list[str]]]) -> None:
         self.code, self.sizes = code, sizes
+        self.unchecked = unchecked  # a block that loops on itself -> guard, its condition, code without checks
         self.closed = {pc for pc, lines in code.items()
                        if not any(line.strip().startswith("status =") for line in lines)}
         self.latches: dict[int, int] = {}
@@ -713,10 +740,12 @@ class _Loops:
         def nested(pc: int) -> list[str]:
             """A block that loops on itself, inside the loop: a `while` of its own, then (without an
             exit) the code after it, whose run of instructions the budget is checked for again."""
-            out, _ = _replace_jumps(self.code[pc], lambda target: (
-                [f"pc = {target}", "continue" if target == pc else "break"], 0))
-            code = [f"pc = {pc}", "while True:", f"    if budget < {self.sizes[pc]}:", f"        {fuel}",
-                    "        break", *("    " + line for line in out), "if leave:", "    break"]
+            def turns(code: list[str]) -> list[str]:
+                out, _ = _replace_jumps(code, lambda target: (
+                    [f"pc = {target}", "continue" if target == pc else "break"], 0))
+                return self._while(self.sizes[pc], out)
+
+            code = [f"pc = {pc}", *self._checked_or_not(pc, turns), "if leave:", "    break"]
             for after in self._exits(pc):
                 rest, longest = jump(after)
                 if longest:
@@ -727,8 +756,25 @@ class _Loops:
         code, longest = body(head)
         if not closes:
             return self.code[head]
-        loop = ["while True:", f"    if budget < {longest}:", f"        {fuel}", "        break"]
-        return loop + ["    " + line for line in code] + ["if leave:", "    break", "continue"]
+        if self.latches[head] == head:  # a block that loops on itself
+            loop = self._checked_or_not(head, lambda own: self._while(longest, _replace_jumps(own, jump)[0]))
+        else:
+            loop = self._while(longest, code)
+        return loop + ["if leave:", "    break", "continue"]
+
+    def _while(self, longest: int, code: list[str]) -> list[str]:
+        """A `while` around a loop's body that leaves when the budget may not hold its longest run."""
+        return ["while True:", f"    if budget < {longest}:", f"        leave = {abi.REASON_FUEL}", "        break",
+                *("    " + line for line in code)]
+
+    def _checked_or_not(self, pc: int, loop) -> list[str]:
+        """`loop(code)` for a block that loops on itself; where its windows are known
+        (`RegionWriter.loop_guard`), once without the checks they cover, under their guard, and once with."""
+        if pc not in self.unchecked:
+            return loop(self.code[pc])
+        guard, condition, code = self.unchecked[pc]
+        return [*guard, f"if {condition}:", *("    " + line for line in loop(code)), "else:",
+                *("    " + line for line in loop(self.code[pc]))]
 
     def _joined(self, pc: int, room: int) -> tuple[list[str], int]:
         """Block pc's code, and where it ends in a branch over one block of plain statements (no
@@ -807,9 +853,10 @@ from vm.engines.para.runtime import (
     NATIVE_OPTIONS, ashr, bits2f, call_guest, call_guest_region, call_hypercall, check_load,
     check_store, check_window, f2bits, fcanon, fexact, fma, fmax, fmin, fsqrt, ftoi, ftoi_ok,
     hypercall_leave, hypercall_result, isnan, itof, jump_guest, load_f64, load_i16, load_i32,
-    load_i64, load_i8, load_u16, load_u32, load_u8, lshr, move_nan_flag, nan_flag_bytes,
-    register_transfer, sdiv, select, set_nan_flag, set_slot, shl, slot, srem, store_16, store_32,
-    store_64, store_8, store_f64, ult, unpack_leave, wrapping_add, wrapping_mul, wrapping_sub,
+    load_i64, load_i8, load_u16, load_u32, load_u8, loop_turns, loop_window_fits, lshr,
+    move_nan_flag, nan_flag_bytes, register_transfer, sdiv, select, set_nan_flag, set_slot, shl,
+    slot, srem, store_16, store_32, store_64, store_8, store_f64, ult, unpack_leave, wrapping_add,
+    wrapping_mul, wrapping_sub,
 )
 from vm.engines.para.runtime import dispatch as run_regions
 

@@ -8,9 +8,15 @@ at its start and the interpreter runs it, faulting exactly where hw does. Every 
 runs unless one before it leaves, so a window that fails its check means a fault (or an earlier exit):
 the interpreter runs a block only where a run is about to end or leave native code anyway.
 
+A block that loops on itself (matmul's dot product, sieve's marking) can do better: where its branch
+back compares a counter that grows by a constant or an unchanging register with a bound that does not
+change, the number of turns is known when the loop starts, and so is the window of every base that
+moves by such a stride a turn. `loop_accesses` finds them; the loop runs without their checks when
+all its windows are inside memory, and as it is otherwise.
+
 The addresses come from the instructions' semantics, walked as the lowering walks them: a register is
-known as (a register's value at the block's start, or None for a constant; an offset) through moves and
-the adding and subtracting of constants, and anything else makes it unknown.
+known as a sum of at most two registers' values at the block's start and a constant, through moves,
+additions and subtractions, and anything else makes it unknown.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from vm.isa.semantics import EFFECTS, FIXED_INT
 MEMORY_EFFECTS = {"load": False, "fload": False, "store": True, "fstore": True}  # name -> is a store
 _FAR = 1 << 31  # offsets beyond this are not tracked: the window's arithmetic stays far from wrapping
 
-Value = tuple[int | None, int] | None  # (register at the block's start, or None; offset), or unknown
+Value = tuple[tuple[int, ...], int] | None  # (registers at the block's start, sorted; constant), or unknown
 
 
 @dataclass(frozen=True)
@@ -47,34 +53,129 @@ class BlockAccesses:
     covered: set[tuple[int, int]]  # (pc, n): the n-th access of the instruction at pc needs no check of its own
 
 
-def block_accesses(block: list, semantics: Callable[[Instruction], list[ast.stmt]]) -> BlockAccesses:
-    """The windows of a block of decoded instructions, and the accesses they cover."""
-    tracker = _Tracker()
-    for d in block:
-        if d.ins is not None and not d.untranslated:
-            tracker.instruction(d, semantics(d.ins))
-    groups: dict[int, list[tuple[int, int, int, int, bool]]] = {}
-    for pc, n, value, size, store in tracker.accesses:
-        if value is not None and value[0] is not None and value[1] % size == 0:
-            groups.setdefault(value[0], []).append((pc, n, value[1], size, store))
+@dataclass(frozen=True)
+class Stride:
+    """A register's change in one turn of a loop: a constant, plus an unchanging register's value."""
+
+    constant: int
+    register: int | None = None
+
+
+@dataclass(frozen=True)
+class LoopWindow:
+    """The window of a base's accesses in one turn (as `Window`), moving by `stride` each turn."""
+
+    window: Window
+    stride: Stride
+
+
+@dataclass
+class LoopAccesses:
+    """A block that loops on itself while `counter` (after adding its stride) is below `bound`."""
+
+    counter: int
+    stride: Stride
+    bound: int  # a register that does not change in the loop
+    windows: list[LoopWindow]
+    covered: set[tuple[int, int]]
+
+
+def block_accesses(block: list, semantics: Callable[[Instruction], list[ast.stmt]],
+                   checked: frozenset[tuple[int, int]] = frozenset()) -> BlockAccesses:
+    """The windows of a block of decoded instructions, and the accesses they cover, leaving out
+    those `checked` already (by a loop's windows)."""
+    tracker = _Tracker.of(block, semantics)
+    groups = _by_base(a for a in tracker.accesses if a[:2] not in checked)
     windows, covered = [], set()
-    for base, group in sorted(groups.items()):
-        if len(group) < 2:
-            continue
-        low = min(offset for _, _, offset, _, _ in group)
-        high = max(offset + size for _, _, offset, size, _ in group)
-        stores = [offset for _, _, offset, _, store in group if store]
-        windows.append(Window(base, low, high - low, max(size for *_, size, _ in group), min(stores, default=None)))
-        covered |= {(pc, n) for pc, n, *_ in group}
+    for base, group in groups.items():
+        if len(group) >= 2:
+            windows.append(_window(base, group))
+            covered |= {(pc, n) for pc, n, *_ in group}
     return BlockAccesses(windows, covered)
+
+
+def loop_accesses(block: list, semantics: Callable[[Instruction], list[ast.stmt]]) -> LoopAccesses | None:
+    """The windows over all turns of a block that loops on itself, if its branch back continues while
+    a counter is below a bound (`blt`, `bltu`) and some of its bases move by a known stride."""
+    last = block[-1]
+    if last.ins is None or last.untranslated or len(last.ins.semantics.tree.body) != 1:
+        return None
+    branch = last.ins.semantics.tree.body[0]
+    if not (isinstance(branch, ast.If) and not branch.orelse and len(branch.body) == 1):
+        return None
+    goto = branch.body[0]
+    target = [op.name for op in last.ins.operands if op.kind is Kind.TARGET]
+    if not (isinstance(goto, ast.Expr) and isinstance(goto.value, ast.Call) and goto.value.func.id == "goto"
+            and target and isinstance(goto.value.args[0], ast.Name) and goto.value.args[0].id == target[0]
+            and operand_values(last.ins, last.fields)[target[0]] == block[0].pc):
+        return None  # not a branch back to the block's start
+    test = branch.test
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Lt):
+        sides = [test.left, test.comparators[0]]
+    elif isinstance(test, ast.Call) and test.func.id == "ult":
+        sides = test.args
+    else:
+        return None
+    kinds, values = {op.name: op.kind for op in last.ins.operands}, operand_values(last.ins, last.fields)
+    if not all(isinstance(side, ast.Name) and kinds.get(side.id) is Kind.REG for side in sides):
+        return None
+    counter, bound = (values[side.id] for side in sides)
+    tracker = _Tracker.of(block, semantics)
+    if counter == bound or tracker.stride(bound) != Stride(0):
+        return None
+    stride = tracker.stride(counter)
+    if stride is None or stride.register is None and stride.constant <= 0:
+        return None
+    windows, covered = [], set()
+    for base, group in _by_base(tracker.accesses).items():
+        base_stride = tracker.stride(base)
+        if base_stride is not None:
+            windows.append(LoopWindow(_window(base, group), base_stride))
+            covered |= {(pc, n) for pc, n, *_ in group}
+    return LoopAccesses(counter, stride, bound, windows, covered) if windows else None
+
+
+def _by_base(accesses) -> dict[int, list[tuple[int, int, int, int, bool]]]:
+    """Unconditional accesses at a register plus a multiple of their size, by register."""
+    groups: dict[int, list[tuple[int, int, int, int, bool]]] = {}
+    for pc, n, value, size, store in accesses:
+        if value is not None and len(value[0]) == 1 and value[1] % size == 0:
+            groups.setdefault(value[0][0], []).append((pc, n, value[1], size, store))
+    return dict(sorted(groups.items()))
+
+
+def _window(base: int, group: list[tuple[int, int, int, int, bool]]) -> Window:
+    low = min(offset for _, _, offset, _, _ in group)
+    high = max(offset + size for _, _, offset, size, _ in group)
+    stores = [offset for _, _, offset, _, store in group if store]
+    return Window(base, low, high - low, max(size for *_, size, _ in group), min(stores, default=None))
 
 
 class _Tracker:
     """Walks a block's semantics in the lowering's order, keeping the integer registers' known values."""
 
     def __init__(self) -> None:
-        self.registers: dict[int, Value] = {n: (n, 0) for n in range(16)}
+        self.registers: dict[int, Value] = {n: ((n,), 0) for n in range(16)}
         self.accesses: list[tuple[int, int, Value, int, bool]] = []  # pc, n, address, size, store
+
+    @classmethod
+    def of(cls, block: list, semantics: Callable[[Instruction], list[ast.stmt]]) -> _Tracker:
+        tracker = cls()
+        for d in block:
+            if d.ins is not None and not d.untranslated:
+                tracker.instruction(d, semantics(d.ins))
+        return tracker
+
+    def stride(self, n: int) -> Stride | None:
+        """Register n's change from the block's start to its end, if it is a `Stride`."""
+        value = self.registers[n]
+        if value is None or n not in value[0]:
+            return None
+        others = [m for m in value[0] if m != n] if value[0].count(n) == 1 else [n]
+        if not others:
+            return Stride(value[1])
+        other = others[0]
+        return Stride(value[1], other) if other != n and self.registers[other] == ((other,), 0) else None
 
     def instruction(self, d, body: list[ast.stmt]) -> None:
         self.d, self.values = d, operand_values(d.ins, d.fields)
@@ -127,16 +228,14 @@ class _Tracker:
         if isinstance(node, ast.Name):
             return self.name(node.id)
         if isinstance(node, ast.Constant) and type(node.value) is int:
-            return _known(None, node.value)
+            return _known((), node.value)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
             left, right = self.eval(node.left), self.eval(node.right)
             if left is None or right is None:
                 return None
             if isinstance(node.op, ast.Sub):
-                return _known(left[0], left[1] - right[1]) if right[0] is None else None
-            if left[0] is not None and right[0] is not None:
-                return None
-            return _known(left[0] if left[0] is not None else right[0], left[1] + right[1])
+                return _known(left[0], left[1] - right[1]) if not right[0] else None
+            return _known(tuple(sorted(left[0] + right[0])), left[1] + right[1])
         return None
 
     def name(self, name: str) -> Value:
@@ -146,21 +245,24 @@ class _Tracker:
         if kind is Kind.REG:
             return self.registers[self.values[name]]
         if kind in (Kind.IMM, Kind.TARGET, Kind.LIT):
-            return _known(None, self.values[name])
+            return _known((), self.values[name])
         if name == "addr":
             base, offset = self.values["mem.base"], self.values["mem.off"]
             if base == NO_BASE:
-                return _known(None, offset)
+                return _known((), offset)
             register = self.registers[base]
             return None if register is None else _known(register[0], register[1] + offset)
         if name in FIXED_INT:
             return self.registers[FIXED_INT[name]]
         if name == "pc":
-            return _known(None, self.d.pc)
+            return _known((), self.d.pc)
         if name == "next_pc":
-            return _known(None, self.d.pc + self.d.size)
+            return _known((), self.d.pc + self.d.size)
         return None
 
 
-def _known(base: int | None, offset: int) -> Value:
-    return (base, offset) if base is None or -_FAR < offset < _FAR else None
+def _known(terms: tuple[int, ...], constant: int) -> Value:
+    """A value, unless it has too many terms or (with a register) too large a constant to be of use."""
+    if len(terms) > 2 or terms and not -_FAR < constant < _FAR:
+        return None
+    return terms, constant
