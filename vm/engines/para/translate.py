@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from vm.engines.lowering import Lowering
 from vm.engines.para import abi
-from vm.engines.para.windows import LoopAccesses, Stride, block_accesses, loop_accesses
+from vm.engines.para.windows import LoopAccesses, Stride, Window, block_accesses, loop_accesses
 from vm.image import LOAD_ADDRESS, Image
 from vm.isa import InstructionSet, Kind, Trap
 from vm.isa.encoding import Fields, bad_register_field, bits_float, decode_word, operand_values, with_literal
@@ -602,10 +602,14 @@ class RegionWriter:
                  f"{self.use_int(found.bound)})"]
         tests = [turns]
         for w, stride in ((lw.window, lw.stride) for lw in found.windows):
-            stores = f"{w.stores}, {self.text_end}" if w.stores is not None else "0, 0"
-            tests.append(f"loop_window_fits({self.use_int(w.base)}, {w.offset}, {w.span}, {w.align}, {stores}, "
-                         f"{self.stride(stride)}, {turns}, mem_size)")
+            tests.append(f"loop_window_fits({self.window(w)}, {self.stride(stride)}, {turns}, mem_size)")
         return lines, " and ".join(tests)
+
+    def window(self, w: Window) -> str:
+        """A window's arguments: base, offset, span, alignment, and where its stores start and the text
+        ends (0, 0 without stores)."""
+        stores = f"{w.stores}, {self.text_end}" if w.stores is not None else "0, 0"
+        return f"{self.use_int(w.base)}, {w.offset}, {w.span}, {w.align}, {stores}"
 
     def stride(self, stride: Stride) -> str:
         if stride.register is None:
@@ -622,9 +626,8 @@ class RegionWriter:
         accesses = block_accesses(block, marked_semantics, checked)
         self.covered = accesses.covered | checked
         for w in accesses.windows:
-            stores = f"{w.stores}, {self.text_end}" if w.stores is not None else "0, 0"
-            lines += [f"leave = check_window({self.use_int(w.base)}, {w.offset}, {w.span}, {w.align}, {stores}, "
-                      f"mem_size, {n})", "if leave:", f"    pc = {block[0].pc}", "    break"]
+            lines += [f"leave = check_window({self.window(w)}, mem_size, {n})", "if leave:", f"    pc = {block[0].pc}",
+                      "    break"]
         for i, d in enumerate(block):
             lines.append(f"# {d.pc:#x}: {self.describe(d)}")
             lines += self.instruction(d, i, n)
