@@ -225,3 +225,36 @@ def test_a_loop_with_windows_stops_on_fuel_as_in_hw(case: str) -> None:
     retired = run_image_in(image, "hw").outcome.retired
     for fuel in [*range(1, 40), *range(retired - 20, retired + 2)]:
         assert run_image_in(image, "para", fuel=fuel).state() == run_image_in(image, "hw", fuel=fuel).state()
+
+
+EDGE_LOOP = """
+main:   li r3, 5
+        li r4, 8
+        li r8, {stride}
+        {base}
+blk:    ld r6, [r5+8]
+        sw r3, [r5+-8]
+        add r5, r5, r8
+        addi r3, r3, 1
+        blt r3, r4, blk
+        mov r0, r6
+        halt
+textend:
+        .data
+"""
+
+
+@pytest.mark.parametrize("stride", [8, -8])
+def test_a_loop_whose_windows_just_fit_or_just_do_not(stride: int) -> None:
+    """Three turns, the base placed word by word around where the last turn's accesses just fit at
+    the end of memory (stride 8) or just above the text (stride -8): an error of one in the turns or
+    the window's length shows here."""
+    for d in range(-16, 17, 8):
+        base = f"li r5, {TEST_MEM - 16 - 2 * stride + d}" if stride > 0 else f"la r5, textend + {8 - 2 * stride + d}"
+        image = build(EDGE_LOOP.format(stride=stride, base=base))
+        hw, para = run_image_in(image, "hw"), run_image_in(image, "para")
+        if para.outcome.trap is Trap.UNSUPPORTED:  # a store into the text, refused before it
+            assert d < 0 and run_image_in(image, "auto").state() == hw.state()
+        else:
+            assert para.state() == hw.state()
+            assert (hw.outcome.trap is None) == (d <= 0 if stride > 0 else d >= 0)
