@@ -9,9 +9,12 @@ from __future__ import annotations
 import pytest
 from conftest import ISA, TEST_MEM, build, run_image_in
 
+from vm.asm.assembler import assemble
 from vm.engines.para.translate import marked_semantics, translate_image
 from vm.engines.para.windows import LoopAccesses, LoopWindow, Stride, Window, block_accesses, loop_accesses
-from vm.isa import Trap
+from vm.isa import Trap, core_isa, instruction
+from vm.isa.model import InstructionSet
+from vm.run import run_image
 
 
 def _windows(body: str) -> tuple[list[Window], int]:
@@ -258,3 +261,34 @@ def test_a_loop_whose_windows_just_fit_or_just_do_not(stride: int) -> None:
         else:
             assert para.state() == hw.state()
             assert (hw.outcome.trap is None) == (d <= 0 if stride > 0 else d >= 0)
+
+
+# -- extension instructions: the windows must read names as the lowering does ------------------------------
+def _with(*instructions) -> InstructionSet:
+    core = core_isa()
+    return InstructionSet([*core.instructions, *instructions], core.pseudos)
+
+
+def test_a_loop_variable_that_shadows_a_register_is_read_as_the_lowering_reads_it() -> None:
+    """`rd` names the loop's variable after the `for`, but an assignment to it still writes the
+    register: the store goes to rs2 + 8, far outside memory, and must be checked."""
+    isa = _with(instruction("stsh", 0xC8, "rd, rs1, rs2", "for rd in range(rs2, rs2 + 1):\n    pass\n"
+                            "rd = rs1\nstore(rd + 8, 8, rs1)", "store rs1 at rs2 + 8, and rd = rs1"))
+    source = "main: li r3, 0x8000\n liw r5, 0x100000000000\nblk: sd r3, [r3+0]\n stsh r4, r3, r5\n halt\n"
+    image = assemble(source, "shadow.asm", isa)
+    hw, para = (run_image(image, mode, isa=isa, capture=True, mem_size=TEST_MEM) for mode in ("hw", "para"))
+    assert hw.outcome.trap is Trap.MEMFAULT
+    assert para.state() == hw.state()
+
+
+def test_an_access_that_a_jump_may_skip_is_not_in_a_window() -> None:
+    """The store after `bzst`'s conditional jump never happens here: a window over it would fail on
+    every turn and send the loop to the interpreter each time."""
+    isa = _with(instruction("bzst", 0xC9, "rs1, rs2, target", "if rs1 == 0:\n    goto(target)\n"
+                            "store(rs2 + 8, 8, rs1)", "jump if rs1 is zero, else store rs1 at rs2 + 8"))
+    source = (f"main: li r2, {TEST_MEM - 8}\n li r3, 0\n li r4, 1000\n li r0, 0\n"
+              "loop: sd r3, [r2+0]\n addi r3, r3, 1\n bzst r0, r2, next\nnext: blt r3, r4, loop\n halt\n")
+    image = assemble(source, "skip.asm", isa)
+    hw, para = (run_image(image, mode, isa=isa, capture=True, mem_size=TEST_MEM) for mode in ("hw", "para"))
+    assert para.state() == hw.state() and hw.outcome.exit == 0
+    assert para.stats["hw_instructions"] == 0

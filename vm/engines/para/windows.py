@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from vm.isa import Kind
 from vm.isa.encoding import operand_values
 from vm.isa.model import NO_BASE, Instruction
-from vm.isa.semantics import EFFECTS, FIXED_INT
+from vm.isa.semantics import EFFECTS, FIXED_FLOAT, FIXED_INT
 
 MEMORY_EFFECTS = {"load": False, "fload": False, "store": True, "fstore": True}  # name -> is a store
 _FAR = 1 << 31  # offsets beyond this are not tracked: the window's arithmetic stays far from wrapping
@@ -180,17 +180,20 @@ class _Tracker:
     def instruction(self, d, body: list[ast.stmt]) -> None:
         self.d, self.values = d, operand_values(d.ins, d.fields)
         self.kinds = {op.name: op.kind for op in d.ins.operands}
-        self.locals: dict[str, Value] = {}
+        self.locals: dict[str, Value] = {}  # the names that the lowering reads as locals
         self.count = 0
+        skipped = False  # a jump inside an `if` may skip what follows: it is conditional too
         for stmt in body:
-            self.statement(stmt, conditional=False)
+            self.statement(stmt, conditional=skipped)
+            skipped = skipped or isinstance(stmt, ast.If | ast.While | ast.For) and any(
+                isinstance(node, ast.Call) and node.func.id == "goto" for node in ast.walk(stmt))
 
     def statement(self, stmt: ast.stmt, conditional: bool) -> None:
         """What runs conditionally or repeatedly is not tracked: its accesses keep their own checks,
         and what it assigns is unknown afterwards."""
         if isinstance(stmt, ast.If | ast.While | ast.For):
-            if isinstance(stmt, ast.For):
-                self.assign(stmt.target.id, None)
+            if isinstance(stmt, ast.For):  # the lowering reads its variable as a local from here on,
+                self.locals[stmt.target.id] = None  # even where it has an operand's name
             for child in stmt.body + stmt.orelse:
                 self.statement(child, conditional=True)
         elif isinstance(stmt, ast.Assign | ast.AugAssign):
@@ -217,11 +220,12 @@ class _Tracker:
             self.registers = dict.fromkeys(self.registers)
 
     def assign(self, name: str, value: Value) -> None:
+        """As `Lowering.assign_target` resolves the name: a register first, else a local."""
         if self.kinds.get(name) is Kind.REG:
             self.registers[self.values[name]] = value
         elif name in FIXED_INT:
             self.registers[FIXED_INT[name]] = value
-        elif self.kinds.get(name) is None:
+        elif self.kinds.get(name) is None and name not in FIXED_FLOAT:
             self.locals[name] = value
 
     def eval(self, node: ast.expr) -> Value:
@@ -239,6 +243,7 @@ class _Tracker:
         return None
 
     def name(self, name: str) -> Value:
+        """As `Lowering.expr` resolves a name: a local first, else an operand."""
         if name in self.locals:
             return self.locals[name]
         kind = self.kinds.get(name)
