@@ -141,6 +141,9 @@ BAD_EXTENSIONS = {
     "untyped semantics": ('instruction("mix", 0xC1, "rd, fs", "rd = fs + 1.0", "x")',
                           "convert with ftoi() or f2bits()"),
     "outside the language": ('instruction("imp", 0xC1, "rd", "import os", "x")', "Import statements are not part"),
+    # the lowering would read the loop's variable where the semantics mean the register
+    "loop variable": ('instruction("lv", 0xC1, "rd, rs", "for rd in range(rs):\\n    pass\\nrd = rs", "x")',
+                      "the loop variable 'rd' must be a temporary"),
 }
 
 

@@ -38,7 +38,8 @@ def _semantics_doc() -> str:
     rows = [f"| `{name}` | {n} | {doc} |" for name, (n, doc) in PURE_FUNCTIONS.items()]
     effects = [f"| `{name}` | {doc} |" for name, (_, _, doc) in EFFECTS.items()]
     return (
-        "## Semantics language\n\nStatements: assignment, `if`/`else`, `while`, `for name in range(...)`, `pass`. "
+        "## Semantics language\n\nStatements: assignment, `if`/`else`, `while`, `for name in range(...)` (name a "
+        "temporary, not an operand or register), `pass`. "
         "Operators: `+ - * / & | ^`, `not`, comparisons, and `a if c else b`; integer arithmetic wraps "
         "at 64 bits. Shifts are the functions `shl`, `lshr`, `ashr` (the amount uses its low 6 bits); "
         "`and`/`or` join comparisons; bitwise operators take integers; effects stay outside loops. "

@@ -189,7 +189,10 @@ class _Checker:
             self.fail(stmt, "loops are `for name in range(...)`")
         for arg in stmt.iter.args:
             self.expression(arg)
-        self.assign_target(stmt, stmt.target.id)
+        name = stmt.target.id
+        if name in self.operands or name in FIXED_INT or name in FIXED_FLOAT or name in SPECIAL_NAMES:
+            self.fail(stmt, f"the loop variable {name!r} must be a temporary, not an operand or register")
+        self.assign_target(stmt, name)
         self.loop_body(stmt)
 
     def loop_body(self, loop: ast.While | ast.For) -> None:
