@@ -32,8 +32,8 @@ REASON_HALT = 1  # ctx[DETAIL] = exit status
 REASON_TRAP = 2  # ctx[DETAIL] = trap code
 REASON_DEVICE = 3  # device I/O at ctx[PC]: the monitor emulates it (a VM exit)
 REASON_FUEL = 4  # the budget may not hold the next block: the interpreter finishes the run exactly
-REASON_MIDBLOCK = 5  # the interpreter runs from ctx[PC] to the next block start: ctx[PC] is inside a
-#                      translated block, or starts one whose access window may fault (see windows.py)
+REASON_INTERPRET = 5  # the interpreter runs from ctx[PC] to the next block start: ctx[PC] is inside a
+#                       translated block, or starts one whose access window may fault (see windows.py)
 REASON_OUTSIDE = 6  # ctx[PC] is outside the translated text
 REASON_CODE_WRITE = 7  # a store at ctx[PC] would change translated code
 REASON_NATIVE_ERROR = 8  # compiled code reported an error of its own (an engine bug, never a guest's)

@@ -3,7 +3,8 @@
 `run_para` translates the image (or finds its translation in the cache), enters native code through
 the dispatcher, and handles each exit: device I/O is emulated by running that one instruction in the
 interpreter; a block that needs more fuel than is left, or a jump into the middle of a block, is
-finished by the interpreter up to the same instruction count hw would reach. What para cannot run
+finished by the interpreter up to the same instruction count hw would reach, and a block whose
+memory accesses might fault (its window, see windows.py) is run by the interpreter. What para cannot run
 (a store into its translated text, a jump outside it) stops with UNSUPPORTED, or, in auto mode,
 continues in hw from that exact state.
 """
@@ -33,7 +34,7 @@ _UNSUPPORTED_CAUSES = {
     abi.REASON_CODE_WRITE: "a store into translated code at {pc:#x} (self-modifying code)",
     abi.REASON_OUTSIDE: "a jump to {pc:#x}, outside the translated text (code in data)",
 }
-_KNOWN_REASONS = {abi.REASON_HALT, abi.REASON_TRAP, abi.REASON_DEVICE, abi.REASON_FUEL, abi.REASON_MIDBLOCK,
+_KNOWN_REASONS = {abi.REASON_HALT, abi.REASON_TRAP, abi.REASON_DEVICE, abi.REASON_FUEL, abi.REASON_INTERPRET,
                   *_UNSUPPORTED_CAUSES}
 
 
@@ -160,7 +161,7 @@ class ParaRun:
                                    "a bug in the engine, not the guest")
             if reason == abi.REASON_FUEL:
                 steps = budget  # fewer than some block holds: the interpreter stops at the same count
-            elif reason == abi.REASON_MIDBLOCK:
+            elif reason == abi.REASON_INTERPRET:
                 steps = self._distance_to_leader(pc, budget)
             else:
                 self.to_machine()
@@ -203,7 +204,9 @@ class ParaRun:
         return outcome
 
     def _distance_to_leader(self, pc: int, budget: int) -> int:
-        """Instructions from pc (its own included) to the next block start after it, at most the budget."""
+        """Words from pc (its own included) to the next block start after it, at most the budget: the
+        instructions to interpret, or more where one is 16 bytes long (the interpreter then runs on
+        into the next block, which is as exact)."""
         steps, addr = 1, pc + 8
         while steps < budget and addr < self.translation.text_end and addr not in self.translation.leaders:
             addr += 8

@@ -48,7 +48,7 @@ from vm.engines.para.abi import (
     NATIVE_STACK_BYTES,
     REASON_CODE_WRITE,
     REASON_HALT,
-    REASON_MIDBLOCK,
+    REASON_INTERPRET,
     REASON_OUTSIDE,
     REASON_TRAP,
     STATUS_EXIT,
@@ -420,16 +420,21 @@ check_load = _llvm("check_load", _i(_i, _i, _i, _i, _i), _check(store=False))
 check_store = _llvm("check_store", _i(_i, _i, _i, _i, _i, _i), _check(store=True))
 
 
-def _check_window(b, base, offset, span, align, stores, text_end, mem_size, unused):
-    """A leave word that has the interpreter run the block (REASON_MIDBLOCK, none of it retired) if
-    an access in the window might fault: [base + offset, base + offset + span) is not inside memory,
-    or base is not a multiple of align, or base + stores (the lowest byte stored to) is below
-    text_end (0 for a window without stores); else 0."""
+def _window_bad(b, base, offset, span, align, stores, text_end, mem_size):
+    """True if an access in the window might fault: [base + offset, base + offset + span) is not
+    inside memory, or base is not a multiple of align, or base + stores (the lowest byte stored to)
+    is below text_end (0 for a window without stores)."""
     bad = b.or_(_outside(b, b.add(base, offset), span, mem_size, ir.Constant(_I64, TEXT_BASE)),
                 _misaligned(b, base, align))
-    bad = b.or_(bad, b.icmp_unsigned("<", b.add(base, stores), text_end))
-    word = ir.Constant(_I64, REASON_MIDBLOCK)
-    return b.select(bad, b.add(word, b.shl(unused, ir.Constant(_I64, 8))), ir.Constant(_I64, 0))
+    return b.or_(bad, b.icmp_unsigned("<", b.add(base, stores), text_end))
+
+
+def _check_window(b, base, offset, span, align, stores, text_end, mem_size, unused):
+    """A leave word that has the interpreter run the block (REASON_INTERPRET, none of it retired)
+    where an access of the window might fault (`_window_bad`), else 0."""
+    word = b.add(ir.Constant(_I64, REASON_INTERPRET), b.shl(unused, ir.Constant(_I64, 8)))
+    bad = _window_bad(b, base, offset, span, align, stores, text_end, mem_size)
+    return b.select(bad, word, ir.Constant(_I64, 0))
 
 
 # check_window(base, offset, span, align, stores, text_end, mem_size, unused): see windows.py
@@ -457,16 +462,15 @@ def _loop_turns(b, counter, stride, bound):
 
 
 def _loop_window_fits(b, base, offset, span, align, stores, text_end, stride, turns, mem_size):
-    """1 if every access of a loop's window stays inside memory, aligned and (stores) above the text,
-    for `turns` turns of base moving by stride; else 0. `_check_window` for the whole loop."""
+    """1 if no access of a loop's window can fault in `turns` turns of base moving by stride, else 0:
+    `_window_bad` for the window that all turns' windows make, and the stride aligned as the base."""
     zero, one = ir.Constant(_I64, 0), ir.Constant(_I64, 1)
-    small = _below(b, b.add(stride, ir.Constant(_I64, _SMALL)), 2 * _SMALL)  # |stride| < 2^31
-    reach = b.mul(b.sub(turns, one), b.select(small, stride, zero))
-    back = b.select(b.icmp_signed("<", reach, zero), reach, zero)
+    small = _below(b, b.add(stride, ir.Constant(_I64, _SMALL)), 2 * _SMALL)  # -2^31 <= stride < 2^31
+    reach = b.mul(b.sub(turns, one), b.select(small, stride, zero))  # the last turn's base - the first's
+    back = b.select(b.icmp_signed("<", reach, zero), reach, zero)  # the lowest turn's base - the first's
     length = b.add(span, b.sub(b.select(b.icmp_signed("<", reach, zero), zero, reach), back))
-    bad = b.or_(_outside(b, b.add(b.add(base, offset), back), length, mem_size, ir.Constant(_I64, TEXT_BASE)),
-                b.or_(_misaligned(b, base, align), _misaligned(b, stride, align)))
-    bad = b.or_(bad, b.icmp_unsigned("<", b.add(b.add(base, stores), back), text_end))
+    bad = b.or_(_window_bad(b, b.add(base, back), offset, length, align, stores, text_end, mem_size),
+                _misaligned(b, stride, align))
     return b.select(b.and_(small, b.not_(bad)), one, zero)
 
 
@@ -689,8 +693,8 @@ def dispatch(ctx_address):
             return REASON_OUTSIDE
         region = region_of(pc, ctx)
         if region < 0:
-            ctx[CTX_REASON] = REASON_MIDBLOCK
-            return REASON_MIDBLOCK
+            ctx[CTX_REASON] = REASON_INTERPRET
+            return REASON_INTERPRET
         table = carray(ptr_i64(ctx[CTX_TABLE]), region + 1)
         if call_region(table[region], pc, ctx_address) == STATUS_EXIT:
             return ctx[CTX_REASON]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import functools
 import math
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from vm.engines.lowering import Lowering
@@ -617,7 +618,7 @@ class RegionWriter:
         register = self.use_int(stride.register)
         return f"wrapping_add({register}, {stride.constant})" if stride.constant else register
 
-    def block(self, block: list[Decoded], checked: frozenset[tuple[int, int]] = frozenset()) -> list[str]:
+    def block(self, block: list[Decoded], checked: AbstractSet[tuple[int, int]] = frozenset()) -> list[str]:
         """A block's code; it ends in a jump (`pc = target` then `continue` to the dispatcher) or an exit.
         The accesses `checked` before a loop of it get no check."""
         n = len(block)
@@ -640,7 +641,7 @@ class RegionWriter:
     def instruction(self, d: Decoded, index: int, block_length: int) -> list[str]:
         unused = block_length - index
         if d.untranslated:  # the interpreter runs it, reading its literal from memory
-            return self.flush_nan_flags() + leave_lines(d.pc, unused, abi.REASON_MIDBLOCK)
+            return self.flush_nan_flags() + leave_lines(d.pc, unused, abi.REASON_INTERPRET)
         if d.ins is None:
             return self.flush_nan_flags() + leave_lines(d.pc, unused, abi.REASON_TRAP, int(d.trap))
         if d.ins.semantics.exits_to_monitor:

@@ -16,13 +16,14 @@ all its windows are inside memory, and as it is otherwise.
 
 The addresses come from the instructions' semantics, walked as the lowering walks them: a register is
 known as a sum of at most two registers' values at the block's start and a constant, through moves,
-additions and subtractions, and anything else makes it unknown.
+additions, and subtractions of constants, and anything else makes it unknown.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from vm.isa import Kind
@@ -81,7 +82,7 @@ class LoopAccesses:
 
 
 def block_accesses(block: list, semantics: Callable[[Instruction], list[ast.stmt]],
-                   checked: frozenset[tuple[int, int]] = frozenset()) -> BlockAccesses:
+                   checked: AbstractSet[tuple[int, int]] = frozenset()) -> BlockAccesses:
     """The windows of a block of decoded instructions, and the accesses they cover, leaving out
     those `checked` already (by a loop's windows)."""
     tracker = _Tracker.of(block, semantics)
@@ -167,15 +168,16 @@ class _Tracker:
         return tracker
 
     def stride(self, n: int) -> Stride | None:
-        """Register n's change from the block's start to its end, if it is a `Stride`."""
+        """Register n's change from the block's start to its end, if it is a `Stride`: n's value plus
+        a constant, and perhaps plus another register's that does not change."""
         value = self.registers[n]
-        if value is None or n not in value[0]:
+        if value is None or value[0].count(n) != 1:
             return None
-        others = [m for m in value[0] if m != n] if value[0].count(n) == 1 else [n]
+        others = [m for m in value[0] if m != n]
         if not others:
             return Stride(value[1])
         other = others[0]
-        return Stride(value[1], other) if other != n and self.registers[other] == ((other,), 0) else None
+        return Stride(value[1], other) if self.registers[other] == ((other,), 0) else None
 
     def instruction(self, d, body: list[ast.stmt]) -> None:
         self.d, self.values = d, operand_values(d.ins, d.fields)
