@@ -18,6 +18,7 @@ from vm.engines.lowering import Lowering
 from vm.isa import InstructionSet, Kind, Trap
 from vm.isa.encoding import bad_register_field, bits_float, decode_word, has_memory_operand, with_literal
 from vm.isa.model import NO_BASE, WORD, Instruction
+from vm.isa.semantics import memory_access
 from vm.machine import GuestTrap, Halted, Machine, Outcome, fuel_outcome
 from vm.monitor.host import lib as host_library
 
@@ -176,8 +177,9 @@ class HwLowering(Lowering):
 
     def effect(self, name: str, args: list[ast.expr], target: str | None) -> None:
         a = [self.expr(x) for x in args]
-        if name in ("load", "store", "fload", "fstore"):
-            size = args[1].value if name in ("load", "store") else 8
+        access = memory_access(name, args)
+        if access is not None:
+            size = access[0]
             addr = self.temp()
             self.emit(f"{addr} = {a[0]}")
             if size > 1:

@@ -75,6 +75,15 @@ CONTROL_EFFECTS = ("goto", "halt", "trap")
 MEMORY_SIZES = (1, 2, 4, 8)
 
 
+def memory_access(name: str, args: list[ast.expr]) -> tuple[int, bool] | None:
+    """The size in bytes of a memory effect's access and whether it stores; None for other effects."""
+    if name in ("load", "store"):
+        return args[1].value, name == "store"
+    if name in ("fload", "fstore"):
+        return 8, name == "fstore"
+    return None
+
+
 @dataclass(frozen=True)
 class Semantics:
     """Parsed, checked semantics and the facts the engines need about them."""

@@ -467,8 +467,9 @@ def _loop_window_fits(b, base, offset, span, align, stores, text_end, stride, tu
     zero, one = ir.Constant(_I64, 0), ir.Constant(_I64, 1)
     small = _below(b, b.add(stride, ir.Constant(_I64, _SMALL)), 2 * _SMALL)  # -2^31 <= stride < 2^31
     reach = b.mul(b.sub(turns, one), b.select(small, stride, zero))  # the last turn's base - the first's
-    back = b.select(b.icmp_signed("<", reach, zero), reach, zero)  # the lowest turn's base - the first's
-    length = b.add(span, b.sub(b.select(b.icmp_signed("<", reach, zero), zero, reach), back))
+    backwards = b.icmp_signed("<", reach, zero)
+    back = b.select(backwards, reach, zero)  # the lowest turn's base - the first's
+    length = b.add(span, b.select(backwards, b.neg(reach), reach))
     bad = b.or_(_window_bad(b, b.add(base, back), offset, length, align, stores, text_end, mem_size),
                 _misaligned(b, stride, align))
     return b.select(b.and_(small, b.not_(bad)), one, zero)

@@ -25,7 +25,7 @@ from vm.image import LOAD_ADDRESS, Image
 from vm.isa import InstructionSet, Kind, Trap
 from vm.isa.encoding import Fields, bad_register_field, bits_float, decode_word, operand_values, with_literal
 from vm.isa.model import NO_BASE, WORD, Instruction
-from vm.isa.semantics import FIXED_FLOAT, FIXED_INT
+from vm.isa.semantics import FIXED_FLOAT, FIXED_INT, memory_access
 
 ENGINE_VERSION = "para-3"
 MAX_REGION_BLOCKS = 16
@@ -386,9 +386,9 @@ class ParaLowering(Lowering):
         if name == "trap":
             self.leave(abi.REASON_TRAP, int(Trap[args[0].id]))
             return
-        if name in ("load", "fload", "store", "fstore"):
-            size = args[1].value if name in ("load", "store") else 8
-            store = name in ("store", "fstore")
+        access = memory_access(name, args)
+        if access is not None:
+            size, store = access
             base, offset = self.address(args[0])
             value = self.expr(args[-1]) if store else None
             self.check_access(base, offset, size, store)

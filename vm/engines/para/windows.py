@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from vm.isa import Kind
 from vm.isa.encoding import operand_values
 from vm.isa.model import NO_BASE, Instruction
-from vm.isa.semantics import EFFECTS, FIXED_FLOAT, FIXED_INT
+from vm.isa.semantics import CONTROL_EFFECTS, EFFECTS, FIXED_FLOAT, FIXED_INT, memory_access
 
-MEMORY_EFFECTS = {"load": False, "fload": False, "store": True, "fstore": True}  # name -> is a store
 _FAR = 1 << 31  # offsets beyond this are not tracked: the window's arithmetic stays far from wrapping
 
 Value = tuple[tuple[int, ...], int] | None  # (registers at the block's start, sorted; constant), or unknown
@@ -105,10 +104,10 @@ def loop_accesses(block: list, semantics: Callable[[Instruction], list[ast.stmt]
     if not (isinstance(branch, ast.If) and not branch.orelse and len(branch.body) == 1):
         return None
     goto = branch.body[0]
-    target = [op.name for op in last.ins.operands if op.kind is Kind.TARGET]
+    kinds, values = {op.name: op.kind for op in last.ins.operands}, operand_values(last.ins, last.fields)
     if not (isinstance(goto, ast.Expr) and isinstance(goto.value, ast.Call) and goto.value.func.id == "goto"
-            and target and isinstance(goto.value.args[0], ast.Name) and goto.value.args[0].id == target[0]
-            and operand_values(last.ins, last.fields)[target[0]] == block[0].pc):
+            and isinstance(goto.value.args[0], ast.Name) and kinds.get(goto.value.args[0].id) is Kind.TARGET
+            and values[goto.value.args[0].id] == block[0].pc):
         return None  # not a branch back to the block's start
     test = branch.test
     if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Lt):
@@ -117,7 +116,6 @@ def loop_accesses(block: list, semantics: Callable[[Instruction], list[ast.stmt]
         sides = test.args
     else:
         return None
-    kinds, values = {op.name: op.kind for op in last.ins.operands}, operand_values(last.ins, last.fields)
     if not all(isinstance(side, ast.Name) and kinds.get(side.id) is Kind.REG for side in sides):
         return None
     counter, bound = (values[side.id] for side in sides)
@@ -212,13 +210,12 @@ class _Tracker:
             self.effect(stmt.value, conditional)
 
     def effect(self, call: ast.Call, conditional: bool) -> None:
-        name = call.func.id
-        if name in MEMORY_EFFECTS:
-            size = call.args[1].value if name in ("load", "store") else 8
-            self.accesses.append((self.d.pc, self.count, None if conditional else self.eval(call.args[0]),
-                                  size, MEMORY_EFFECTS[name]))
+        access = memory_access(call.func.id, call.args)
+        if access is not None:
+            address = None if conditional else self.eval(call.args[0])
+            self.accesses.append((self.d.pc, self.count, address, *access))
             self.count += 1
-        elif name not in ("goto", "halt", "trap"):  # a hypercall or a device: it may change any register
+        elif call.func.id not in CONTROL_EFFECTS:  # a hypercall or a device: it may change any register
             self.registers = dict.fromkeys(self.registers)
 
     def assign(self, name: str, value: Value) -> None:
