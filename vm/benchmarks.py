@@ -342,7 +342,7 @@ def start_up(isa: InstructionSet, workdir: Path, repeat: int) -> dict:
     is negligible), medians: hw; para's first run, which translates and compiles into an empty cache
     (Numba's cache of para's own helpers stays warm: they are compiled once per installation); and
     para's later runs, which load the compiled code from the cache."""
-    from vm.engines.para.translate import decode_text  # no Numba: translation is plain Python
+    from vm.engines.text import decode_text
 
     source = with_size((PROGRAMS / f"{START_UP_PROGRAM}.asm").read_text(), 1)
     path = workdir / f"{START_UP_PROGRAM}.asm"

@@ -64,6 +64,28 @@ class Lowering:
         """Emit an effect statement; `target` is where a value-returning effect stores its result."""
         raise NotImplementedError
 
+    # The statement syntax; Python's by default, C overrides it.
+    def assign(self, target: str, value: str) -> None:
+        self.emit(f"{target} = {value}")
+
+    def begin_if(self, test: str) -> None:
+        self.emit(f"if {test}:")
+
+    def begin_else(self) -> None:
+        self.emit("else:")
+
+    def begin_while(self, test: str) -> None:
+        self.emit(f"while {test}:")
+
+    def begin_for(self, variable: str, args: list[str]) -> None:
+        self.emit(f"for {variable} in range({', '.join(args)}):")
+
+    def end_block(self) -> None:
+        """After the body of an if, else, while or for: nothing in Python, a brace in C."""
+
+    def empty_statement(self) -> str:
+        return "pass"
+
     # -- output ----------------------------------------------------------------------------------
     def emit(self, line: str) -> None:
         self.lines.append(self.indent_unit * self.depth + line)
@@ -82,7 +104,7 @@ class Lowering:
         for stmt in body:
             self.statement(stmt)
         if len(self.lines) == start:
-            self.emit("pass")
+            self.emit(self.empty_statement())
 
     def statement(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Assign):
@@ -90,31 +112,34 @@ class Lowering:
             if isinstance(stmt.value, ast.Call) and stmt.value.func.id not in PURE_FUNCTIONS:
                 self.effect(stmt.value.func.id, stmt.value.args, self.assign_target(name, stmt.value))
             else:
-                self.emit(f"{self.assign_target(name, stmt.value)} = {self.expr(stmt.value)}")
+                self.assign(self.assign_target(name, stmt.value), self.expr(stmt.value))
         elif isinstance(stmt, ast.AugAssign):
             value = ast.BinOp(left=ast.Name(stmt.target.id, ast.Load()), op=stmt.op, right=stmt.value)
             self.statement(ast.Assign(targets=[stmt.target], value=value))
         elif isinstance(stmt, ast.If):
-            self.emit(f"if {self.expr(stmt.test)}:")
+            self.begin_if(self.expr(stmt.test))
             self.nested(stmt.body)
             if stmt.orelse:
-                self.emit("else:")
+                self.begin_else()
                 self.nested(stmt.orelse)
+            self.end_block()
         elif isinstance(stmt, ast.While):
             self.in_loop_test = True
             test = self.expr(stmt.test)
             self.in_loop_test = False
-            self.emit(f"while {test}:")
+            self.begin_while(test)
             self.nested(stmt.body)
+            self.end_block()
         elif isinstance(stmt, ast.For):
-            args = ", ".join(self.expr(a) for a in stmt.iter.args)
+            args = [self.expr(a) for a in stmt.iter.args]
             self.local_types[stmt.target.id] = "int"
-            self.emit(f"for {self.local(stmt.target.id)} in range({args}):")
+            self.begin_for(self.local(stmt.target.id), args)
             self.nested(stmt.body)
+            self.end_block()
         elif isinstance(stmt, ast.Expr):
             self.effect(stmt.value.func.id, stmt.value.args, None)
         else:
-            self.emit("pass")
+            self.emit(self.empty_statement())
 
     def nested(self, body: list[ast.stmt]) -> None:
         self.depth += 1

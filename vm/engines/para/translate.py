@@ -21,30 +21,15 @@ from dataclasses import dataclass
 from vm.engines.lowering import Lowering
 from vm.engines.para import abi
 from vm.engines.para.windows import LoopAccesses, Stride, Window, block_accesses, loop_accesses
+from vm.engines.text import Decoded, cut_blocks, decode_text, static_target
 from vm.image import LOAD_ADDRESS, Image
 from vm.isa import InstructionSet, Kind, Trap
-from vm.isa.encoding import Fields, bad_register_field, bits_float, decode_word, operand_values, with_literal
-from vm.isa.model import NO_BASE, WORD, Instruction
+from vm.isa.encoding import bits_float, operand_values
+from vm.isa.model import NO_BASE, Instruction
 from vm.isa.semantics import FIXED_FLOAT, FIXED_INT, memory_access
 
 ENGINE_VERSION = "para-3"
 MAX_REGION_BLOCKS = 16
-
-
-@dataclass
-class Decoded:
-    """One word of the text: an instruction with its fields, or something that traps or needs hw."""
-
-    pc: int
-    ins: Instruction | None
-    fields: Fields | None
-    size: int = WORD
-    trap: Trap | None = None  # decodes to a trap (ILLEGAL)
-    untranslated: bool = False  # a literal beyond the text: left to the interpreter
-
-    @property
-    def ends_block(self) -> bool:
-        return self.ins is None or self.untranslated or self.ins.semantics.ends_block
 
 
 @dataclass
@@ -71,59 +56,9 @@ class Translation:
     text_end: int
 
 
-def decode_text(image: Image, isa: InstructionSet) -> list[Decoded]:
-    out: list[Decoded] = []
-    pc, mem = LOAD_ADDRESS, image.memory
-    text_end = image.text_end - (image.text_end - LOAD_ADDRESS) % WORD
-    while pc < text_end:
-        off = pc - LOAD_ADDRESS
-        fields = decode_word(mem[off : off + WORD])
-        ins = isa.by_opcode.get(fields.opcode)
-        if ins is None or bad_register_field(ins, fields):
-            out.append(Decoded(pc, None, None, trap=Trap.ILLEGAL))
-            pc += WORD
-            continue
-        if ins.size > WORD:
-            if pc + ins.size > text_end:
-                out.append(Decoded(pc, ins, fields, ins.size, untranslated=True))
-                break
-            fields = with_literal(fields, mem[off + WORD : off + 2 * WORD])
-        out.append(Decoded(pc, ins, fields, ins.size))
-        pc += ins.size
-    return out
-
-
-def _static_target(d: Decoded) -> int | None:
-    if d.ins is None:
-        return None
-    for op in d.ins.operands:
-        if op.kind is Kind.TARGET:
-            return d.fields.imm
-    return None
-
-
 def form_regions(image: Image, words: list[Decoded], max_blocks: int = MAX_REGION_BLOCKS) -> list[Region]:
     """Cut the text into blocks, and the blocks into regions (function entry to function entry)."""
-    if not words:
-        return []
-    starts = {d.pc for d in words}
-    leaders = {words[0].pc} | {a for a in image.symbols.values() if a in starts}
-    if image.entry in starts:
-        leaders.add(image.entry)
-    entries = {words[0].pc} | ({image.entry} & starts)
-    for d in words:
-        target = _static_target(d)
-        if target in starts:
-            leaders.add(target)
-            if d.ins.flow == "call":
-                entries.add(target)
-        if d.ends_block:
-            leaders.add(d.pc + d.size)
-    blocks: list[list[Decoded]] = []
-    for d in words:
-        if d.pc in leaders or not blocks or blocks[-1][-1].ends_block:
-            blocks.append([])
-        blocks[-1].append(d)
+    blocks, entries = cut_blocks(image, words)
     regions: list[Region] = []
     for block in blocks:
         start = block[0].pc
@@ -508,7 +443,7 @@ class RegionWriter:
         own = self.leaders[self.region.start]
         return {d.pc + d.size for block in self.region.blocks for d in block
                 if d.ins is not None and not d.untranslated and d.ins.flow == "call"
-                and self.leaders.get(_static_target(d)) == own and self.leaders.get(d.pc + d.size) == own}
+                and self.leaders.get(static_target(d)) == own and self.leaders.get(d.pc + d.size) == own}
 
     def describe(self, d: Decoded) -> str:
         """The source line of an instruction, for the comment above its code. It comes from the
