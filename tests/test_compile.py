@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ISA, build, run_image_in
 
+from vm.engines import caching
 from vm.engines.para import cache
 from vm.engines.para.translate import MAX_REGION_BLOCKS, translate_image
 from vm.isa import Trap
@@ -124,14 +125,14 @@ def test_a_failure_that_is_not_numba_s_leaves_no_marker(fresh_cache: Path, monke
 
 
 def test_the_temporary_cache_is_never_a_directory_someone_else_can_write(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(cache.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(caching.tempfile, "tempdir", str(tmp_path))
     shared = tmp_path / f"vm-cache-{os.getuid()}"
     shared.mkdir(mode=0o777)
     shared.chmod(0o777)  # as if another user had made it for us
-    chosen = cache._private_temporary_cache()
+    chosen = caching._private_temporary_cache("para")
     assert shared not in chosen.parents and chosen.is_dir()
     shared.chmod(0o700)
-    assert cache._private_temporary_cache() == shared / "para"
+    assert caching._private_temporary_cache("para") == shared / "para"
 
 
 def test_regions_that_a_dying_process_took_are_compiled_here(fresh_cache: Path, monkeypatch) -> None:

@@ -16,13 +16,13 @@ import importlib.util
 import os
 import pickle
 import signal
-import stat
 import sys
 import tempfile
 import threading
 from pathlib import Path
 from types import ModuleType
 
+from vm.engines.caching import engine_cache_dir
 from vm.engines.para.native import (
     CompiledFunction,
     NativeCode,
@@ -47,28 +47,7 @@ class CompileError(Exception):
 
 
 def cache_dir() -> Path:
-    """$VM_CACHE_DIR, else ~/.cache/vm, else a temporary directory."""
-    configured = os.environ.get("VM_CACHE_DIR")
-    base = Path(configured) if configured else Path.home() / ".cache" / "vm"
-    path = base / "para"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    except OSError:
-        return _private_temporary_cache()
-
-
-def _private_temporary_cache() -> Path:
-    """A cache in the temporary directory that only this user can write: compiled code is run, so a
-    directory someone else made (or could write into) is not used."""
-    base = Path(tempfile.gettempdir()) / f"vm-cache-{os.getuid()}"
-    base.mkdir(mode=0o700, exist_ok=True)
-    info = base.lstat()
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
-        base = Path(tempfile.mkdtemp(prefix="vm-cache-"))
-    path = base / "para"
-    path.mkdir(exist_ok=True)
-    return path
+    return engine_cache_dir("para")
 
 
 @functools.cache
