@@ -1,4 +1,4 @@
-"""cffi build script for the host services; setup.py runs it at install time (module vm._hostcalls)."""
+"""cffi build script for the host services and the cage; setup.py runs it at install time (module vm._hostcalls)."""
 
 import re
 from pathlib import Path
@@ -6,7 +6,8 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).parent
-header = (HERE / "hostcalls.h").read_text()
+HEADERS = ("hostcalls.h", "vm_state.h", "cage.h")  # cage.h includes vm_state.h: cdef reads each once
+header = "\n".join((HERE / name).read_text() for name in HEADERS)
 # cffi's cdef takes declarations only: drop includes and comments, keep #define constants as "...".
 cdef = re.sub(r"/\*.*?\*/", "", header, flags=re.DOTALL)
 cdef = "\n".join(line for line in cdef.splitlines() if not line.startswith("#include"))
@@ -16,8 +17,8 @@ ffibuilder = FFI()
 ffibuilder.cdef(cdef)
 ffibuilder.set_source(
     "vm._hostcalls",
-    '#include "hostcalls.h"',
-    sources=["native/hostcalls.c"],  # relative to the project root, where setup.py runs
+    '#include "hostcalls.h"\n#include "cage.h"',
+    sources=["native/hostcalls.c", "native/cage.c"],  # relative to the project root, where setup.py runs
     include_dirs=["native"],
     libraries=["m"],
     extra_compile_args=["-O2", "-std=c11", "-D_POSIX_C_SOURCE=200809L"],

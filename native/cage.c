@@ -102,11 +102,11 @@ static uint64_t enter_namespaces(void) {
 static const long NATIVE_CALLS[] = {
     SYS_read, SYS_write, SYS_exit, SYS_exit_group, SYS_rt_sigreturn, SYS_rt_sigaction,
     SYS_rt_sigprocmask, SYS_brk, SYS_mmap, SYS_munmap, SYS_mremap, SYS_clock_gettime,
-    SYS_getpid, SYS_gettid, SYS_tgkill, SYS_restart_syscall,
+    SYS_getpid, SYS_gettid, SYS_tgkill, SYS_restart_syscall, SYS_getrandom,
 };
 static const long PYTHON_CALLS[] = {
     SYS_close, SYS_fstat, SYS_lseek, SYS_ioctl, SYS_fcntl, SYS_futex, SYS_madvise, SYS_mprotect,
-    SYS_getrandom, SYS_sigaltstack, SYS_sched_yield, SYS_sched_getaffinity, SYS_getcwd,
+    SYS_sigaltstack, SYS_sched_yield, SYS_sched_getaffinity, SYS_getcwd,
     SYS_pread64, SYS_pwrite64, SYS_readv, SYS_writev, SYS_clock_nanosleep, SYS_getrusage,
     SYS_prlimit64, SYS_getuid, SYS_geteuid, SYS_getgid, SYS_getegid, SYS_dup, SYS_newfstatat,
     SYS_statx, SYS_ppoll, SYS_set_robust_list, SYS_rseq, SYS_membarrier, SYS_clock_getres,

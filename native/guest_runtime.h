@@ -41,7 +41,7 @@ static inline double vm_fdiv(double a, double b) {
     if (b == 0.0 && (a != a || a == 0.0)) return VM_CANONICAL_NAN;
     return a / b;
 }
-static inline double vm_fma_(double a, double b, double c) { return fma(a, b, c); }
+static inline double vm_fma_inline(double a, double b, double c) { return fma(a, b, c); }
 static inline int64_t vm_isnan(double x) { return x != x; }
 static inline int64_t vm_ftoi_ok(double x) { return x >= -9223372036854775808.0 && x < 9223372036854775808.0; }
 static inline int64_t vm_ftoi(double x) { return vm_ftoi_ok(x) ? (int64_t)x : INT64_MIN; }
@@ -67,4 +67,4 @@ static inline void vm_store_f64(uint8_t *p, double v) { memcpy(p, &v, 8); }
 #define VM_TRAP(trap, at, unused) VM_STOP(VM_STOP_TRAP, trap, at, unused)
 #define VM_HALT(status, at, unused) VM_STOP(VM_STOP_EXIT, status, at, (unused) - 1)
 #define VM_REFUSE(cause, address, at, unused) \
-    do { refusal = (cause); refusal_address = (address); VM_TRAP(10, at, unused); } while (0)
+    do { refusal = (cause); refusal_address = (address); VM_TRAP(VM_TRAP_UNSUPPORTED, at, unused); } while (0)

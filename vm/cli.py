@@ -13,11 +13,13 @@ from vm.asm.disassembler import disassemble
 from vm.image import Image, ImageError
 from vm.isa import InstructionSet, IsaError, core_isa, reference
 from vm.machine import DEFAULT_MEMORY, LoadError, Outcome
+from vm.monitor.cage import Limits
 from vm.run import MODES, RunResult, load_program, run_image
 
 EXIT_USAGE = 2  # bad usage, unreadable file, bad assembly or image
 EXIT_DIFFERENT = 1  # `vm compare`: the engines disagree
 TRAP_EXIT_BASE = 64  # a trap exits with 64 + its code (ILLEGAL 65 ... UNSUPPORTED 74)
+LIMIT_EXIT = 80  # the cage stopped the guest at one of its limits
 
 
 class UsageError(Exception):
@@ -33,6 +35,25 @@ def parse_size(text: str) -> int:
         return int(number, 0) * scale
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 1048576, 256K or 1M") from None
+
+
+def parse_seconds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("a CPU limit is at least 1 second")
+    return value
+
+
+def parse_limit_size(text: str) -> int:
+    """A size in bytes with an optional K, M or G suffix, at least 1."""
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper(), 1)
+    digits = text[:-1] if scale > 1 else text
+    if not digits.isdigit() or int(digits) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 65536, 64K, 256M or 2G")
+    return int(digits) * scale
 
 
 def parse_fuel(text: str) -> int:
@@ -85,7 +106,14 @@ def trap_message(result: RunResult) -> str:
     return text
 
 
+def limit_message(result: RunResult, limits: Limits) -> str:
+    text = f"vm: the cage stopped the guest at {limits.describe(result.outcome.limit)}"
+    return text + (f": {result.outcome.detail}" if result.outcome.detail else "")
+
+
 def exit_status(outcome: Outcome) -> int:
+    if outcome.limit is not None:
+        return LIMIT_EXIT
     if outcome.trap is not None:
         return TRAP_EXIT_BASE + outcome.trap.value
     return outcome.exit & 0xFF
@@ -110,6 +138,8 @@ def print_stats(result: RunResult, wall: float) -> None:
             value = s[key]
             lines.append(f"{label + ':':<18}{value:.6f} s" if isinstance(value, float) else
                          f"{label + ':':<18}{value}")
+    if "cage" in s:
+        lines.append(f"{'cage:':<18}{', '.join(s['cage']) or 'none in force'}")
     print("\n".join(lines), file=sys.stderr)
 
 
@@ -118,11 +148,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     isa = load_isa(args.ext)
     image = _read_program(args.file, isa)
     start = time.perf_counter()
-    result = run_image(image, args.mode, isa=isa, mem_size=args.mem, fuel=args.fuel)
+    limits = Limits(args.cpu_limit, args.mem_limit, args.output_limit)
+    result = run_image(image, args.mode, isa=isa, mem_size=args.mem, fuel=args.fuel, isolate=args.isolate,
+                       limits=limits)
     wall = time.perf_counter() - start
     if args.state_out:
         _write(Path(args.state_out), (json.dumps(result.state(), indent=2) + "\n").encode())
-    if result.outcome.trap is not None:
+    if result.outcome.limit is not None:
+        print(limit_message(result, limits), file=sys.stderr)
+    elif result.outcome.trap is not None:
         print(trap_message(result), file=sys.stderr)
     if args.stats:
         print_stats(result, wall)
@@ -203,6 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fuel", type=parse_fuel, default=None, metavar="N", help="stop after N instructions")
     p.add_argument("--stats", action="store_true", help="print engine statistics to stderr")
     p.add_argument("--state-out", metavar="FILE.json", help="write the final machine state as JSON")
+    p.add_argument("--isolate", action="store_true",
+                   help="run the guest in a caged child process (always so with --mode os)")
+    p.add_argument("--cpu-limit", type=parse_seconds, default=None, metavar="SECONDS",
+                   help="caged: stop the guest after this much CPU time")
+    p.add_argument("--mem-limit", type=parse_limit_size, default=None, metavar="BYTES",
+                   help="caged: the guest process's address space (K/M/G suffixes)")
+    p.add_argument("--output-limit", type=parse_limit_size, default=None, metavar="BYTES",
+                   help="caged: stop the guest after this much output")
 
     p = command("asm", cmd_asm, "assemble a program into a .vmi image")
     p.add_argument("file")

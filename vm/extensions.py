@@ -87,4 +87,5 @@ def load_extensions(isa: InstructionSet, files: list[str]) -> InstructionSet:
         isa = add_extension(isa, module, f"entry point {ep.name}", loaded)
     for file in files:
         isa = add_extension(isa, _module_from_file(Path(file)), file, loaded)
+    isa.extension_files = tuple(str(Path(file).resolve()) for file in files)
     return isa

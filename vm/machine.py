@@ -70,13 +70,14 @@ class Machine:
 
 @dataclass
 class Outcome:
-    """How a run ended: an exit status or a trap, and where."""
+    """How a run ended: an exit status, a trap, or (in the cage) a limit, and where."""
 
     exit: int | None
     trap: Trap | None
     pc: int
     retired: int
     detail: str = ""
+    limit: str | None = None  # a caged guest that an OS limit stopped: "cpu", "memory", "output", ...
 
     def source(self, image: Image) -> str | None:
         info = image.line_at(self.pc)
@@ -93,6 +94,7 @@ def state_dict(machine: Machine, outcome: Outcome) -> dict:
     return {
         "exit": outcome.exit,
         "trap": outcome.trap.name if outcome.trap else None,
+        "limit": outcome.limit,
         "pc": outcome.pc,
         "source": outcome.source(machine.image),
         "retired": outcome.retired,

@@ -14,10 +14,11 @@ from vm.engines.hw import run_in_hw
 from vm.image import Image, ImageError
 from vm.isa import InstructionSet, core_isa
 from vm.machine import DEFAULT_MEMORY, Machine, Outcome, state_dict
+from vm.monitor.cage import Limits
 from vm.monitor.host import Captured, Host
 from vm.monitor.monitor import Monitor
 
-MODES = ("hw", "para", "auto")
+MODES = ("hw", "para", "auto", "os")
 
 
 @dataclass
@@ -56,13 +57,28 @@ def run_image(
     fuel: int | None = None,
     stdin: bytes | None = None,
     capture: bool = False,
+    isolate: bool = False,
+    limits: Limits | None = None,
 ) -> RunResult:
-    """Run an image to its end in the given mode; with `capture`, output is returned, not printed."""
+    """Run an image to its end in the given mode; with `capture`, output is returned, not printed.
+
+    os always runs the guest in the cage, under `limits`; `isolate` cages the other engines too (the
+    guest then runs in a child process of its own, vm/isolate.py)."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     isa = isa or core_isa()
     machine = Machine.load(image, mem_size)
+    if mode == "os" or isolate:
+        return run_caged_machine(machine, mode, isa, fuel, stdin=stdin, capture=capture, limits=limits)
     host = Host(stdin=stdin, capture=capture)
+    result = run_machine(machine, mode, isa, fuel, host)
+    result.output = host.captured() if capture else None
+    host.close()
+    return result
+
+
+def run_machine(machine: Machine, mode: str, isa: InstructionSet, fuel: int | None, host: Host) -> RunResult:
+    """Run a loaded machine in this process, in hw, para or auto, with this host's streams."""
     monitor = Monitor(machine, host)
     stats: dict = {"engine": mode}
     if mode != "hw":
@@ -82,6 +98,30 @@ def run_image(
     stats["retired"] = outcome.retired
     stats["vm_exits"] = monitor.vm_exits
     stats["hypercalls"] = host.hypercalls
-    output = host.captured() if capture else None
-    host.close()
-    return RunResult(outcome, machine, mode, output, stats)
+    return RunResult(outcome, machine, mode, None, stats)
+
+
+def run_caged_machine(machine: Machine, mode: str, isa: InstructionSet, fuel: int | None, *, stdin: bytes | None,
+                      capture: bool, limits: Limits | None) -> RunResult:
+    """Run a loaded machine in a caged child process: the os engine's executable, or (isolated) a
+    Python process running hw, para or auto."""
+    stats: dict = {"engine": mode}
+    if mode == "os":
+        from vm.engines.os.engine import run_os
+
+        run = run_os(isa, machine, fuel, limits=limits, stdin=stdin, capture=capture, stats=stats)
+    else:
+        from vm.isolate import run_isolated
+
+        run = run_isolated(isa, machine, mode, fuel, limits=limits or Limits(), stdin=stdin, capture=capture,
+                           stats=stats)
+    stats.update(run.stats)
+    stats["retired"] = run.outcome.retired
+    stats.setdefault("vm_exits", 0)
+    stats.setdefault("hypercalls", 0)
+    stats.setdefault("run_seconds", 0.0)
+    stats["cage"] = run.protections
+    output = run.output if capture else None
+    if capture and output is None:
+        output = Captured(b"", b"")
+    return RunResult(run.outcome, machine, mode, output, stats)

@@ -184,6 +184,7 @@ class InstructionSet:
     instructions: list[Instruction]
     pseudos: list[Pseudo] = field(default_factory=list)
     extensions: tuple[str, ...] = ()  # names of the extensions included, recorded in images
+    extension_files: tuple[str, ...] = ()  # the files they came from, for a child process to load again
 
     def __post_init__(self) -> None:
         self.by_opcode: dict[int, Instruction] = {}

@@ -17,17 +17,22 @@ from vm.monitor.host import HC_EXIT, HC_RESULT, WRITES_MEMORY, Host, ffi
 @dataclass(frozen=True)
 class Device:
     """A port's device: given the monitor, the function that writes a value to it, and the one
-    that reads a value from it (None where the port cannot be written, or read)."""
+    that reads a value from it (None where the port cannot be written, or read); and the same two
+    as C expressions for the os engine, which calls the host services directly (`host`, `{value}`,
+    and `{retired}`: the instructions retired before this one)."""
 
     name: str
     writer: Callable[[Monitor], Callable[[int], None]] | None
     reader: Callable[[Monitor], Callable[[], int]] | None
+    c_write: str | None = None
+    c_read: str | None = None
 
 
 PORTS: dict[int, Device] = {
-    0: Device("console", lambda m: m.host.byte_writer(), lambda m: m.host.byte_reader()),
-    1: Device("decimal", lambda m: m.host.int_writer(), None),
-    2: Device("counter", None, lambda m: lambda: m.machine.retired),
+    0: Device("console", lambda m: m.host.byte_writer(), lambda m: m.host.byte_reader(),
+              "vm_put_byte(host, {value})", "vm_get_byte(host)"),
+    1: Device("decimal", lambda m: m.host.int_writer(), None, "vm_put_int(host, {value})"),
+    2: Device("counter", None, lambda m: lambda: m.machine.retired, None, "{retired}"),
 }
 
 

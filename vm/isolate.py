@@ -1,0 +1,117 @@
+"""`--isolate`: hw, para or auto in a caged child process, as the os engine's executable runs.
+
+The parent writes the image and a request into the cage's working directory and starts a Python
+process (`python -I`, an empty environment) on this module. The child loads what it needs while it
+still may (the instruction set, para's compiled code), enters the cage (native/cage.c, with the
+system calls of a CPython runtime), maps guest memory from the state file, runs the engine with
+the process's own streams and writes the final state back (vm/monitor/cage.py reads it).
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import vm
+from vm.image import Image
+from vm.isa import InstructionSet
+from vm.machine import Machine
+from vm.monitor.cage import RUNTIMES, STATE_BYTES, CagedRun, Limits, run_caged
+from vm.monitor.host import ffi, lib
+
+REQUEST, IMAGE = "request.json", "image.vmi"
+_BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[2]); from vm.isolate import main; sys.exit(main(sys.argv[1]))"
+
+
+def run_isolated(isa: InstructionSet, machine: Machine, mode: str, fuel: int | None, *, limits: Limits,
+                 stdin: bytes | None, capture: bool, stats: dict) -> CagedRun:
+    """Run hw, para or auto on the machine in a caged child; the machine is updated to the final state."""
+    request = {"mode": mode, "extensions": list(isa.extension_files), "cache_dir": os.environ.get("VM_CACHE_DIR"),
+               "limits": [limits.cpu_seconds or 0, limits.memory_bytes or 0, limits.output_bytes or 0,
+                          limits.open_files or 0]}
+    files = {REQUEST: json.dumps(request).encode(), IMAGE: machine.image.to_bytes()}
+    root = str(Path(vm.__file__).resolve().parent.parent)
+    return run_caged(lambda fd: [sys.executable, "-I", "-c", _BOOTSTRAP, str(fd), root], machine, fuel, limits,
+                     stdin=stdin, capture=capture, files=files)
+
+
+def _prepare(mode: str, image: Image, isa: InstructionSet) -> None:
+    """What the engine would load from disk, loaded before the cage closes: para's compiled code."""
+    if mode != "hw":
+        from vm.engines.para.cache import CompileError, compile_image
+
+        try:
+            compile_image(image, isa)
+        except CompileError:
+            pass  # the run reports it as para would
+
+
+def main(fd_text: str) -> int:
+    """The child: run the requested engine on the state file at descriptor `fd_text`."""
+    fd = int(fd_text)
+    header_map = mmap.mmap(fd, STATE_BYTES)
+    header = ffi.cast("vm_state *", ffi.from_buffer(header_map))
+    try:
+        request = json.loads(Path(REQUEST).read_text())
+        if request["cache_dir"]:
+            os.environ["VM_CACHE_DIR"] = request["cache_dir"]
+        from vm.extensions import load_extensions
+        from vm.isa import core_isa
+        from vm.monitor.host import Host
+        from vm.run import run_machine
+
+        isa = load_extensions(core_isa(), request["extensions"])
+        image = Image.from_bytes(Path(IMAGE).read_bytes(), IMAGE)
+        mode = request["mode"]
+        _prepare(mode, image, isa)
+        limits = ffi.new("vm_cage_limits *", [*request["limits"], RUNTIMES["python"]])
+        lib.vm_cage_enter(limits, header)
+        try:
+            whole = mmap.mmap(fd, STATE_BYTES + header.mem_size)  # inside the cage: it counts against the limit
+        except OSError as e:
+            return _limit(header, lib.VM_LIMIT_MEMORY, f"guest memory of {header.mem_size} bytes: {e.strerror}")
+        mem = memoryview(whole)[STATE_BYTES:]
+        machine = Machine(image, mem, [header.r[i] for i in range(16)], [0.0] * 16, header.pc, header.retired)
+        from vm.isa.encoding import bits_float
+
+        machine.fregs[:] = [bits_float(header.f[i]) for i in range(16)]
+        host = Host()
+        start = time.perf_counter_ns()
+        result = run_machine(machine, mode, isa, None if header.fuel < 0 else header.fuel, host)
+        header.run_ns = time.perf_counter_ns() - start
+        host.close()
+        _report(header, result)
+    except MemoryError:
+        return _limit(header, lib.VM_LIMIT_MEMORY, "the engine's memory")
+    except Exception:  # an engine bug: the parent says so with this traceback
+        header.stop = lib.VM_STOP_ERROR
+        header.detail = traceback.format_exc()[-500:].encode()
+    return 0
+
+
+def _limit(header, limit: int, detail: str) -> int:
+    header.stop, header.code, header.detail = lib.VM_STOP_LIMIT, limit, detail.encode()[:500]
+    return 125
+
+
+def _report(header, result) -> None:
+    from vm.isa.encoding import float_bits
+
+    machine, outcome = result.machine, result.outcome
+    for i in range(16):
+        header.r[i] = machine.regs[i]
+        header.f[i] = float_bits(machine.fregs[i]) & (2**64 - 1)
+    header.pc, header.retired = machine.pc & (2**64 - 1), outcome.retired
+    header.hypercalls, header.vm_exits = result.stats["hypercalls"], result.stats["vm_exits"]
+    header.detail = outcome.detail.encode()[:500]
+    if outcome.trap is not None and outcome.trap.name == "FUEL":
+        header.stop = lib.VM_STOP_FUEL
+    elif outcome.trap is not None:
+        header.stop, header.code = lib.VM_STOP_TRAP, int(outcome.trap)
+    else:
+        header.stop, header.code = lib.VM_STOP_EXIT, outcome.exit
