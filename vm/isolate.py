@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 
 import vm
+from vm.engines.caching import engine_cache_dir
 from vm.image import Image
 from vm.isa import InstructionSet
 from vm.machine import Machine
@@ -25,13 +26,17 @@ from vm.monitor.cage import RUNTIMES, STATE_BYTES, CagedRun, Limits, run_caged
 from vm.monitor.host import ffi, lib
 
 REQUEST, IMAGE = "request.json", "image.vmi"
-_BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[2]); from vm.isolate import main; sys.exit(main(sys.argv[1]))"
+# The child ends with os._exit once it has reported: tearing down an interpreter with native code loaded
+# needs nothing the cage allows, and reports nothing.
+_BOOTSTRAP = ("import os, sys; sys.path.insert(0, sys.argv[2]); from vm.isolate import main; "
+              "status = main(sys.argv[1]); sys.stdout.flush(); sys.stderr.flush(); os._exit(status)")
 
 
 def run_isolated(isa: InstructionSet, machine: Machine, mode: str, fuel: int | None, *, limits: Limits,
                  stdin: bytes | None, capture: bool, stats: dict) -> CagedRun:
     """Run hw, para or auto on the machine in a caged child; the machine is updated to the final state."""
-    request = {"mode": mode, "extensions": list(isa.extension_files), "cache_dir": os.environ.get("VM_CACHE_DIR"),
+    cache = engine_cache_dir("para").parent  # the child has no $HOME to find it by
+    request = {"mode": mode, "extensions": list(isa.extension_files), "cache_dir": str(cache),
                "limits": [limits.cpu_seconds or 0, limits.memory_bytes or 0, limits.output_bytes or 0,
                           limits.open_files or 0]}
     files = {REQUEST: json.dumps(request).encode(), IMAGE: machine.image.to_bytes()}
@@ -41,10 +46,12 @@ def run_isolated(isa: InstructionSet, machine: Machine, mode: str, fuel: int | N
 
 
 def _prepare(mode: str, image: Image, isa: InstructionSet) -> None:
-    """What the engine would load from disk, loaded before the cage closes: para's compiled code."""
+    """What the engine would read from files, read before the cage closes: para's compiled code."""
     if mode != "hw":
         from vm.engines.para.cache import CompileError, compile_image
+        from vm.engines.para.engine import stack_floor
 
+        stack_floor()  # the main thread's stack comes from /proc/self/maps, once
         try:
             compile_image(image, isa)
         except CompileError:

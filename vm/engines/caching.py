@@ -13,6 +13,8 @@ def engine_cache_dir(engine: str) -> Path:
     configured = os.environ.get("VM_CACHE_DIR")
     base = Path(configured) if configured else Path.home() / ".cache" / "vm"
     path = base / engine
+    if path.is_dir():  # no mkdir where it exists: a caged engine may look, not make
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
         return path
