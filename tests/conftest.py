@@ -18,8 +18,9 @@ from vm.image import Image
 from vm.isa import Trap, core_isa
 from vm.run import RunResult, run_image
 
-# Every engine the behaviour tests run in. The owner adds "para" when it exists.
-ENGINES = ["hw", "para"]
+# Every engine the behaviour tests run in.
+ENGINES = ["hw", "para", "os"]
+TRANSLATING_ENGINES = ("para", "os")  # they translate the text ahead of time, and may refuse code they did not see
 
 ISA = core_isa()  # shared: the hw engine caches its handler factories per instruction set
 TEST_MEM = 64 * 1024  # the smallest legal memory: fast to set up, and its end is easy to reach
@@ -224,9 +225,9 @@ def word(opcode: int, a: int = 0, b: int = 0, c: int = 0, imm: int = 0) -> int:
 
 
 # Engines that run code they did not see at load time: stores into code, code in data, running past the
-# text. The spec lets a paravirtual engine refuse such a program with UNSUPPORTED ("code that a
-# paravirtual engine did not translate"), so tests of that behaviour use `code_mode` and skip "para".
-CODE_WRITING_ENGINES = [e for e in ENGINES if e != "para"]
+# text. The spec lets an engine refuse such a program with UNSUPPORTED ("code that a paravirtual engine
+# did not translate"), so tests of that behaviour use `code_mode` and skip the translating engines.
+CODE_WRITING_ENGINES = [e for e in ENGINES if e not in TRANSLATING_ENGINES]
 
 
 @pytest.fixture(params=CODE_WRITING_ENGINES)

@@ -1,5 +1,5 @@
 """Property test: generated programs over the integer, float, memory and branch instructions, with
-bounded loops and calls, give identical results in hw, para and auto.
+bounded loops and calls, give identical results in hw, para, auto and os.
 
 Each example is compiled by Numba, so examples are few and programs are long: every example mixes
 dozens of random instructions, a bounded loop, a call, device output and edge-case values.
@@ -91,21 +91,22 @@ def program(draw) -> str:
 
 
 def _states(image) -> list:
-    results = [run_image_in(image, mode, fuel=20_000) for mode in ("hw", "para", "auto")]
+    results = [run_image_in(image, mode, fuel=20_000) for mode in ("hw", "para", "auto", "os")]
     return [(r.state(), r.output.stdout) for r in results]
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(program())
 def test_generated_programs_agree_in_every_engine(source: str) -> None:
-    hw, para, auto = _states(build(source))
+    hw, para, auto, os_ = _states(build(source))
     assert para == hw
     assert auto == hw
+    assert os_ == hw
 
 
 def test_generator_reaches_the_edge_cases() -> None:
     """The generator is meant to produce traps and NaNs, not just clean runs: check one by hand."""
     source = "main: li r1, 1\n li r2, 0\n div r3, r1, r2\n halt\n"
-    hw, para, auto = _states(build(source))
-    assert hw[0]["trap"] == "DIVZERO" and para == hw and auto == hw
+    hw, para, auto, os_ = _states(build(source))
+    assert hw[0]["trap"] == "DIVZERO" and para == hw and auto == hw and os_ == hw
     assert struct.pack("<d", float("-0.0")) != struct.pack("<d", 0.0)
