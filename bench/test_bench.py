@@ -40,6 +40,14 @@ def test_para(benchmark, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_os(benchmark, name: str) -> None:
+    image = _image(name, SIZES[name].quick_native)
+    run_image(image, "os", isa=ISA, capture=True)  # compile (or find in the cache) once, outside the timing
+    result = benchmark(run_image, image, "os", isa=ISA, capture=True)
+    assert result.outcome.exit == 0
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_hw(benchmark, name: str) -> None:
     image = _image(name, SIZES[name].quick_slow)
     result = benchmark.pedantic(run_image, args=(image, "hw"), kwargs={"isa": ISA, "capture": True}, rounds=2)

@@ -1,5 +1,6 @@
-"""The benchmark programs: at a small size, the guest (in hw and para), its C twin and its Python twin
-print the same output; the Benchmarks Game programs print the published results."""
+"""The benchmark programs: at a small size, the guest (in hw, para and os), its C twin and its Python
+twin print the same output; the Benchmarks Game programs print the published results. And the
+report `vm bench` makes of its measurements."""
 
 from __future__ import annotations
 
@@ -13,7 +14,20 @@ import pytest
 from conftest import ISA
 
 from vm.asm.assembler import assemble
-from vm.benchmarks import PROGRAMS, SIZES, _run_c, build_c, with_size
+from vm.benchmarks import (
+    COMPUTE,
+    PROGRAMS,
+    SIZES,
+    ProgramResult,
+    Timing,
+    _run_c,
+    build_c,
+    compatibility_table,
+    geomeans,
+    report_json,
+    table,
+    with_size,
+)
 from vm.run import run_image
 
 SMALL = {"intloop": 1000, "fib": 12, "sieve": 1000, "quicksort": 300, "matmul": 6, "nbody": 100,
@@ -57,6 +71,7 @@ def test_twins_print_the_same_output(name: str, c_twins: dict) -> None:
     assert python == expected
     assert _guest(name, n, "hw") == expected
     assert _guest(name, n, "para") == expected
+    assert _guest(name, n, "os") == expected
 
 
 def test_c_twins_time_their_own_run(c_twins: dict) -> None:
@@ -71,6 +86,7 @@ def test_c_twins_time_their_own_run(c_twins: dict) -> None:
 def test_benchmarks_game_programs_print_the_published_output(name: str, n: int, c_twins: dict) -> None:
     assert subprocess.run([str(c_twins[name]), str(n)], capture_output=True, check=True).stdout == PUBLISHED[name, n]
     assert _guest(name, n, "para") == PUBLISHED[name, n]
+    assert _guest(name, n, "os") == PUBLISHED[name, n]
 
 
 def test_crc32_agrees_with_zlib() -> None:
@@ -95,3 +111,44 @@ def test_plot_without_matplotlib_is_a_clear_error(tmp_path: Path) -> None:
         assert proc.returncode == 2 and "matplotlib" in proc.stderr
     else:
         pytest.skip("matplotlib is installed")
+
+
+def _measured(name: str, para: float, os: float, c: float) -> ProgramResult:
+    """A program's figures as if measured: hw at 1e6 instructions/s; the native times in seconds."""
+    def flat(t: float) -> Timing:
+        return Timing(t, t, t)
+
+    return ProgramResult(name, 1_000_000, 1_000_000, 10, 1, flat(1.0), {"para": flat(para), "os": flat(os)},
+                         flat(c), flat(2.0), {"para": 0.5, "os": 0.25}, True)
+
+
+def test_the_report_puts_os_beside_para_and_c() -> None:
+    results = [_measured("fib", 0.004, 0.002, 0.001), _measured("sieve", 0.001, 0.001, 0.001),
+               _measured("output_out", 0.5, 0.01, 0.01)]  # not a compute program: outside the means
+    assert results[0].time_over_c("os") == pytest.approx(2.0) and results[0].speedup_over_hw("para") == 250
+    means = geomeans(results)
+    assert means["para_time_over_c"] == pytest.approx(2.0) and means["os_time_over_c"] == pytest.approx(2 ** 0.5)
+    assert means["os_speedup_over_hw"] == pytest.approx((500 * 1000) ** 0.5)
+    text = table(results)
+    head, _, fib = text.splitlines()[:3]
+    assert head.split() == ["program", "retired", "hw", "ips", "para", "ips", "os", "ips", "para/hw", "os/hw",
+                            "para/C", "os/C", "compile", "s", "para", "os"]
+    assert fib.split()[-6:] == ["250x", "500x", "4.00x", "2.00x", "0.50", "0.25"]
+    assert "para/C 2.00x, os/C 1.41x" in text.splitlines()[-1]
+    report = report_json(results, [], {})
+    assert report["programs"][0]["os_time_over_c"] == pytest.approx(2.0)
+    assert set(report["programs"][0]["timings"]) == {"hw", "para", "os", "c", "python"}
+    assert "fib" in COMPUTE and "output_out" not in COMPUTE
+
+
+def test_the_compatibility_table_gives_the_reasons_for_refusals() -> None:
+    matrix = [{"program": "guest_programs/selfmod.asm", "hw": "runs, agrees", "auto": "runs, agrees",
+               "para": "refused: a store into translated code", "os": "refused: a store into translated code"},
+              {"program": "guest_programs/odd.asm", "hw": "runs, agrees", "para": "runs, agrees", "os": "DIFFERENT",
+               "auto": "runs, agrees"}]
+    lines = compatibility_table(matrix).splitlines()
+    assert lines[1].split() == ["hw", "para", "os", "auto"]
+    assert lines[2].split() == ["guest_programs/selfmod.asm", "agrees", "refused", "refused", "agrees"]
+    assert lines[3].split() == ["guest_programs/odd.asm", "agrees", "agrees", "DIFFERENT", "agrees"]
+    assert lines[4:] == ["  para refuses guest_programs/selfmod.asm: a store into translated code",
+                         "  os refuses guest_programs/selfmod.asm: a store into translated code"]

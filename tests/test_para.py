@@ -475,5 +475,9 @@ def test_vm_compare_reports_identical_runs(tmp_path: Path) -> None:
     result = _run_cli(["compare", str(ROOT / "guest_programs" / "fib_rec.asm")], tmp_path / "cache")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "identical" in result.stdout and "speedup" in result.stdout
+    assert re.search(r"^\s+hw\s+para\s+os$", result.stdout, re.MULTILINE)
+    assert re.search(r"^caged\s+no\s+no\s+yes$", result.stdout, re.MULTILINE)
     refused = _run_cli(["compare", str(ROOT / "guest_programs" / "selfmod.asm")], tmp_path / "cache")
-    assert refused.returncode == 1 and "para refused" in refused.stdout
+    assert refused.returncode == 1
+    assert "DIFFERENT in para" in refused.stdout and "para refused the program" in refused.stdout
+    assert "DIFFERENT in os" in refused.stdout and "os refused the program" in refused.stdout

@@ -1,9 +1,9 @@
-"""`vm bench`: hw, para, C and plain Python on the same programs, measured side by side in one run.
+"""`vm bench`: hw, para, os, C and plain Python on the same programs, measured side by side in one run.
 
 Every figure is a ratio of measurements taken in the same run (the machines are shared and noisy):
 each timing is repeated after a warm-up, the spread (min..max) is kept, and ratios compare the best
-of each (another process's work only ever adds time). The para and C runs of a program come one
-after the other, in rounds over all the programs: both see the machine in the same state, and each
+of each (another process's work only ever adds time). The para, os and C runs of a program come one
+after the other, in rounds over all the programs: they see the machine in the same state, and each
 program's samples are spread over the whole measurement.
 The programs live in bench/programs/ of the source tree: NAME.asm, NAME.c and NAME.py print the same
 output for the same size N (the `.equ N, ...` line of the assembly).
@@ -40,7 +40,7 @@ _EQU_N = re.compile(r"^(\s*\.equ\s+N\s*,\s*)(.+?)(\s*(;.*)?)$", re.MULTILINE)
 
 @dataclass(frozen=True)
 class Sizes:
-    """N for the native runs (para, C) and for the slow ones (hw, Python); --quick uses the second pair."""
+    """N for the native runs (para, os, C) and for the slow ones (hw, Python); --quick uses the second pair."""
 
     native: int
     slow: int
@@ -48,7 +48,7 @@ class Sizes:
     quick_slow: int
 
 
-# The compute programs are the ones the para/C and para/hw targets speak of.
+# The compute programs are the ones the targets (para/C, os/C, para/hw) speak of.
 SIZES: dict[str, Sizes] = {
     "intloop": Sizes(20_000_000, 1_000_000, 2_000_000, 200_000),
     "fib": Sizes(30, 20, 25, 16),
@@ -64,6 +64,7 @@ SIZES: dict[str, Sizes] = {
     "output_out": Sizes(20_000, 2_000, 2_000, 500),
     "output_write": Sizes(20_000, 2_000, 2_000, 500),
 }
+NATIVE_ENGINES = ("para", "os")  # the engines that run the guest as native code, measured at the native size
 COMPUTE = ("fib", "sieve", "quicksort", "matmul", "nbody", "spectralnorm", "fannkuch", "mandelbrot", "crc32", "sha256")
 
 
@@ -86,10 +87,10 @@ class ProgramResult:
     native_n: int
     slow_n: int
     hw: Timing
-    para: Timing
+    native: dict[str, Timing]  # by engine, NATIVE_ENGINES
     c: Timing | None
     python: Timing | None
-    compile_seconds: float
+    compile_seconds: dict[str, float]  # by engine: its first run's translation and compilation (or cache load)
     outputs_agree: bool
     notes: list[str] = field(default_factory=list)
 
@@ -97,17 +98,14 @@ class ProgramResult:
     def hw_ips(self) -> float:
         return self.hw_retired / self.hw.low
 
-    @property
-    def para_ips(self) -> float:
-        return self.retired / self.para.low
+    def ips(self, engine: str) -> float:
+        return self.retired / self.native[engine].low
 
-    @property
-    def para_speedup_over_hw(self) -> float:
-        return self.para_ips / self.hw_ips
+    def speedup_over_hw(self, engine: str) -> float:
+        return self.ips(engine) / self.hw_ips
 
-    @property
-    def para_time_over_c(self) -> float | None:
-        return self.para.low / self.c.low if self.c else None
+    def time_over_c(self, engine: str) -> float | None:
+        return self.native[engine].low / self.c.low if self.c else None
 
 
 def with_size(source: str, n: int) -> str:
@@ -197,7 +195,7 @@ def python_startup(repeat: int = 9) -> float:
 
 @dataclass
 class _Subject:
-    """A program made ready for the rounds of para and C runs, and their samples."""
+    """A program made ready for the rounds of para, os and C runs, and their samples."""
 
     name: str
     native_n: int
@@ -205,47 +203,49 @@ class _Subject:
     native_image: Image
     slow_image: Image
     c_argv: list[str] | None
-    compile_seconds: float
-    para_result: object
+    compile_seconds: dict[str, float]
+    results: dict[str, object]  # each native engine's latest run
     c_out: bytes | None
-    para_samples: list[float] = field(default_factory=list)
+    samples: dict[str, list[float]] = field(default_factory=lambda: {e: [] for e in NATIVE_ENGINES})
     c_samples: list[float] = field(default_factory=list)
 
 
 def prepare(name: str, isa: InstructionSet, quick: bool, workdir: Path) -> _Subject:
-    """Assemble the program at both sizes, compile it for para (timed: its first run) and build its
-    C twin; then one run of each as a warm-up."""
+    """Assemble the program at both sizes, compile it for para and os (timed: their first runs) and
+    build its C twin; then one run of each as a warm-up."""
     sizes = SIZES[name]
     native_n, slow_n = (sizes.quick_native, sizes.quick_slow) if quick else (sizes.native, sizes.slow)
     source = (PROGRAMS / f"{name}.asm").read_text()
     native_image = assemble(with_size(source, native_n), f"{name}.asm", isa)
-    first = _guest(native_image, "para", isa)
+    compile_seconds = {e: _guest(native_image, e, isa).stats["compile_seconds"] for e in NATIVE_ENGINES}
     exe = build_c(name, workdir)
     c_argv = [str(exe), str(native_n)] if exe else None
     return _Subject(name, native_n, slow_n, native_image, assemble(with_size(source, slow_n), f"{name}.asm", isa),
-                    c_argv, first.stats["compile_seconds"], _guest(native_image, "para", isa),
+                    c_argv, compile_seconds, {e: _guest(native_image, e, isa) for e in NATIVE_ENGINES},
                     _run_c(c_argv)[1] if c_argv else None)
 
 
-def para_and_c_rounds(subjects: list[_Subject], isa: InstructionSet, rounds: int, progress: Progress) -> None:
-    """Each round runs every program once in para and once in C, one after the other: a program's
-    samples are spread over the whole measurement, so that a slow spell of the shared machine (they
-    last seconds to tens of seconds here, and slow para's code more than C's) does not decide its ratio."""
+def native_rounds(subjects: list[_Subject], isa: InstructionSet, rounds: int, progress: Progress) -> None:
+    """Each round runs every program once in para, once in os and once in C, one after the other: a
+    program's samples are spread over the whole measurement, so that a slow spell of the shared
+    machine (they last seconds to tens of seconds here) does not decide its ratios."""
     for k in range(rounds):
         for subject in subjects:
-            subject.para_result = _guest(subject.native_image, "para", isa)
-            subject.para_samples.append(subject.para_result.stats["run_seconds"])
+            for engine in NATIVE_ENGINES:
+                subject.results[engine] = _guest(subject.native_image, engine, isa)
+                subject.samples[engine].append(subject.results[engine].stats["run_seconds"])
             if subject.c_argv:
                 seconds, subject.c_out = _run_c(subject.c_argv)
                 subject.c_samples.append(seconds)
-        progress.step(f"para and C, round {k + 1} of {rounds}")
+        progress.step(f"para, os and C, round {k + 1} of {rounds}")
 
 
 def finish(subject: _Subject, isa: InstructionSet, python_start: float, progress: Progress) -> ProgramResult:
     """hw and Python at the small size, and the program's figures."""
-    name, para_result = subject.name, subject.para_result
+    name, para_result = subject.name, subject.results["para"]
     notes = [] if subject.c_argv else ["no C compiler: C not measured"]
-    agree = subject.c_out is None or subject.c_out == para_result.output.stdout
+    agree = subject.results["os"].output.stdout == para_result.output.stdout
+    agree &= subject.c_out is None or subject.c_out == para_result.output.stdout
     hw, hw_result = _run_guest(subject.slow_image, "hw", isa, 1)
     progress.step(f"{name}: hw")
     python, py_out = _run_process([sys.executable, str(PROGRAMS / f"{name}.py"), str(subject.slow_n)], 1,
@@ -255,13 +255,17 @@ def finish(subject: _Subject, isa: InstructionSet, python_start: float, progress
     if not agree:
         notes.append("OUTPUTS DIFFER between the twins")
     c = Timing.of(subject.c_samples) if subject.c_samples else None
+    native = {e: Timing.of(samples) for e, samples in subject.samples.items()}
     return ProgramResult(name, para_result.outcome.retired, hw_result.outcome.retired, subject.native_n,
-                         subject.slow_n, hw, Timing.of(subject.para_samples), c, python, subject.compile_seconds,
-                         agree, notes)
+                         subject.slow_n, hw, native, c, python, subject.compile_seconds, agree, notes)
 
 
 # -- the compatibility matrix -------------------------------------------------------------------------
+COMPATIBILITY_MODES = ("hw", "para", "os", "auto")
+
+
 def compatibility(isa: InstructionSet) -> list[dict]:
+    """What each mode makes of every program: runs and agrees with hw, refuses (and why), or differs."""
     rows = []
     paths = sorted(GUEST_PROGRAMS.glob("*.asm")) + sorted(PROGRAMS.glob("*.asm"))
     for path in paths:
@@ -269,34 +273,49 @@ def compatibility(isa: InstructionSet) -> list[dict]:
         if path.parent == PROGRAMS:
             image = assemble(with_size(path.read_text(), SIZES[path.stem].quick_slow), str(path), isa)
         stdin = path.with_suffix(".in").read_bytes() if path.with_suffix(".in").exists() else b""
-        runs = {m: run_image(image, m, isa=isa, stdin=stdin, capture=True) for m in ("hw", "para", "auto")}
+        runs = {m: run_image(image, m, isa=isa, stdin=stdin, capture=True) for m in COMPATIBILITY_MODES}
         reference = (runs["hw"].state(), runs["hw"].output.stdout)
         row = {"program": f"{path.parent.name}/{path.name}"}
-        for mode in ("hw", "para", "auto"):
+        for mode in COMPATIBILITY_MODES:
             r = runs[mode]
             if (r.state(), r.output.stdout) == reference:
                 row[mode] = "runs, agrees"
             elif r.outcome.trap is not None and r.outcome.trap.name == "UNSUPPORTED":
-                row[mode] = "refused: " + r.outcome.detail.split(";")[0].removeprefix("para cannot run ")
+                row[mode] = "refused: " + r.outcome.detail.split(";")[0].removeprefix(f"{mode} cannot run ")
             else:
                 row[mode] = "DIFFERENT"
         rows.append(row)
     return rows
 
 
+def compatibility_table(matrix: list[dict]) -> str:
+    """A line a program, a column a mode; the reasons for the refusals below."""
+    width = max(len(row["program"]) for row in matrix)
+    lines = ["compatibility (every program in every mode; agrees: same output and final state as hw):",
+             (f"  {'':<{width}}" + "".join(f"  {mode:<9}" for mode in COMPATIBILITY_MODES)).rstrip()]
+    reasons = []
+    for row in matrix:
+        cells = [row[mode].split(":")[0].removeprefix("runs, ") for mode in COMPATIBILITY_MODES]
+        lines.append((f"  {row['program']:<{width}}" + "".join(f"  {cell:<9}" for cell in cells)).rstrip())
+        reasons += [f"  {mode} refuses {row['program']}: {row[mode].removeprefix('refused: ')}"
+                    for mode in COMPATIBILITY_MODES if row[mode].startswith("refused")]
+    return "\n".join(lines + reasons)
+
+
 # -- the cost of leaving native code ---------------------------------------------------------------
 EXIT_COST = {
     "plain instruction": "nop",
-    "out (a VM exit in para)": "out 0, r2",
+    "out (a VM exit in para)": "out 0, r2",  # in os a direct write
     "hypercall (CLOCK)": "hcall 5",
 }
 
 
 def exit_costs(isa: InstructionSet, quick: bool) -> dict[str, dict[str, float]]:
     """Nanoseconds per instruction of each kind: a loop with it, minus the same loop without it."""
-    n = {"hw": 20_000 if quick else 100_000, "para": 20_000 if quick else 200_000}
+    native = 20_000 if quick else 200_000
+    n = {"hw": 20_000 if quick else 100_000, "para": native, "os": native}
     costs: dict[str, dict[str, float]] = {}
-    for mode in ("hw", "para"):
+    for mode in n:
         base = _per_iteration("", mode, n[mode], isa)
         costs[mode] = {label: max(_per_iteration(body, mode, n[mode], isa) - base, 0.0)
                        for label, body in EXIT_COST.items()}
@@ -334,14 +353,14 @@ def _per_iteration(body: str, mode: str, n: int, isa: InstructionSet) -> float:
 START_UP_PROGRAM = "sha256"  # the largest benchmark (295 instructions): compile time grows with the program
 
 
-FIRST_RUNS = 3  # para's first run of the start-up program is timed this often, each into an empty cache
+FIRST_RUNS = 3  # the first run of the start-up program is timed this often, each into an empty cache
 
 
 def start_up(isa: InstructionSet, workdir: Path, repeat: int) -> dict:
     """Wall time of whole `vm run` processes on the largest benchmark at N=1 (so the guest's own work
-    is negligible), medians: hw; para's first run, which translates and compiles into an empty cache
-    (Numba's cache of para's own helpers stays warm: they are compiled once per installation); and
-    para's later runs, which load the compiled code from the cache."""
+    is negligible), medians: hw; para's and os's first runs, which translate and compile into an
+    empty cache (Numba's cache of para's own helpers stays warm: they are compiled once per
+    installation); and their later runs, which find the compiled code in the cache."""
     from vm.engines.text import decode_text
 
     source = with_size((PROGRAMS / f"{START_UP_PROGRAM}.asm").read_text(), 1)
@@ -353,18 +372,26 @@ def start_up(isa: InstructionSet, workdir: Path, repeat: int) -> dict:
         env = {**os.environ, "VM_CACHE_DIR": str(workdir / cache)}
         return subprocess.run(argv, check=True, capture_output=True, text=True, env=env)
 
-    walls, compiles = [], []
-    for k in range(FIRST_RUNS):
-        started = time.perf_counter()
-        first = vm_run("para", f"start-up-cache-{k}")
-        walls.append(time.perf_counter() - started)
-        compiles.append(float(re.search(r"compile time:\s+([\d.]+)", first.stderr).group(1)))  # --stats
-    hw, _ = _time(lambda: vm_run("hw", "start-up-cache-0"), repeat)
-    cached, _ = _time(lambda: vm_run("para", "start-up-cache-0"), repeat)
-    return {"program": START_UP_PROGRAM, "instructions": len(decode_text(assemble(source, path.name, isa), isa)),
-            "hw_seconds": hw.median, "para_first_run_seconds": statistics.median(walls),
-            "para_first_compile_seconds": statistics.median(compiles),
-            "para_cached_seconds": cached.median}
+    report = {"program": START_UP_PROGRAM, "instructions": len(decode_text(assemble(source, path.name, isa), isa))}
+    for engine in NATIVE_ENGINES:
+        walls, compiles = [], []
+        for k in range(FIRST_RUNS):
+            started = time.perf_counter()
+            first = vm_run(engine, f"start-up-cache-{k}")
+            walls.append(time.perf_counter() - started)
+            compiles.append(float(re.search(r"compile time:\s+([\d.]+)", first.stderr).group(1)))  # --stats
+        report[f"{engine}_first_run_seconds"] = statistics.median(walls)
+        report[f"{engine}_first_compile_seconds"] = statistics.median(compiles)
+    # hw and the cached runs take turns, so that each sees the machine as the others do
+    samples: dict[str, list[float]] = {"hw": [], **{e: [] for e in NATIVE_ENGINES}}
+    for _ in range(repeat + 1):
+        for engine, walls in samples.items():
+            started = time.perf_counter()
+            vm_run(engine, "start-up-cache-0")
+            walls.append(time.perf_counter() - started)
+    report["hw_seconds"] = statistics.median(samples.pop("hw")[1:])
+    report.update({f"{e}_cached_seconds": statistics.median(walls[1:]) for e, walls in samples.items()})
+    return report
 
 
 # -- reporting ---------------------------------------------------------------------------------------
@@ -378,37 +405,54 @@ def machine_description() -> dict:
             or platform.machine(), "cpus": os.cpu_count()}
 
 
+def _ratio(value: float | None) -> str:
+    return f"{value:.2f}x" if value else "-"
+
+
 def table(results: list[ProgramResult]) -> str:
-    head = (f"{'program':<13} {'retired':>12} {'hw ips':>11} {'para ips':>13} {'para/hw':>9} {'para/C':>8} "
-            f"{'compile s':>9}  {'para spread':>15}")
+    """One line a program: instructions per second in each engine, the speedups over hw, the time
+    ratios to C (lower is better) and the compile times of the first runs."""
+    head = (f"{'program':<13} {'retired':>12} {'hw ips':>11} {'para ips':>13} {'os ips':>14} {'para/hw':>8} "
+            f"{'os/hw':>8} {'para/C':>7} {'os/C':>7} {'compile s para':>14} {'os':>5}")
     lines = [head, "-" * len(head)]
     for r in results:
-        over_c = f"{r.para_time_over_c:.2f}x" if r.para_time_over_c else "-"
-        spread = f"{r.para.low * 1e3:.1f}-{r.para.high * 1e3:.1f} ms"
-        lines.append(f"{r.name:<13} {r.retired:>12,} {r.hw_ips:>11,.0f} {r.para_ips:>13,.0f} "
-                     f"{r.para_speedup_over_hw:>8,.0f}x {over_c:>8} {r.compile_seconds:>9.2f}  {spread:>15}"
+        lines.append(f"{r.name:<13} {r.retired:>12,} {r.hw_ips:>11,.0f} {r.ips('para'):>13,.0f} {r.ips('os'):>14,.0f} "
+                     f"{r.speedup_over_hw('para'):>7,.0f}x {r.speedup_over_hw('os'):>7,.0f}x "
+                     f"{_ratio(r.time_over_c('para')):>7} {_ratio(r.time_over_c('os')):>7} "
+                     f"{r.compile_seconds['para']:>14.2f} {r.compile_seconds['os']:>5.2f}"
                      + ("  " + "; ".join(r.notes) if r.notes else ""))
-    compute = [r for r in results if r.name in COMPUTE]
     lines.append("-" * len(head))
-    speedup = geomean([r.para_speedup_over_hw for r in compute])
-    over_c = geomean([r.para_time_over_c for r in compute])
-    lines.append(f"geometric mean over the compute programs: para/hw {speedup:,.0f}x, para/C {over_c:.2f}x (time)")
+    means = geomeans(results)
+    lines.append("geometric mean over the compute programs: "
+                 + ", ".join(f"{e}/hw {means[f'{e}_speedup_over_hw']:,.0f}x" for e in NATIVE_ENGINES) + "; "
+                 + ", ".join(f"{e}/C {means[f'{e}_time_over_c']:.2f}x" for e in NATIVE_ENGINES) + " (time)")
     return "\n".join(lines)
 
 
-def report_json(results: list[ProgramResult], matrix: list[dict], costs: dict) -> dict:
+def geomeans(results: list[ProgramResult]) -> dict[str, float]:
     compute = [r for r in results if r.name in COMPUTE]
+    means = {}
+    for engine in NATIVE_ENGINES:
+        means[f"{engine}_speedup_over_hw"] = geomean([r.speedup_over_hw(engine) for r in compute])
+        means[f"{engine}_time_over_c"] = geomean([r.time_over_c(engine) for r in compute])
+    return means
+
+
+def report_json(results: list[ProgramResult], matrix: list[dict], costs: dict) -> dict:
+    def program(r: ProgramResult) -> dict:
+        figures = {"name": r.name, "retired": r.retired, "hw_ips": r.hw_ips, "native_n": r.native_n,
+                   "slow_n": r.slow_n, "outputs_agree": r.outputs_agree}
+        for e in NATIVE_ENGINES:
+            figures.update({f"{e}_ips": r.ips(e), f"{e}_speedup_over_hw": r.speedup_over_hw(e),
+                            f"{e}_time_over_c": r.time_over_c(e), f"{e}_compile_seconds": r.compile_seconds[e]})
+        timings = {"hw": r.hw, **r.native, "c": r.c, "python": r.python}
+        figures["timings"] = {k: asdict(t) if t else None for k, t in timings.items()}
+        return figures
+
     return {
         "machine": machine_description(),
-        "programs": [{"name": r.name, "retired": r.retired, "hw_ips": r.hw_ips, "para_ips": r.para_ips,
-                      "para_speedup_over_hw": r.para_speedup_over_hw, "para_time_over_c": r.para_time_over_c,
-                      "compile_seconds": r.compile_seconds, "native_n": r.native_n, "slow_n": r.slow_n,
-                      "outputs_agree": r.outputs_agree,
-                      "timings": {k: asdict(getattr(r, k)) if getattr(r, k) else None
-                                  for k in ("hw", "para", "c", "python")}}
-                     for r in results],
-        "geomean": {"para_speedup_over_hw": geomean([r.para_speedup_over_hw for r in compute]),
-                    "para_time_over_c": geomean([r.para_time_over_c for r in compute])},
+        "programs": [program(r) for r in results],
+        "geomean": geomeans(results),
         "compatibility": matrix,
         "exit_cost_ns": costs,
     }
@@ -421,15 +465,20 @@ def plot(results: list[ProgramResult], path: str) -> None:
     import matplotlib.pyplot as plt
 
     names = [r.name for r in results]
+    places = range(len(names))
+    width = 0.8 / len(NATIVE_ENGINES)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    left.bar(names, [r.para_speedup_over_hw for r in results], color="tab:blue")
+    for k, engine in enumerate(NATIVE_ENGINES):
+        shifted = [x + (k - (len(NATIVE_ENGINES) - 1) / 2) * width for x in places]
+        left.bar(shifted, [r.speedup_over_hw(engine) for r in results], width, label=engine)
+        right.bar(shifted, [r.time_over_c(engine) or 0 for r in results], width, label=engine)
     left.set_yscale("log")
-    left.set_title("para speedup over hw (higher is better)")
-    right.bar(names, [r.para_time_over_c or 0 for r in results], color="tab:orange")
+    left.set_title("speedup over hw (higher is better)")
     right.axhline(1.0, color="black", linewidth=0.8)
-    right.set_title("para time / C time (lower is better)")
+    right.set_title("time / C time (lower is better)")
     for ax in (left, right):
-        ax.tick_params(axis="x", rotation=45)
+        ax.set_xticks(list(places), names, rotation=45)
+        ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -460,7 +509,7 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
         for name in names:
             subjects.append(prepare(name, isa, args.quick, Path(tmp)))
             progress.step(f"{name}: compiled")
-        para_and_c_rounds(subjects, isa, rounds, progress)
+        native_rounds(subjects, isa, rounds, progress)
         results = [finish(subject, isa, python_start, progress) for subject in subjects]
     matrix = compatibility(isa)
     progress.step("compatibility")
@@ -478,24 +527,24 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
     print()
     print("cost of one instruction, in nanoseconds (loop with it minus loop without it):")
     for label in EXIT_COST:
-        print(f"  {label:<26} hw {costs['hw'][label]:>9,.1f}   para {costs['para'][label]:>9,.1f}")
+        print(f"  {label:<26} " + "   ".join(f"{mode} {costs[mode][label]:>9,.1f}" for mode in costs))
     print()
-    extra = launch["para_cached_seconds"] - launch["hw_seconds"]
-    print(f"start-up, whole `vm run` processes ({launch['program']}, {launch['instructions']} instructions, N=1): "
-          f"hw {launch['hw_seconds']:.2f} s; para's first run {launch['para_first_run_seconds']:.2f} s "
-          f"(translate and compile {launch['para_first_compile_seconds']:.2f} s); para with its code cached "
-          f"{launch['para_cached_seconds']:.2f} s ({extra:+.2f} s over hw); medians")
+    print(f"start-up, whole `vm run` processes ({launch['program']}, {launch['instructions']} instructions, N=1), "
+          f"medians: hw {launch['hw_seconds'] * 1e3:.0f} ms")
+    for engine in NATIVE_ENGINES:
+        extra = launch[f"{engine}_cached_seconds"] - launch["hw_seconds"]
+        print(f"  {engine:<4} first run {launch[f'{engine}_first_run_seconds'] * 1e3:.0f} ms (translate and compile "
+              f"{launch[f'{engine}_first_compile_seconds'] * 1e3:.0f} ms); with its code cached "
+              f"{launch[f'{engine}_cached_seconds'] * 1e3:.0f} ms ({extra * 1e3:+.0f} ms over hw)")
     print()
-    print("compatibility (every program in every mode):")
-    width = max(len(row["program"]) for row in matrix)
-    for row in matrix:
-        print(f"  {row['program']:<{width}}  hw: {row['hw']:<14} para: {row['para']:<40} auto: {row['auto']}")
+    print(compatibility_table(matrix))
     print()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in machine_description().items()))
     print(f"C times are the C twin's own clock around main (bench/programs/run_clock.c); Python times exclude "
-          f"process start ({python_start * 1e3:.1f} ms, measured in this run); para and hw times exclude compilation.")
+          f"process start ({python_start * 1e3:.1f} ms, measured in this run); hw, para and os times exclude "
+          "compilation and process start (os: the guest process's own clock, as C's).")
     print(f"Ratios compare the best of {rounds} runs of each, in {rounds} rounds over all the programs "
-          "(para and C one after the other).")
+          "(para, os and C one after the other).")
     if args.json:
         report = report_json(results, matrix, costs)
         report["hw_tight_loop_ips"] = asdict(tight)

@@ -259,13 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("translate", cmd_translate, "print the native source the para engine generates")
     p.add_argument("file")
 
-    p = command("compare", cmd_compare, "run hw and para, check they agree, and compare speed")
+    p = command("compare", cmd_compare, "run hw, para and os, check they agree, and compare speed")
     p.add_argument("file")
     p.add_argument("--mem", type=parse_size, default=DEFAULT_MEMORY, metavar="BYTES")
     p.add_argument("--fuel", type=parse_fuel, default=None, metavar="N")
     p.add_argument("--stdin", metavar="FILE", help="guest input (default: this process's stdin)")
 
-    p = command("bench", cmd_bench, "measure hw, para, C and Python on the benchmark programs")
+    p = command("bench", cmd_bench, "measure hw, para, os, C and Python on the benchmark programs")
     p.add_argument("--quick", action="store_true", help="small sizes; finishes within a minute")
     p.add_argument("--json", metavar="FILE", help="write every figure as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="draw the comparison (needs matplotlib)")

@@ -1,4 +1,4 @@
-"""`vm compare`: run one program in hw and para, check every observable agrees, and show the speed."""
+"""`vm compare`: run one program in hw, para and os, check every observable agrees with hw, and show the speed."""
 
 from __future__ import annotations
 
@@ -10,64 +10,85 @@ from vm.machine import DEFAULT_MEMORY
 from vm.run import RunResult, run_image
 
 OBSERVABLES = ("exit", "trap", "pc", "retired", "r", "f", "mem_sha256")
+ENGINES = ("hw", "para", "os")  # hw is the reference the others are checked against
+
+
+def _ips(r: RunResult) -> float:
+    return r.stats["retired"] / r.stats["run_seconds"] if r.stats["run_seconds"] > 0 else float("inf")
+
+
+def _result(r: RunResult) -> str:
+    if r.outcome.limit is not None:
+        return f"limit {r.outcome.limit}"
+    return f"trap {r.outcome.trap.name}" if r.outcome.trap else f"exit {r.outcome.exit}"
 
 
 @dataclass
 class Comparison:
-    hw: RunResult
-    para: RunResult
+    runs: dict[str, RunResult]
 
-    @property
-    def differences(self) -> list[str]:
-        a, b = self.hw.state(), self.para.state()
-        diffs = [key for key in OBSERVABLES if a[key] != b[key]]
-        if self.hw.output.stdout != self.para.output.stdout:
-            diffs.insert(0, "stdout")
-        if self.hw.output.stderr != self.para.output.stderr:
-            diffs.insert(1, "stderr")
-        return diffs
+    def differences(self, engine: str) -> list[str]:
+        """What differs between `engine`'s run and hw's: output streams first, then the machine state."""
+        reference, run = self.runs["hw"], self.runs[engine]
+        a, b = reference.state(), run.state()
+        streams = [name for name in ("stdout", "stderr")
+                   if getattr(reference.output, name) != getattr(run.output, name)]
+        return streams + [key for key in OBSERVABLES if a[key] != b[key]]
 
     @property
     def same(self) -> bool:
-        return not self.differences
+        return not any(self.differences(engine) for engine in self.runs)
 
     def table(self) -> str:
-        def ips(r: RunResult) -> float:
-            return r.stats["retired"] / r.stats["run_seconds"] if r.stats["run_seconds"] > 0 else float("inf")
+        hw = self.runs["hw"].stats
 
-        hw, para = self.hw.stats, self.para.stats
-        speedup = hw["run_seconds"] / para["run_seconds"] if para["run_seconds"] > 0 else float("inf")
+        def row(label: str, value) -> tuple:
+            return (label, *(value(engine, r, r.stats) for engine, r in self.runs.items()))
+
+        def compile_time(engine: str, r: RunResult, s: dict) -> str:
+            return "-" if "compile_seconds" not in s else f"{s['compile_seconds']:.3f} ({s.get('cache', '-')})"
+
+        def speedup(engine: str, r: RunResult, s: dict) -> str:
+            return f"{hw['run_seconds'] / s['run_seconds']:,.1f}x" if s["run_seconds"] > 0 else "-"
+
+        def interpreted(engine: str, r: RunResult, s: dict) -> str:
+            return f"{s['retired'] if engine == 'hw' else s.get('hw_instructions', 0):,}"
+
         rows = [
-            ("", "hw", "para"),
-            ("retired instructions", f"{hw['retired']:,}", f"{para['retired']:,}"),
-            ("compile time (s)", "-", f"{para.get('compile_seconds', 0):.3f} ({para.get('cache', '-')})"),
-            ("run time (s)", f"{hw['run_seconds']:.6f}", f"{para['run_seconds']:.6f}"),
-            ("guest instructions/s", f"{ips(self.hw):,.0f}", f"{ips(self.para):,.0f}"),
-            ("speedup (run time)", "1.0x", f"{speedup:,.1f}x"),
-            ("VM exits", f"{hw['vm_exits']:,}", f"{para['vm_exits']:,}"),
-            ("hypercalls", f"{hw['hypercalls']:,}", f"{para['hypercalls']:,}"),
-            ("run by the interpreter", f"{hw['retired']:,}", f"{para.get('hw_instructions', 0):,}"),
+            ("", *self.runs),
+            row("result", lambda e, r, s: _result(r)),
+            row("retired instructions", lambda e, r, s: f"{s['retired']:,}"),
+            row("compile time (s)", compile_time),
+            row("run time (s)", lambda e, r, s: f"{s['run_seconds']:.6f}"),
+            row("guest instructions/s", lambda e, r, s: f"{_ips(r):,.0f}"),
+            row("speedup (run time)", speedup),
+            row("VM exits", lambda e, r, s: f"{s['vm_exits']:,}"),
+            row("hypercalls", lambda e, r, s: f"{s['hypercalls']:,}"),
+            row("run by the interpreter", interpreted),
+            row("caged", lambda e, r, s: "yes" if "cage" in s else "no"),
         ]
         width = max(len(r[0]) for r in rows)
-        lines = [f"{r[0]:<{width}}  {r[1]:>22}  {r[2]:>22}" for r in rows]
-        outcome = self.hw.outcome
-        result = f"trap {outcome.trap.name}" if outcome.trap else f"exit {outcome.exit}"
+        lines = ["  ".join([f"{r[0]:<{width}}", *(f"{cell:>22}" for cell in r[1:])]) for r in rows]
+        if "cage" in self.runs["os"].stats:
+            lines.append(f"os cage: {', '.join(self.runs['os'].stats['cage']) or 'no protections in force'}")
         if self.same:
-            lines.append(f"identical: output, {result}, pc, registers, memory and instruction count")
-        else:
-            lines.append("DIFFERENT: " + ", ".join(self.differences))
-            if self.para.outcome.trap is not None and self.para.outcome.trap.name == "UNSUPPORTED":
-                lines.append(f"  para refused the program: {self.para.outcome.detail}")
-            a, b = self.hw.state(), self.para.state()
-            for key in self.differences:
-                if key in a:
-                    lines.append(f"  {key}: hw {a[key]!r} / para {b[key]!r}")
+            lines.append(f"identical: output, {_result(self.runs['hw'])}, pc, registers, memory and instruction count")
+            return "\n".join(lines)
+        a = self.runs["hw"].state()
+        for engine, run in self.runs.items():
+            differences = self.differences(engine)
+            if not differences:
+                continue
+            lines.append(f"DIFFERENT in {engine}: " + ", ".join(differences))
+            if run.outcome.trap is not None and run.outcome.trap.name == "UNSUPPORTED":
+                lines.append(f"  {engine} refused the program: {run.outcome.detail}")
+            b = run.state()
+            lines.extend(f"  {key}: hw {a[key]!r} / {engine} {b[key]!r}" for key in differences if key in a)
         return "\n".join(lines)
 
 
 def compare_file(image: Image, isa: InstructionSet, *, mem_size: int = DEFAULT_MEMORY, fuel: int | None = None,
                  stdin: bytes = b"") -> Comparison:
-    """Run hw, then para, on the same input, each with its output captured."""
-    runs = [run_image(image, mode, isa=isa, mem_size=mem_size, fuel=fuel, stdin=stdin, capture=True)
-            for mode in ("hw", "para")]
-    return Comparison(*runs)
+    """Run hw, then para, then os, on the same input, each with its output captured."""
+    return Comparison({mode: run_image(image, mode, isa=isa, mem_size=mem_size, fuel=fuel, stdin=stdin, capture=True)
+                       for mode in ENGINES})
