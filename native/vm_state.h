@@ -31,7 +31,7 @@
 typedef struct {
     uint64_t magic;
     uint64_t mem_size;
-    int64_t fuel;             /* the budget of instructions; -1: none */
+    int64_t fuel;             /* the budget of instructions (DEFAULT_FUEL where none is given) */
     uint64_t pc;
     int64_t retired;
     int64_t r[16];

@@ -27,7 +27,7 @@ from conftest import (
     word,
 )
 
-from vm.isa import Trap
+from vm.isa import DEFAULT_FUEL, Trap
 
 MEM = TEST_MEM  # 64 KiB
 
@@ -414,6 +414,16 @@ def test_fuel_enough_to_finish(mode):
     assert r.outcome.retired == 3
     r = run_asm(src, mode, fuel=2)
     assert_trap(r, Trap.FUEL, pc=0x1010, retired=2)
+
+
+def test_without_a_budget_a_run_has_the_default_one(mode, monkeypatch):
+    """docs/isa.md: no budget is a budget of DEFAULT_FUEL (2^62) instructions in every engine. para's
+    and os's compiled code runs a loop that does nothing in closed form: FUEL at once, after exactly
+    2^62; hw, which would take years to get there, is shown the same rule with a smaller default."""
+    if mode == "hw":
+        monkeypatch.setattr("vm.engines.hw.DEFAULT_FUEL", 1001)
+    r = run_asm("main: j main\n", mode)
+    assert_trap(r, Trap.FUEL, pc=0x1000, retired=1001 if mode == "hw" else DEFAULT_FUEL)
 
 
 def test_fuel_does_not_count_a_trapping_instruction(mode):

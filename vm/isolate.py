@@ -89,7 +89,7 @@ def main(fd_text: str) -> int:
         machine.fregs[:] = [bits_float(header.f[i]) for i in range(16)]
         host = Host()
         start = time.perf_counter_ns()
-        result = run_machine(machine, mode, isa, None if header.fuel < 0 else header.fuel, host)
+        result = run_machine(machine, mode, isa, header.fuel, host)
         header.run_ns = time.perf_counter_ns() - start
         host.close()
         _report(header, result)

@@ -15,7 +15,7 @@ import struct
 from collections.abc import Callable
 
 from vm.engines.lowering import Lowering
-from vm.isa import InstructionSet, Kind, Trap
+from vm.isa import DEFAULT_FUEL, InstructionSet, Kind, Trap
 from vm.isa.encoding import bad_register_field, bits_float, decode_word, has_memory_operand, with_literal
 from vm.isa.model import NO_BASE, WORD, Instruction
 from vm.isa.semantics import memory_access
@@ -375,7 +375,8 @@ class HwEngine:
 
     # -- running ----------------------------------------------------------------------------------
     def run(self, fuel: int | None) -> Outcome | None:
-        """Run until a stop, or until `fuel` instructions retired (then None; the caller decides)."""
+        """Run until a stop, or until `fuel` (by default DEFAULT_FUEL) instructions retired (then None;
+        the caller decides)."""
         machine = self.machine
         handlers = self.handlers
         pc = machine.pc
@@ -384,9 +385,9 @@ class HwEngine:
         if pc & 7 or pc <= 0:
             return self._trapped(GuestTrap(Trap.MISALIGNED if pc & 7 else Trap.MEMFAULT), pc)
         w = pc >> 3
-        remaining = fuel
+        remaining = DEFAULT_FUEL if fuel is None else fuel
         while True:
-            chunk = self.CHUNK if remaining is None else min(remaining, self.CHUNK)
+            chunk = min(remaining, self.CHUNK)
             if chunk == 0:
                 machine.pc = w << 3
                 return None
@@ -413,7 +414,7 @@ class HwEngine:
                 except Halted as halt:
                     return self._halted(halt, w << 3)
                 except JumpFault as fault:
-                    return self._jump_faulted(fault, None if remaining is None else remaining - done - 1)
+                    return self._jump_faulted(fault, remaining - done - 1)
                 machine.retired += 1
                 done += 1
             except GuestTrap as trap:
@@ -424,11 +425,10 @@ class HwEngine:
                 return self._halted(halt, w << 3)
             except JumpFault as fault:
                 machine.retired += done
-                return self._jump_faulted(fault, None if remaining is None else remaining - done - 1)
+                return self._jump_faulted(fault, remaining - done - 1)
             else:
                 machine.retired += done
-            if remaining is not None:
-                remaining -= done
+            remaining -= done
 
     def _trapped(self, trap: GuestTrap, pc: int) -> Outcome:
         self.machine.pc = pc
@@ -439,7 +439,7 @@ class HwEngine:
         self.machine.pc = pc
         return Outcome(halt.status, None, pc, self.machine.retired)
 
-    def _jump_faulted(self, fault: JumpFault, fuel_left: int | None) -> Outcome | None:
+    def _jump_faulted(self, fault: JumpFault, fuel_left: int) -> Outcome | None:
         """The jump retired; the fetch at its target traps there, unless the budget is spent first."""
         self.machine.retired += 1
         if fuel_left == 0:

@@ -22,6 +22,9 @@ CHOICES = """## Choices where the spec is silent
   (MISALIGNED or MEMFAULT, with pc = the target).
 - `in rd, 2` (counter) reads the number of instructions retired before the `in`.
 - A hypercall that faults (MEMFAULT, BADHCALL) does not retire, like any other trap.
+- A run given no instruction budget has one of 2^62 instructions, in every engine: unlimited in
+  practice, and the same where an engine's compiled code runs a loop that does nothing in closed form
+  (it traps FUEL at once, after exactly 2^62 instructions, as every engine would).
 - The `.vmi` image records the extensions it needs; see docs/image-format.md.
 """
 

@@ -2,6 +2,12 @@
 
 from enum import IntEnum
 
+# A run given no budget has this one: more instructions than any engine retires in years, so it is
+# unlimited in practice; and a real budget, the same in every engine, so that an engine whose compiled
+# code counts a loop's turns in closed form (a loop that does nothing, run "forever") stops where the
+# others would, with FUEL after exactly this many instructions, instead of differing or hanging.
+DEFAULT_FUEL = 1 << 62
+
 
 class Trap(IntEnum):
     """Trap codes. The numbers are shared with native code, so they never change."""
@@ -27,6 +33,6 @@ TRAP_DOCS = {
     Trap.BADPORT: "in/out on a port that has no such device function",
     Trap.BADHCALL: "hcall with an unknown number",
     Trap.BREAK: "the brk instruction (a debugger's breakpoint)",
-    Trap.FUEL: "the run's instruction budget is spent",
+    Trap.FUEL: "the run's instruction budget is spent (by default 2^62 instructions)",
     Trap.UNSUPPORTED: "an engine met a program that it cannot run",
 }

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vm.isa import Trap
+from vm.isa import DEFAULT_FUEL, Trap
 from vm.isa.encoding import bits_float, float_bits
 from vm.machine import Machine, Outcome, fuel_outcome
 from vm.monitor.host import Captured, ffi, lib
@@ -90,7 +90,7 @@ class StateFile:
         self.map = mmap.mmap(self.fd, self.size)
         self.header = ffi.cast("vm_state *", ffi.from_buffer(self.map))
         h = self.header
-        h.magic, h.mem_size, h.fuel = lib.VM_STATE_MAGIC, machine.mem_size, -1 if fuel is None else fuel
+        h.magic, h.mem_size, h.fuel = lib.VM_STATE_MAGIC, machine.mem_size, DEFAULT_FUEL if fuel is None else fuel
         h.pc, h.retired = machine.pc, machine.retired
         for i in range(16):
             h.r[i] = machine.regs[i]

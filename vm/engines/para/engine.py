@@ -21,12 +21,11 @@ import numpy as np
 from vm.engines.hw import HwEngine, run_in_hw
 from vm.engines.para import abi
 from vm.engines.para.cache import CompileError, compile_image
-from vm.isa import InstructionSet, Trap
+from vm.isa import DEFAULT_FUEL, InstructionSet, Trap
 from vm.machine import GuestTrap, Halted, Machine, Outcome, fuel_outcome
 from vm.monitor.host import ffi, hypercall_address, lib
 from vm.monitor.monitor import Monitor
 
-UNLIMITED = 2**62
 ADDRESS_MASK = (1 << 64) - 1
 _HINT = "run it with --mode hw, or --mode auto to continue in hw"
 
@@ -116,7 +115,7 @@ class ParaRun:
     def run(self, fuel: int | None, fallback: bool) -> Outcome:
         machine = self.machine
         ctx = memoryview(self.ctx)  # Python ints in and out: cheaper than numpy scalars on every exit
-        budget = UNLIMITED if fuel is None else fuel
+        budget = DEFAULT_FUEL if fuel is None else fuel
         self.monitor.host.protect(abi.TEXT_BASE, self.translation.text_end)
         ctx_address = int(self.ctx.ctypes.data)
         ctx[abi.CTX_STACK_FLOOR] = stack_floor()
@@ -169,7 +168,7 @@ class ParaRun:
                     return fuel_outcome(machine)
                 outcome = self._refusal(reason, pc)
                 if outcome.trap is Trap.UNSUPPORTED and fallback:
-                    return self._fall_back(None if fuel is None else budget)
+                    return self._fall_back(budget)
                 return outcome
             steps = min(steps, budget)
             before = machine.retired
@@ -177,7 +176,7 @@ class ParaRun:
             budget -= machine.retired - before
             if outcome is not None and outcome.trap is Trap.UNSUPPORTED:  # the interpreter met a code write
                 if fallback:
-                    return self._fall_back(None if fuel is None else budget)
+                    return self._fall_back(budget)
                 outcome.detail = f"para cannot run {outcome.detail} (self-modifying code); {_HINT}"
             if outcome is not None:
                 return outcome
@@ -194,7 +193,7 @@ class ParaRun:
         self.device_handlers[pc] = handler
         return handler
 
-    def _fall_back(self, fuel: int | None) -> Outcome:
+    def _fall_back(self, fuel: int) -> Outcome:
         """auto mode: the rest of the run in hw, from this exact state, with code writes allowed."""
         self.monitor.host.protect(0, 0)
         self.stats["fallback_pc"] = self.machine.pc
