@@ -240,3 +240,12 @@ def test_unwritable_output_path_exits_2(tmp_path, command):
     args = ["asm", src, "-o", bad] if command == "asm" else ["run", src, "--state-out", bad]
     proc = vm(*args)
     assert proc.returncode == 2 and proc.stderr.startswith(b"vm: ")
+
+
+def test_translate_prints_what_para_and_os_generate(tmp_path):
+    program = write(tmp_path / "p.asm", PROGRAM)
+    para = vm("translate", program)
+    assert para.returncode == 0 and b"from numba import" in para.stdout
+    os_ = vm("translate", program, "--mode", "os")
+    assert os_.returncode == 0 and b'#include "guest_runtime.h"' in os_.stdout and b"vm_guest_run" in os_.stdout
+    assert vm("translate", program, "--mode", "hw").returncode == 2  # hw runs the image, it translates nothing

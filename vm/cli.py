@@ -189,10 +189,16 @@ def cmd_isa(args: argparse.Namespace) -> int:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    from vm.engines.para.translate import translate_image
-
     isa = load_isa(args.ext)
-    sys.stdout.write(translate_image(_read_program(args.file, isa), isa).source)
+    image = _read_program(args.file, isa)
+    if args.mode == "os":
+        from vm.engines.os.translate import translate_to_c
+
+        sys.stdout.write(translate_to_c(image, isa).source)
+    else:
+        from vm.engines.para.translate import translate_image
+
+        sys.stdout.write(translate_image(image, isa).source)
     return 0
 
 
@@ -256,8 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("isa", cmd_isa, "print the instruction reference")
     p.add_argument("--format", choices=("md", "text"), default="md")
 
-    p = command("translate", cmd_translate, "print the native source the para engine generates")
+    p = command("translate", cmd_translate, "print the source para (Python for Numba) or os (C) generates")
     p.add_argument("file")
+    p.add_argument("--mode", choices=("para", "os"), default="para", help="whose translation (default: para)")
 
     p = command("compare", cmd_compare, "run hw, para and os, check they agree, and compare speed")
     p.add_argument("file")
