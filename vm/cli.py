@@ -10,6 +10,8 @@ from pathlib import Path
 
 from vm.asm.assembler import AssemblyError, assemble
 from vm.asm.disassembler import disassemble
+from vm.containers import daemon_commands, image_commands
+from vm.containers.errors import ContainerError
 from vm.image import Image, ImageError
 from vm.isa import InstructionSet, IsaError, core_isa, reference
 from vm.machine import DEFAULT_MEMORY, LoadError, Outcome
@@ -276,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="small sizes; finishes within a minute")
     p.add_argument("--json", metavar="FILE", help="write every figure as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="draw the comparison (needs matplotlib)")
+
+    image_commands.add_commands(command)
+    daemon_commands.add_commands(command)
     return parser
 
 
@@ -288,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         print(e, file=sys.stderr)
         n = len(e.diagnostics)
         print(f"vm: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
-    except (UsageError, ImageError, LoadError, IsaError) as e:
+    except (UsageError, ImageError, LoadError, IsaError, ContainerError) as e:
         print(f"vm: {e}", file=sys.stderr)
     except BrokenPipeError:
         return 0
