@@ -8,7 +8,6 @@
 #include "vm_state.h"
 
 #define VM_GUARD 0x1000u
-#define VM_UNLIMITED ((int64_t)1 << 62)
 
 static inline int64_t vm_add(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
 static inline int64_t vm_sub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }

@@ -340,7 +340,7 @@ class ProgramWriter:
             "    uint64_t pc = state->pc;",
             "    const uint64_t mem_size = state->mem_size;",
             "    const int64_t retired0 = state->retired;",
-            "    const int64_t budget0 = state->fuel < 0 ? VM_UNLIMITED : state->fuel;",
+            "    const int64_t budget0 = state->fuel;",
             "    int64_t budget = budget0, stop = VM_STOP_FUEL, code = 0, refusal = 0;",
             "    uint64_t refusal_address = 0;",
             f"    static const void *const blocks[{words}] = {{{table}}};",
