@@ -24,8 +24,14 @@ static inline int64_t vm_f2bits(double x) { int64_t b; memcpy(&b, &x, 8); return
 static inline double vm_bits2f(int64_t b) { double x; memcpy(&x, &b, 8); return x; }
 #define VM_CANONICAL_NAN vm_bits2f(0x7FF8000000000000)
 
-static inline double vm_fcanon(double x) { return x != x ? VM_CANONICAL_NAN : x; }
-static inline double vm_fsqrt(double x) { return x != x || x < 0 ? VM_CANONICAL_NAN : sqrt(x); }
+/* A NaN result is rare: the canonical one comes from a cold call, so the compiler branches on it
+ * (predicted not taken) instead of moving every result through a conditional move, which would put
+ * the check on each float operation's chain of dependencies. */
+__attribute__((cold, noinline)) static double vm_canonical_nan(void) { return VM_CANONICAL_NAN; }
+static inline double vm_fcanon(double x) { return __builtin_expect(x != x, 0) ? vm_canonical_nan() : x; }
+static inline double vm_fsqrt(double x) {
+    return __builtin_expect(x != x || x < 0, 0) ? vm_canonical_nan() : sqrt(x);
+}
 static inline double vm_fmin(double a, double b) {
     if (a != a || b != b) return VM_CANONICAL_NAN;
     if (a == b) return signbit(a) ? a : b; /* -0.0 orders below +0.0 */
@@ -37,7 +43,7 @@ static inline double vm_fmax(double a, double b) {
     return a > b ? a : b;
 }
 static inline double vm_fdiv(double a, double b) {
-    if (b == 0.0 && (a != a || a == 0.0)) return VM_CANONICAL_NAN;
+    if (__builtin_expect(b == 0.0, 0) && (a != a || a == 0.0)) return vm_canonical_nan();
     return a / b;
 }
 static inline double vm_fma_inline(double a, double b, double c) { return fma(a, b, c); }
