@@ -228,6 +228,11 @@ class CLowering(Lowering):
         target = self.values[node.id] if static else None
         if self.fast and target in self.program.leaders:
             self.emit(f"goto {block_label(target)};")
+        elif self.fast:  # a return or a jump through a register: its own copy of the dispatch
+            self.emit(f"pc = (uint64_t)({self.expr(node)});")
+            for line in self.program.dispatch():
+                self.emit(line)
+            self.emit("goto step;")
         else:
             self.emit(f"pc = (uint64_t)({self.expr(node)});")
             self.emit("goto dispatch;")
@@ -283,6 +288,16 @@ class ProgramWriter:
         self.blocks, _ = cut_blocks(image, self.words)
         self.leaders = {block[0].pc for block in self.blocks}
         self.text_end = self.words[-1].pc + self.words[-1].size if self.words else LOAD_ADDRESS
+
+    def dispatch(self) -> list[str]:
+        """To the block that starts at pc, if one does. Each indirect jump in a block has a copy, so
+        the host CPU predicts each one's targets apart (a return's callers, say) rather than all of
+        them through one shared jump."""
+        words = max((self.text_end - LOAD_ADDRESS) // 8, 1)
+        return [f"if (pc - UINT64_C({LOAD_ADDRESS}) < UINT64_C({words * 8}) && !(pc & 7)) {{",
+                f"    const void *block = blocks[(pc - UINT64_C({LOAD_ADDRESS})) >> 3];",
+                "    if (block) goto *block;",
+                "}"]
 
     def describe(self, d: Decoded) -> str:
         info = self.image.line_at(d.pc)
@@ -345,10 +360,7 @@ class ProgramWriter:
             "    uint64_t refusal_address = 0;",
             f"    static const void *const blocks[{words}] = {{{table}}};",
             "dispatch:",
-            f"    if (pc - UINT64_C({LOAD_ADDRESS}) < UINT64_C({words * 8}) && !(pc & 7)) {{",
-            f"        const void *block = blocks[(pc - UINT64_C({LOAD_ADDRESS})) >> 3];",
-            "        if (block) goto *block;",
-            "    }",
+            *("    " + line for line in self.dispatch()),
             "step: /* one instruction, where no block starts or the budget may not hold one */",
             "    if (budget <= 0) { stop = VM_STOP_FUEL; goto leave; }",
             "    budget -= 1;",
