@@ -20,6 +20,7 @@
 
 int vm_guest_run(vm_state *state, uint8_t *mem, vm_host *host);
 extern const uint64_t vm_guest_text_end;
+extern const uint64_t vm_guest_mem_size;
 
 static int64_t now_ns(void) {
     struct timespec t;
@@ -39,6 +40,11 @@ int main(int argc, char **argv) {
     vm_state *header = mmap(NULL, VM_STATE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (header == MAP_FAILED || header->magic != VM_STATE_MAGIC) {
         fprintf(stderr, "vm-guest: descriptor %d is not a state file\n", fd);
+        return 2;
+    }
+    if (header->mem_size != vm_guest_mem_size) {
+        fprintf(stderr, "vm-guest: built for %llu bytes of guest memory, given %llu\n",
+                (unsigned long long)vm_guest_mem_size, (unsigned long long)header->mem_size);
         return 2;
     }
     vm_cage_enter(&limits, header);

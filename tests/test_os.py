@@ -178,3 +178,26 @@ def test_without_a_compiler_os_refuses_with_the_reason(monkeypatch, tmp_path: Pa
     result = run_image_in(build("main: li r1, 42\n li r0, 3\n halt\n"), "os")
     assert result.outcome.trap is Trap.UNSUPPORTED
     assert "no C compiler" in result.outcome.detail and "--mode hw" in result.outcome.detail
+
+
+EDGE_OF_MEMORY = """
+main:   mov  r1, r15            ; r15 = the memory's size at entry
+        subi r2, r1, 8
+        li   r3, 77
+        sd   r3, [r2]           ; the last word: stored and read back
+        ld   r4, [r2]
+        subi r2, r1, 4
+        lw   r5, [r2]           ; the last half word
+        sw   r3, [r2]
+        sd   r3, [r1]           ; one past the end
+        halt
+"""
+
+
+@pytest.mark.parametrize("mem_size", [64 * 1024, 1 << 20])
+def test_each_memory_size_gets_its_own_executable_with_the_same_bounds_as_hw(mem_size: int) -> None:
+    image = build(EDGE_OF_MEMORY)
+    hw, os_ = (run_image_in(image, mode, mem_size=mem_size) for mode in ("hw", "os"))
+    assert os_.outcome.trap is Trap.MEMFAULT and os_.machine.regs[4] == 77
+    assert _observables(os_) == _observables(hw)
+    assert f"vm_guest_mem_size = UINT64_C({mem_size})" in translate_to_c(image, ISA, mem_size).source

@@ -37,7 +37,7 @@ def run_os(isa: InstructionSet, machine: Machine, fuel: int | None, *, limits: L
     """Translate, compile (or find in the cache) and run the machine's program as a caged process."""
     start = time.perf_counter()
     try:
-        executable, cache_state = build_executable(translate_to_c(machine.image, isa))
+        executable, cache_state = build_executable(translate_to_c(machine.image, isa, machine.mem_size))
     except CompileError as e:
         stats["compile_seconds"] = time.perf_counter() - start
         outcome = Outcome(None, Trap.UNSUPPORTED, machine.pc, machine.retired,

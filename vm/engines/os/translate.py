@@ -29,6 +29,7 @@ from vm.isa import InstructionSet, Kind, Trap
 from vm.isa.encoding import operand_values
 from vm.isa.model import NO_BASE
 from vm.isa.semantics import FIXED_FLOAT, FIXED_INT, memory_access
+from vm.machine import DEFAULT_MEMORY
 from vm.monitor.monitor import PORTS
 
 ENGINE_VERSION = "os-1"
@@ -208,10 +209,19 @@ class CLowering(Lowering):
         self.emit(f"    const uint64_t {a} = (uint64_t)({self.expr(args[0])});")
         if size > 1:
             self.emit(f"    if ({a} & {size - 1}) {self.stop('VM_TRAP', str(int(Trap.MISALIGNED)))}")
-        self.emit(f"    if ({a} < VM_GUARD || {a} > mem_size - {size}) {self.stop('VM_TRAP', str(int(Trap.MEMFAULT)))}")
+        memfault = self.stop("VM_TRAP", str(int(Trap.MEMFAULT)))
+        # Guest memory's size is a constant of the executable: each check is one unsigned comparison.
+        # A store's bounds begin at the end of the text (below it is a refusal), its slow path tells which.
+        low = self.program.text_end if store else LOAD_ADDRESS  # below the load address is the guard
+        span = self.program.mem_size - size - low  # negative when no address of this size fits
+        outside = f"{a} - UINT64_C({low}) > UINT64_C({span})" if span >= 0 else "1"
+        self.emit(f"    if (__builtin_expect({outside}, 0)) {{")
         if store:
-            self.emit(f"    if ({a} < UINT64_C({self.program.text_end})) "
-                      f"VM_REFUSE(VM_REFUSE_CODE_WRITE, {a}, {c_int(self.d.pc)}, {self.unused});")
+            self.emit(f"        if ({a} < VM_GUARD || {a} > mem_size - {size}) {memfault}")
+            self.emit(f"        VM_REFUSE(VM_REFUSE_CODE_WRITE, {a}, {c_int(self.d.pc)}, {self.unused});")
+        else:
+            self.emit(f"        {memfault}")
+        self.emit("    }")
         if name == "load":
             kind = "i" if args[2].value or size == 8 else "u"
             self.emit(f"    {target} = vm_load_{kind}{8 * size}(mem + {a});")
@@ -282,8 +292,8 @@ def _falls_through(d: Decoded) -> bool:
 class ProgramWriter:
     """Writes `vm_guest_run` for one image."""
 
-    def __init__(self, image: Image, isa: InstructionSet) -> None:
-        self.image = image
+    def __init__(self, image: Image, isa: InstructionSet, mem_size: int) -> None:
+        self.image, self.mem_size = image, mem_size
         self.words = decode_text(image, isa)
         self.blocks, _ = cut_blocks(image, self.words)
         self.leaders = {block[0].pc for block in self.blocks}
@@ -348,12 +358,13 @@ class ProgramWriter:
             '#include "guest_runtime.h"',
             "",
             f"const uint64_t vm_guest_text_end = UINT64_C({self.text_end});",
+            f"const uint64_t vm_guest_mem_size = UINT64_C({self.mem_size});",
             "",
             "int vm_guest_run(vm_state *state, uint8_t *mem, vm_host *host) {",
             f"    int64_t {ints};",
             f"    double {floats};",
             "    uint64_t pc = state->pc;",
-            "    const uint64_t mem_size = state->mem_size;",
+            "    const uint64_t mem_size = vm_guest_mem_size;",
             "    const int64_t retired0 = state->retired;",
             "    const int64_t budget0 = state->fuel;",
             "    int64_t budget = budget0, stop = VM_STOP_FUEL, code = 0, refusal = 0;",
@@ -394,7 +405,8 @@ class ProgramWriter:
         return "\n".join(out)
 
 
-def translate_to_c(image: Image, isa: InstructionSet) -> CProgram:
-    writer = ProgramWriter(image, isa)
+def translate_to_c(image: Image, isa: InstructionSet, mem_size: int = DEFAULT_MEMORY) -> CProgram:
+    """The program as C, for a machine of `mem_size` bytes (its executable runs only on that size)."""
+    writer = ProgramWriter(image, isa, mem_size)
     return CProgram(writer.source(), writer.text_end, len(writer.words))
 
