@@ -146,6 +146,9 @@ static int enter_seccomp(int64_t runtime) {
 uint64_t vm_cage_enter(const vm_cage_limits *limits, vm_state *report) {
     uint64_t bits = 0;
     cage_report = report;
+    /* The guest ends with the monitor that started it (`vm run`, a daemon's container thread): a killed
+       daemon leaves no guest running that no one watches. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_sigaction = on_limit;

@@ -31,6 +31,7 @@ struct vm_host {
     stream out[3];    /* index 1 stdout, 2 stderr */
     uint64_t protect_lo, protect_hi;
     int64_t hypercalls;
+    int flush_lines;
 };
 
 static int write_all(int fd, const uint8_t *p, int64_t n) {
@@ -86,7 +87,10 @@ static void stream_write(vm_host *h, int fd, const uint8_t *p, int64_t n) {
     if (reserve(&s->data, &s->cap, s->len + n) != 0) return;
     memcpy(s->data + s->len, p, (size_t)n);
     s->len += n;
+    if (h->flush_lines && memchr(p, '\n', (size_t)n)) stream_flush(s);
 }
+
+void vm_host_flush_lines(vm_host *h, int on) { h->flush_lines = on; }
 
 vm_host *vm_host_new(int in_fd, int out_fd, int err_fd) {
     vm_host *h = calloc(1, sizeof *h);

@@ -22,6 +22,7 @@ void vm_host_free(vm_host *host);
 void vm_host_feed(vm_host *host, const uint8_t *data, int64_t n); /* preload input (captured mode) */
 void vm_host_protect(vm_host *host, uint64_t lo, uint64_t hi);    /* guest writes here are refused */
 int vm_host_flush(vm_host *host);
+void vm_host_flush_lines(vm_host *host, int on); /* flush standard output at each newline */
 int64_t vm_host_captured(vm_host *host, int fd, const uint8_t **data);
 int64_t vm_host_written(vm_host *host, int fd); /* bytes the guest wrote to fd 1 or 2 so far */
 int64_t vm_host_hypercalls(vm_host *host);

@@ -66,6 +66,7 @@ int main(int argc, char **argv) {
         return 125;
     }
     vm_host_protect(host, 0x1000, vm_guest_text_end);
+    if (state->console & VM_CONSOLE_LINES) vm_host_flush_lines(host, 1);
     int64_t start = now_ns();
     vm_guest_run(state, file + VM_STATE_BYTES, host);
     vm_host_flush(host);

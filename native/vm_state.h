@@ -17,6 +17,9 @@
 #define VM_STOP_LIMIT 4   /* code: VM_LIMIT_* */
 #define VM_STOP_ERROR 5   /* the engine failed: detail says why */
 
+/* How the child treats its console (vm_state.console). */
+#define VM_CONSOLE_LINES 1 /* someone watches it live (a daemon's logs): standard output is flushed at each newline */
+
 /* The cage's limits, as vm_state.code of a VM_STOP_LIMIT. */
 #define VM_LIMIT_CPU 1
 #define VM_LIMIT_MEMORY 2
@@ -44,5 +47,6 @@ typedef struct {
     int64_t vm_exits;
     int64_t run_ns;           /* the guest's run time, measured in the child */
     uint64_t protections;     /* VM_CAGE_* bits that were in force */
+    uint64_t console;         /* VM_CONSOLE_* bits, set by the monitor */
     char detail[512];
 } vm_state;

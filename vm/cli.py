@@ -14,14 +14,12 @@ from vm.containers import daemon_commands, image_commands
 from vm.containers.errors import ContainerError
 from vm.image import Image, ImageError
 from vm.isa import InstructionSet, IsaError, core_isa, reference
-from vm.machine import DEFAULT_MEMORY, LoadError, Outcome
+from vm.machine import DEFAULT_MEMORY, LoadError
 from vm.monitor.cage import Limits
-from vm.run import MODES, RunResult, load_program, run_image
+from vm.run import MODES, RunResult, exit_status, load_program, outcome_message, run_image
 
 EXIT_USAGE = 2  # bad usage, unreadable file, bad assembly or image
 EXIT_DIFFERENT = 1  # `vm compare`: the engines disagree
-TRAP_EXIT_BASE = 64  # a trap exits with 64 + its code (ILLEGAL 65 ... UNSUPPORTED 74)
-LIMIT_EXIT = 80  # the cage stopped the guest at one of its limits
 
 
 class UsageError(Exception):
@@ -97,30 +95,6 @@ def _write(path: Path, data: bytes) -> None:
         raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-def trap_message(result: RunResult) -> str:
-    outcome = result.outcome
-    where = result.machine.image.where(outcome.pc)
-    text = f"vm: trap {outcome.trap.name} at {outcome.pc:#x}"
-    if where:
-        text += f" ({where})"
-    if outcome.detail:
-        text += f": {outcome.detail}"
-    return text
-
-
-def limit_message(result: RunResult, limits: Limits) -> str:
-    text = f"vm: the cage stopped the guest at {limits.describe(result.outcome.limit)}"
-    return text + (f": {result.outcome.detail}" if result.outcome.detail else "")
-
-
-def exit_status(outcome: Outcome) -> int:
-    if outcome.limit is not None:
-        return LIMIT_EXIT
-    if outcome.trap is not None:
-        return TRAP_EXIT_BASE + outcome.trap.value
-    return outcome.exit & 0xFF
-
-
 def print_stats(result: RunResult, wall: float) -> None:
     s = result.stats
     run_seconds = s["run_seconds"]
@@ -156,10 +130,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - start
     if args.state_out:
         _write(Path(args.state_out), (json.dumps(result.state(), indent=2) + "\n").encode())
-    if result.outcome.limit is not None:
-        print(limit_message(result, limits), file=sys.stderr)
-    elif result.outcome.trap is not None:
-        print(trap_message(result), file=sys.stderr)
+    message = outcome_message(result, limits)
+    if message:
+        print(message, file=sys.stderr)
     if args.stats:
         print_stats(result, wall)
     return exit_status(result.outcome)

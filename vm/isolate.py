@@ -22,7 +22,7 @@ from vm.engines.caching import engine_cache_dir
 from vm.image import Image
 from vm.isa import InstructionSet
 from vm.machine import Machine
-from vm.monitor.cage import RUNTIMES, STATE_BYTES, CagedRun, Limits, run_caged
+from vm.monitor.cage import RUNTIMES, STATE_BYTES, Attachment, CagedRun, Limits, run_caged
 from vm.monitor.host import ffi, lib
 
 REQUEST, IMAGE = "request.json", "image.vmi"
@@ -33,7 +33,7 @@ _BOOTSTRAP = ("import os, sys; sys.path.insert(0, sys.argv[2]); from vm.isolate 
 
 
 def run_isolated(isa: InstructionSet, machine: Machine, mode: str, fuel: int | None, *, limits: Limits,
-                 stdin: bytes | None, capture: bool, stats: dict) -> CagedRun:
+                 stdin: bytes | None, capture: bool, stats: dict, attach: Attachment | None = None) -> CagedRun:
     """Run hw, para or auto on the machine in a caged child; the machine is updated to the final state."""
     cache = engine_cache_dir("para").parent  # the child has no $HOME to find it by
     request = {"mode": mode, "extensions": list(isa.extension_files), "cache_dir": str(cache),
@@ -42,7 +42,7 @@ def run_isolated(isa: InstructionSet, machine: Machine, mode: str, fuel: int | N
     files = {REQUEST: json.dumps(request).encode(), IMAGE: machine.image.to_bytes()}
     root = str(Path(vm.__file__).resolve().parent.parent)
     return run_caged(lambda fd: [sys.executable, "-I", "-c", _BOOTSTRAP, str(fd), root], machine, fuel, limits,
-                     stdin=stdin, capture=capture, files=files)
+                     stdin=stdin, capture=capture, files=files, attach=attach)
 
 
 def _prepare(mode: str, image: Image, isa: InstructionSet) -> None:
@@ -88,6 +88,8 @@ def main(fd_text: str) -> int:
 
         machine.fregs[:] = [bits_float(header.f[i]) for i in range(16)]
         host = Host()
+        if header.console & lib.VM_CONSOLE_LINES:
+            host.flush_lines()
         start = time.perf_counter_ns()
         result = run_machine(machine, mode, isa, header.fuel, host)
         header.run_ns = time.perf_counter_ns() - start

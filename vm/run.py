@@ -14,11 +14,13 @@ from vm.engines.hw import run_in_hw
 from vm.image import Image, ImageError
 from vm.isa import InstructionSet, core_isa
 from vm.machine import DEFAULT_MEMORY, Machine, Outcome, state_dict
-from vm.monitor.cage import Limits
+from vm.monitor.cage import Attachment, Limits
 from vm.monitor.host import Captured, Host
 from vm.monitor.monitor import Monitor
 
 MODES = ("hw", "para", "auto", "os")
+TRAP_EXIT_BASE = 64  # a trap exits with 64 + its code (ILLEGAL 65 ... UNSUPPORTED 74)
+LIMIT_EXIT = 80  # the cage stopped the guest at one of its limits
 
 
 @dataclass
@@ -33,6 +35,29 @@ class RunResult:
 
     def state(self) -> dict:
         return state_dict(self.machine, self.outcome)
+
+
+def exit_status(outcome: Outcome) -> int:
+    """The host exit status of a run that ended so: the guest's status, or one that names the trap or limit."""
+    if outcome.limit is not None:
+        return LIMIT_EXIT
+    if outcome.trap is not None:
+        return TRAP_EXIT_BASE + outcome.trap.value
+    return outcome.exit & 0xFF
+
+
+def outcome_message(result: RunResult, limits: Limits) -> str | None:
+    """What `vm run` says on stderr of a run that did not end by exiting: the trap, pc and source line,
+    or the limit that stopped it (the one the user set, as `limits` has it)."""
+    outcome = result.outcome
+    if outcome.limit is not None:
+        text = f"vm: the cage stopped the guest at {limits.describe(outcome.limit)}"
+    elif outcome.trap is not None:
+        where = result.machine.image.where(outcome.pc)
+        text = f"vm: trap {outcome.trap.name} at {outcome.pc:#x}" + (f" ({where})" if where else "")
+    else:
+        return None
+    return text + (f": {outcome.detail}" if outcome.detail else "")
 
 
 def load_program(path: str | Path, isa: InstructionSet | None = None) -> Image:
@@ -59,17 +84,22 @@ def run_image(
     capture: bool = False,
     isolate: bool = False,
     limits: Limits | None = None,
+    attach: Attachment | None = None,
 ) -> RunResult:
     """Run an image to its end in the given mode; with `capture`, output is returned, not printed.
 
     os always runs the guest in the cage, under `limits`; `isolate` cages the other engines too (the
-    guest then runs in a child process of its own, vm/isolate.py)."""
+    guest then runs in a child process of its own, vm/isolate.py); `attach` (caged runs only) takes
+    the guest's output and process instead of this process's streams."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     isa = isa or core_isa()
     machine = Machine.load(image, mem_size)
     if mode == "os" or isolate:
-        return run_caged_machine(machine, mode, isa, fuel, stdin=stdin, capture=capture, limits=limits)
+        return run_caged_machine(machine, mode, isa, fuel, stdin=stdin, capture=capture, limits=limits,
+                                 attach=attach)
+    if attach is not None:
+        raise ValueError("only a caged run (os, or isolate) can be attached")
     host = Host(stdin=stdin, capture=capture)
     result = run_machine(machine, mode, isa, fuel, host)
     result.output = host.captured() if capture else None
@@ -102,19 +132,19 @@ def run_machine(machine: Machine, mode: str, isa: InstructionSet, fuel: int | No
 
 
 def run_caged_machine(machine: Machine, mode: str, isa: InstructionSet, fuel: int | None, *, stdin: bytes | None,
-                      capture: bool, limits: Limits | None) -> RunResult:
+                      capture: bool, limits: Limits | None, attach: Attachment | None = None) -> RunResult:
     """Run a loaded machine in a caged child process: the os engine's executable, or (isolated) a
     Python process running hw, para or auto."""
     stats: dict = {"engine": mode}
     if mode == "os":
         from vm.engines.os.engine import run_os
 
-        run = run_os(isa, machine, fuel, limits=limits, stdin=stdin, capture=capture, stats=stats)
+        run = run_os(isa, machine, fuel, limits=limits, stdin=stdin, capture=capture, stats=stats, attach=attach)
     else:
         from vm.isolate import run_isolated
 
         run = run_isolated(isa, machine, mode, fuel, limits=limits or Limits(), stdin=stdin, capture=capture,
-                           stats=stats)
+                           stats=stats, attach=attach)
     stats.update(run.stats)
     stats["retired"] = run.outcome.retired
     stats.setdefault("vm_exits", 0)

@@ -68,6 +68,16 @@ class Limits:
         return [str(v or 0) for v in (self.cpu_seconds, self.memory_bytes, self.output_bytes, self.open_files)]
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A caged guest whose output goes to a caller other than this process's streams (the daemon's
+    containers): `write(stream, chunk)` gets each chunk of standard output (1) and error (2) as it
+    passes, and `started(process)` the child process as soon as it runs, to stop or kill it."""
+
+    write: Callable[[int, bytes], None]
+    started: Callable[[subprocess.Popen], None]
+
+
 @dataclass
 class CagedRun:
     """How a caged run ended, as the child's state file and exit status tell."""
@@ -123,8 +133,9 @@ class _Output:
     """The child's standard output and error, counted as they pass: past the limit, nothing more
     is passed on and the child is killed."""
 
-    def __init__(self, process: subprocess.Popen, limit: int | None, capture: bool) -> None:
-        self.process, self.limit, self.capture = process, limit, capture
+    def __init__(self, process: subprocess.Popen, limit: int | None, capture: bool,
+                 attach: Attachment | None) -> None:
+        self.process, self.limit, self.capture, self.attach = process, limit, capture, attach
         self.total = 0
         self.exceeded = False
         self.data: dict[int, list[bytes]] = {1: [], 2: []}
@@ -152,7 +163,9 @@ class _Output:
             with contextlib.suppress(ProcessLookupError):
                 self.process.send_signal(signal.SIGKILL)
         self.total += len(chunk)
-        if self.capture:
+        if self.attach is not None:
+            self.attach.write(stream, chunk)
+        elif self.capture:
             self.data[stream].append(chunk)
         elif chunk:
             out = sys.stdout.buffer if stream == 1 else sys.stderr.buffer
@@ -164,25 +177,31 @@ class _Output:
 
 
 def run_caged(command: Callable[[int], list[str]], machine: Machine, fuel: int | None, limits: Limits, *,
-              stdin: bytes | None, capture: bool, files: dict[str, bytes] | None = None) -> CagedRun:
+              stdin: bytes | None, capture: bool, files: dict[str, bytes] | None = None,
+              attach: Attachment | None = None) -> CagedRun:
     """Run a guest in a caged child: `command(fd)` is its command line, given the state file's
     descriptor; `files` are put in its working directory. The machine is updated to the final state."""
     sys.stdout.flush()
     sys.stderr.flush()
     state = StateFile(machine, fuel)
+    if attach is not None:
+        state.header.console = lib.VM_CONSOLE_LINES
     input_fd = _input_file(stdin) if stdin is not None else None
     started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="vm-cage-") as home:
             for name, data in (files or {}).items():
                 (Path(home) / name).write_bytes(data)
-            guest_input = input_fd if input_fd is not None else (subprocess.DEVNULL if capture else None)
+            detached = capture or attach is not None  # no console: the guest reads end of input
+            guest_input = input_fd if input_fd is not None else (subprocess.DEVNULL if detached else None)
             process = subprocess.Popen(
                 command(state.fd), stdin=guest_input, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={},
                 cwd=home, pass_fds=(state.fd,),
                 close_fds=True,
             )
-            output = _Output(process, limits.output_bytes, capture)
+            if attach is not None:
+                attach.started(process)
+            output = _Output(process, limits.output_bytes, capture, attach)
             try:
                 output.pump()
             finally:

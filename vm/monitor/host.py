@@ -62,6 +62,10 @@ class Host:
     def flush(self) -> None:
         lib.vm_host_flush(self._ptr)
 
+    def flush_lines(self) -> None:
+        """Flush standard output at each newline: for a console someone watches live."""
+        lib.vm_host_flush_lines(self._ptr, 1)
+
     def protect(self, lo: int, hi: int) -> None:
         """Refuse hypercall writes into [lo, hi) with UNSUPPORTED (the para engine's translated text)."""
         lib.vm_host_protect(self._ptr, lo, hi)

@@ -12,7 +12,7 @@ from vm.engines.os.build import CompileError, build_executable
 from vm.engines.os.translate import translate_to_c
 from vm.isa import InstructionSet, Trap
 from vm.machine import Machine, Outcome
-from vm.monitor.cage import CagedRun, Limits, run_caged
+from vm.monitor.cage import Attachment, CagedRun, Limits, run_caged
 from vm.monitor.host import lib
 
 _HINT = "run it with --mode hw"
@@ -33,7 +33,7 @@ def default_limits(limits: Limits | None, machine: Machine) -> Limits:
 
 
 def run_os(isa: InstructionSet, machine: Machine, fuel: int | None, *, limits: Limits | None, stdin: bytes | None,
-           capture: bool, stats: dict) -> CagedRun:
+           capture: bool, stats: dict, attach: Attachment | None = None) -> CagedRun:
     """Translate, compile (or find in the cache) and run the machine's program as a caged process."""
     start = time.perf_counter()
     try:
@@ -47,7 +47,7 @@ def run_os(isa: InstructionSet, machine: Machine, fuel: int | None, *, limits: L
     stats["cache"] = cache_state
     limits = default_limits(limits, machine)
     run = run_caged(lambda fd: [str(executable), str(fd), *limits.arguments()], machine, fuel, limits,
-                    stdin=stdin, capture=capture)
+                    stdin=stdin, capture=capture, attach=attach)
     if run.refusal:
         cause = _REFUSALS[run.refusal].format(address=run.refusal_address)
         run.outcome.detail = f"os cannot run {cause}; {_HINT}"

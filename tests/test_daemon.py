@@ -1,0 +1,307 @@
+"""The daemon and its client, as a user runs them: `vm daemon` a real process on a temporary unix socket
+and a loopback TCP port, `vm container run`, `vm ps`, `vm logs`... real processes talking to it.
+
+What a container prints and how it ends are what `vm run` gives for the same program; twenty run at
+once; a daemon killed with SIGKILL restarts with every container, its logs and its end, and marks
+the ones it was running as lost; every mistake is one clear line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from processes import Server, serve, stop
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "daemon-test-token"
+REQUEST_SECONDS = 120  # every command of a test ends within this
+
+HELLO = """\
+main:   li   r1, 1
+        la   r2, text
+        li   r3, 6
+        hcall 1             ; WRITE r3 bytes at r2 to stdout (r1)
+        li   r1, 3
+        hcall 0             ; EXIT 3
+text:   .ascii "hello\\n"
+"""
+TRAP = "main: li r1, 0\n ld r2, [r1]\n halt\n"
+TICKER = """\
+; prints 1, 2, 3... one line per pause, forever
+main:   li   r1, 0
+loop:   addi r1, r1, 1
+        out  1, r1
+        li   r2, 10
+        out  0, r2
+        li   r3, 200000
+pause:  subi r3, r3, 1
+        bnez r3, pause
+        jmp  loop
+"""
+SPIN = """\
+; counts down from 200 million, then says so
+main:   li   r1, 200000000
+loop:   subi r1, r1, 1
+        bnez r1, loop
+        li   r1, 1
+        la   r2, text
+        li   r3, 5
+        hcall 1
+        li   r0, 0
+        halt
+text:   .ascii "spun\\n"
+"""
+PROGRAMS = {"spin": (SPIN, "os"), "hello": (HELLO, "os"), "hellohw": (HELLO, "hw"), "trap": (TRAP, "os"),
+            "ticker": (TICKER, "os"), "tickerhw": (TICKER, "hw")}
+
+
+def vm(*args, env: dict[str, str], timeout: float = REQUEST_SECONDS) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "vm", *map(str, args)], capture_output=True, timeout=timeout,
+                          env={**os.environ, **env})
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")
+    return proc
+
+
+def ok(*args, env: dict[str, str]) -> str:
+    proc = vm(*args, env=env)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    return proc.stdout.decode()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> Path:
+    """An image store with each of PROGRAMS built as NAME:1."""
+    base = tmp_path_factory.mktemp("images")
+    store = base / "store"
+    for name, (source, mode) in PROGRAMS.items():
+        directory = base / name
+        directory.mkdir()
+        (directory / f"{name}.asm").write_text(source)
+        (directory / "vmfile.toml").write_text(f'program = "{name}.asm"\nmode = "{mode}"\n')
+        ok("image", "build", directory, "-t", f"{name}:1", env={"VM_IMAGES": str(store)})
+    return base
+
+
+def start_daemon(root: Path, store: Path):
+    """`vm daemon` on ROOT/d.sock and a free loopback port; the context manager stops it."""
+    return serve(["daemon", "--root", str(root), "--socket", str(root / "d.sock"), "--tcp", "127.0.0.1:0",
+                  "--token", TOKEN, "--images", str(store)], root.parent / f"{root.name}.log")
+
+
+def client_env(server: Server, root: Path) -> dict[str, str]:
+    assert server.ready_line.startswith(f"daemon listening on unix://{root / 'd.sock'} and tcp://127.0.0.1:")
+    return {"VM_HOST": f"unix://{root / 'd.sock'}", "VM_DAEMON_TOKEN": ""}
+
+
+def tcp_url(server: Server) -> str:
+    return server.ready_line.rsplit(" ", 1)[1]
+
+
+@pytest.fixture(scope="module")
+def daemon(images, tmp_path_factory):
+    root = tmp_path_factory.mktemp("daemon")
+    with start_daemon(root, images / "store") as server:
+        yield server, client_env(server, root)
+
+
+def _wait_for_line(path_args, env, text: str, seconds: float = 30) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        out = ok(*path_args, env=env)
+        if text in out:
+            return out
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} never appeared in `vm {' '.join(path_args)}`")
+
+
+# -- a container gives what `vm run` gives ---------------------------------------------------------------
+@pytest.mark.parametrize("name", ["hello", "hellohw", "trap"])
+def test_an_attached_container_prints_and_ends_as_vm_run_does(daemon, images, name) -> None:
+    _, env = daemon
+    source, mode = PROGRAMS[name]
+    direct = vm("run", images / name / f"{name}.asm", "--mode", mode, env={})
+    contained = vm("container", "run", "--rm", f"{name}:1", env=env)
+    assert (contained.stdout, contained.returncode) == (direct.stdout, direct.returncode)
+    assert contained.stdout == (b"" if name == "trap" else b"hello\n")
+    assert contained.stderr.decode().replace(f"{name}.asm", "X") == \
+        direct.stderr.decode().replace(str(images / name / f"{name}.asm"), "X")
+    assert f"{name}:1" not in ok("ps", "-a", env=env)  # --rm: gone once it ended
+
+
+def test_the_socket_is_its_owners_alone(daemon, tmp_path_factory) -> None:
+    _, env = daemon
+    socket_path = Path(env["VM_HOST"][len("unix://"):])
+    assert stat.S_IMODE(socket_path.stat().st_mode) == 0o600
+
+
+def test_a_detached_container_is_listed_followed_stopped_and_removed(daemon) -> None:
+    _, env = daemon
+    container = ok("container", "run", "-d", "--name", "tick", "ticker:1", env=env).strip()
+    assert len(container) == 32
+    listing = ok("ps", env=env)
+    assert "tick " in listing and "running" in listing
+    _wait_for_line(["logs", "tick"], env, "\n3\n")  # output reaches the logs while it runs
+    follower = subprocess.Popen([sys.executable, "-m", "vm", "logs", "-f", container[:8]], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env={**os.environ, **env})
+    try:
+        time.sleep(0.3)
+        assert ok("stop", "-t", "5", "tick", env=env).strip() == "tick"
+        out, err = follower.communicate(timeout=REQUEST_SECONDS)  # the follower ends with the container
+    finally:
+        stop(follower)
+    assert follower.returncode == 0, err
+    numbers = [int(n) for n in out.split()]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 3  # all of it, in order, once
+    inspected = json.loads(ok("inspect", "tick", env=env))
+    assert inspected["status"] == "exited" and inspected["exit_status"] == 128 + signal.SIGTERM
+    assert inspected["result"]["message"] == "vm: stopped by `vm stop` (SIGTERM)"
+    assert "exited (143)" in ok("ps", "-a", env=env)
+    assert ok("logs", "tick", env=env).encode() == out  # the stored logs are what the follower saw
+    assert ok("rm", "tick", env=env).strip() == "tick"
+    assert "tick" not in ok("ps", "-a", env=env)
+
+
+def test_kill_wait_and_rm_of_a_running_container(daemon) -> None:
+    _, env = daemon
+    ok("container", "run", "-d", "--name", "victim", "tickerhw:1", env=env)
+    refused = vm("rm", "victim", env=env)
+    assert refused.returncode == 2 and b"is running; stop it first" in refused.stderr
+    assert ok("kill", "victim", env=env).strip() == "victim"
+    assert ok("wait", "victim", env=env).strip() == str(128 + signal.SIGKILL)
+    assert json.loads(ok("inspect", "victim", env=env))["result"]["message"] == "vm: stopped by `vm kill` (SIGKILL)"
+    ok("container", "run", "-d", "--name", "victim2", "ticker:1", env=env)
+    assert ok("rm", "-f", "victim", "victim2", env=env).split() == ["victim", "victim2"]
+
+
+def test_twenty_containers_at_once(daemon) -> None:
+    """Started together: all twenty run at the same moment, and each ends with all its output."""
+    _, env = daemon
+    names = [f"many{i}" for i in range(20)]
+    transport = httpx.HTTPTransport(uds=env["VM_HOST"][len("unix://"):])
+    with httpx.Client(transport=transport, base_url="http://daemon/v1", timeout=REQUEST_SECONDS) as client, \
+            ThreadPoolExecutor(len(names)) as pool:
+        for i, name in enumerate(names):
+            image = "hellohw:1" if i % 5 == 0 else "spin:1"
+            assert client.post("/containers", json={"image": image, "name": name}).status_code == 201
+        started = list(pool.map(lambda name: client.post(f"/containers/{name}/start"), names))
+        assert [response.status_code for response in started] == [200] * 20
+        ended = list(pool.map(lambda name: client.post(f"/containers/{name}/wait").json(), names))
+    assert [c["exit_status"] for c in ended] == [3 if i % 5 == 0 else 0 for i in range(20)]
+    spinning = [c for c in ended if c["image"] == "spin:1"]
+    assert max(c["started"] for c in spinning) < min(c["finished"] for c in spinning)  # all at once
+    for i, name in enumerate(names):
+        assert ok("logs", name, env=env) == ("hello\n" if i % 5 == 0 else "spun\n")
+    assert ok("rm", *names, env=env).split() == names
+
+
+def test_a_guest_past_its_output_limit_is_stopped_and_its_logs_keep_what_it_was_allowed(daemon) -> None:
+    _, env = daemon
+    proc = vm("container", "run", "--rm", "--output-limit", "100", "ticker:1", env=env)
+    assert proc.returncode == 80 and len(proc.stdout) == 100
+    assert b"vm: the cage stopped the guest at its output limit (100 bytes" in proc.stderr
+
+
+# -- mistakes: one clear line each -----------------------------------------------------------------------
+def test_an_unknown_image_or_container_is_named(daemon) -> None:
+    _, env = daemon
+    proc = vm("container", "run", "nosuch:1", env=env)
+    assert proc.returncode == 2 and b"vm: no image nosuch:1 in the store" in proc.stderr
+    for command in (["logs", "ghost"], ["stop", "ghost"], ["inspect", "ghost"], ["rm", "ghost"]):
+        proc = vm(*command, env=env)
+        assert proc.returncode == 2 and proc.stderr.startswith(b"vm: no container 'ghost'"), command
+
+
+def test_a_taken_name_and_a_bad_setting_are_refused(daemon) -> None:
+    _, env = daemon
+    ok("container", "create", "--name", "twice", "hello:1", env=env)
+    proc = vm("container", "create", "--name", "twice", "hello:1", env=env)
+    assert proc.returncode == 2 and b"already named 'twice'" in proc.stderr
+    proc = vm("container", "run", "--mem", "12345", "hello:1", env=env)
+    assert proc.returncode == 2 and b"must be a multiple of" in proc.stderr
+    started = vm("container", "start", "-a", "twice", env=env)
+    assert (started.stdout, started.returncode) == (b"hello\n", 3)
+    proc = vm("container", "start", "twice", env=env)
+    assert proc.returncode == 2 and b"is exited; a container starts once" in proc.stderr
+    ok("rm", "twice", env=env)
+
+
+def test_tcp_needs_the_token(daemon) -> None:
+    server, _ = daemon
+    url = tcp_url(server)
+    for token, message in ((None, b"needs its token"), ("wrong", b"the token was refused")):
+        env = {"VM_HOST": url, "VM_DAEMON_TOKEN": token or ""}
+        proc = vm("ps", env=env)
+        assert proc.returncode == 2 and message in proc.stderr
+    assert "CONTAINER ID" in ok("ps", env={"VM_HOST": url, "VM_DAEMON_TOKEN": TOKEN})
+    with httpx.Client(base_url=url.replace("tcp://", "http://"), timeout=10) as client:
+        response = client.post("/v1/containers", json={"image": "hello:1"})
+        assert response.status_code == 401 and response.json()["error"]["code"] == "UNAUTHORIZED"
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        response = client.post("/v1/containers", content=b"{not json", headers=headers)
+        assert response.status_code == 400 and "not JSON" in response.json()["error"]["message"]
+        response = client.post("/v1/containers", json={"image": "hello:1", "mode": "fast"}, headers=headers)
+        assert response.status_code == 400 and "mode must be one of" in response.json()["error"]["message"]
+        response = client.get("/v2/whatever", headers=headers)
+        assert response.status_code == 404 and "docs/daemon-api.md" in response.json()["error"]["message"]
+
+
+def test_without_a_daemon_the_message_says_how_to_start_one(tmp_path) -> None:
+    proc = vm("ps", env={"VM_HOST": f"unix://{tmp_path / 'none.sock'}"})
+    assert proc.returncode == 2 and b"no daemon answers at unix://" in proc.stderr
+    assert b"start one with `vm daemon`" in proc.stderr
+
+
+def test_a_damaged_image_is_refused_at_create(images, tmp_path) -> None:
+    store = tmp_path / "store"
+    ok("image", "load", _saved(images, tmp_path), env={"VM_IMAGES": str(store)})
+    with start_daemon(tmp_path / "d", store) as server:
+        env = client_env(server, tmp_path / "d")
+        manifest = json.loads(ok("image", "inspect", "hello:1", env={"VM_IMAGES": str(store)}))["manifest"]
+        layer = store / "blobs" / "sha256" / manifest["layers"][0]["digest"].split(":")[1]
+        layer.write_bytes(layer.read_bytes()[:-1] + b"!")
+        proc = vm("container", "run", "hello:1", env=env)
+        assert proc.returncode == 2 and b"cannot be run" in proc.stderr and b"no longer match its digest" in proc.stderr
+
+
+def _saved(images: Path, tmp_path: Path) -> Path:
+    tar = tmp_path / "hello.tar"
+    ok("image", "save", "hello:1", "ticker:1", "-o", tar, env={"VM_IMAGES": str(images / "store")})
+    return tar
+
+
+# -- a daemon killed mid-run loses nothing ----------------------------------------------------------------
+def test_a_daemon_killed_with_sigkill_restarts_with_every_container(images, tmp_path) -> None:
+    root, store = tmp_path / "d", images / "store"
+    with start_daemon(root, store) as server:
+        env = client_env(server, root)
+        assert vm("container", "run", "--name", "done", "hello:1", env=env).returncode == 3
+        ok("container", "run", "-d", "--name", "busy", "ticker:1", env=env)
+        ok("container", "create", "--name", "later", "hello:1", env=env)
+        _wait_for_line(["logs", "busy"], env, "\n5\n")
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.wait(REQUEST_SECONDS)
+    with start_daemon(root, store) as server:
+        env = client_env(server, root)
+        listing = ok("ps", "-a", env=env)
+        for name, status in (("done", "exited (3)"), ("busy", "lost"), ("later", "created")):
+            assert any(name in line and status in line for line in listing.splitlines()), listing
+        assert ok("logs", "done", env=env) == "hello\n"
+        kept = ok("logs", "busy", env=env).split()
+        assert len(kept) >= 5 and kept == [str(n) for n in range(1, len(kept) + 1)]
+        time.sleep(0.5)
+        assert ok("logs", "busy", env=env).split() == kept  # its guest ended with the daemon
+        lost = json.loads(ok("inspect", "busy", env=env))
+        assert lost["status"] == "lost" and "the daemon stopped while this container ran" in lost["result"]["message"]
+        started = vm("container", "start", "-a", "later", env=env)
+        assert (started.stdout, started.returncode) == (b"hello\n", 3)
+        assert "marked lost" in server.log_text()

@@ -1,0 +1,500 @@
+"""`vm daemon`: runs containers from the image store and serves the HTTP/JSON API of docs/daemon-api.md.
+
+Each container's guest runs in its own caged host process (the `--isolate` cage, or os's), started
+and watched by a thread of the daemon; its output and its end come back to the event loop, which
+alone writes the state (vm/containers/state.py, SQLite) and feeds the clients that follow the logs.
+The API listens on a unix socket of mode 0600 and, with a token, on a loopback TCP port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import fcntl
+import hmac
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from vm.containers.errors import ContainerError
+from vm.containers.image import MODES, RunConfig, StoredImage, read_image
+from vm.containers.state import STREAMS, Container, ContainerState, StateError, default_root
+from vm.containers.store import ImageStore, StoreError
+from vm.image import ImageError
+from vm.isa import IsaError
+from vm.machine import LoadError, check_memory_size
+from vm.monitor.cage import Attachment, Limits
+from vm.run import exit_status, outcome_message, run_image
+
+API_VERSION = 1
+DEFAULT_STOP_SECONDS = 10.0  # `stop`: how long a guest has after SIGTERM before SIGKILL
+DEFAULT_OUTPUT_LIMIT = 16 << 20  # a container's output is stored: without a limit of its own, this one
+SHUTDOWN_SECONDS = 10.0
+MAX_SOCKET_PATH = 107  # bytes in sockaddr_un.sun_path, less the terminating zero
+_LIMIT_FIELDS = ("cpu_seconds", "memory_bytes", "output_bytes")
+
+
+class ApiError(Exception):
+    """An error answer: {"error": {"code", "message"}} with its HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def response(self) -> web.Response:
+        return web.json_response({"error": {"code": self.code, "message": self.message}}, status=self.status)
+
+
+@dataclass
+class Running:
+    """A started container: the handles its thread shares with the event loop."""
+
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    process: subprocess.Popen | None = None
+    requested: int | None = None  # the last signal asked for (sent as soon as the process exists)
+    stopped_by: str | None = None  # "stop", "kill" or "daemon"
+    final: dict | None = None  # the container as it ended (it may be removed by then)
+
+    def started(self, process: subprocess.Popen) -> None:
+        """Called by the container's thread once the guest process runs."""
+        self.process = process
+        if self.requested is not None:
+            self._send(self.requested)
+
+    def signal(self, sig: int, by: str) -> None:
+        self.stopped_by = self.stopped_by or by
+        self.requested = sig
+        if self.process is not None:
+            self._send(sig)
+
+    def _send(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(sig)  # does nothing once the process is reaped
+
+
+class Daemon:
+    """The containers, their guests' threads and the API's handlers."""
+
+    def __init__(self, root: Path, images: ImageStore, token: str | None) -> None:
+        self.root, self.images, self.token = root, images, token
+        self.state = ContainerState(root / "state.db")
+        self.lost = self.state.mark_lost()
+        self.work = root / "containers"
+        self.running: dict[str, Running] = {}
+        self.followers: dict[str, set[asyncio.Queue]] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=1 << 20, middlewares=[self._log_and_answer_errors])
+        r = app.router
+        r.add_get("/v1/version", self.version)
+        r.add_get("/v1/containers", self.list_containers)
+        r.add_post("/v1/containers", self.create)
+        r.add_get("/v1/containers/{ref}", self.inspect)
+        r.add_delete("/v1/containers/{ref}", self.remove)
+        r.add_post("/v1/containers/{ref}/start", self.start)
+        r.add_post("/v1/containers/{ref}/stop", self.stop)
+        r.add_post("/v1/containers/{ref}/kill", self.kill)
+        r.add_post("/v1/containers/{ref}/wait", self.wait)
+        r.add_get("/v1/containers/{ref}/logs", self.logs)
+        return app
+
+    # -- plumbing ----------------------------------------------------------------------------------------
+    @web.middleware
+    async def _log_and_answer_errors(self, request: web.Request, handler) -> web.StreamResponse:
+        """The token on TCP, every error as JSON, and one line per request on stderr."""
+        start = time.perf_counter()
+        try:
+            self._authorize(request)
+            response = await handler(request)
+        except ApiError as e:
+            response = e.response()
+        except web.HTTPException as e:  # aiohttp's own: no such route, wrong method, body too large
+            response = ApiError(e.status, e.reason.upper().replace(" ", "_"), f"{request.method} {request.path}: "
+                                f"{e.reason}; the API is in docs/daemon-api.md").response()
+        except Exception as e:  # a bug: the daemon's log gets the traceback, the client one line
+            traceback.print_exc()
+            response = ApiError(500, "INTERNAL", f"the daemon failed: {type(e).__name__}: {e}").response()
+        print(f'"{request.method} {request.path_qs}" {response.status} {1000 * (time.perf_counter() - start):.1f}ms',
+              file=sys.stderr, flush=True)
+        return response
+
+    def _authorize(self, request: web.Request) -> None:
+        """Over TCP every request needs `Authorization: Bearer TOKEN`; the unix socket's mode guards it."""
+        if not isinstance(request.transport.get_extra_info("sockname"), tuple):
+            return
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+            raise ApiError(401, "UNAUTHORIZED", "this daemon's TCP port needs its token" if not given
+                           else "the token was refused")
+
+    def _find(self, ref: str) -> Container:
+        found = self.state.find(ref)
+        if not found:
+            raise ApiError(404, "NO_SUCH_CONTAINER", f"no container {ref!r} (`vm ps -a` lists them)")
+        if len(found) > 1:
+            raise ApiError(409, "AMBIGUOUS", f"{ref!r} is the start of {len(found)} containers' ids; give more of it")
+        return found[0]
+
+    @staticmethod
+    async def _body(request: web.Request) -> dict:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ApiError(400, "BAD_REQUEST", f"the body is not JSON: {e}") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "BAD_REQUEST", "the body must be a JSON object")
+        return body
+
+    # -- handlers ----------------------------------------------------------------------------------------
+    async def version(self, request: web.Request) -> web.Response:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("vm")
+        except PackageNotFoundError:  # run from a source tree
+            installed = "source"
+        return web.json_response({"api": API_VERSION, "version": installed, "images": str(self.images.root),
+                                  "running": len(self.running)})
+
+    async def list_containers(self, request: web.Request) -> web.Response:
+        every = request.query.get("all", "0") not in ("0", "false", "")
+        return web.json_response([c.to_json() for c in self.state.all() if every or c.status == "running"])
+
+    async def inspect(self, request: web.Request) -> web.Response:
+        return web.json_response(self._find(request.match_info["ref"]).to_json())
+
+    async def create(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        reference = body.get("image")
+        if not isinstance(reference, str) or not reference:
+            raise ApiError(400, "BAD_REQUEST", 'a container needs "image": a NAME:TAG or digest in the image store')
+        try:
+            digest = self.images.resolve(reference)
+        except StoreError as e:
+            raise ApiError(404, "NO_SUCH_IMAGE", f"{e} (the daemon's store is {self.images.root})") from None
+        image = self._read_image(digest, reference)
+        settings = _settings(image.run, body)
+        container_id = uuid.uuid4().hex
+        name = body.get("name") or f"{reference.split('@')[0].split(':')[0].rsplit('/', 1)[-1]}-{container_id[:6]}"
+        if not isinstance(name, str) or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise ApiError(400, "BAD_REQUEST", f"{name!r} is not a container name (letters, digits, '-', '_', '.')")
+        if self.state.name_taken(name):
+            raise ApiError(409, "NAME_TAKEN", f"a container is already named {name!r}; remove it or pick another")
+        self.state.create(container_id, name, reference, digest, settings)
+        return web.json_response(self.state.get(container_id).to_json(), status=201)
+
+    def _read_image(self, digest: str, reference: str) -> StoredImage:
+        try:
+            return read_image(self.images, digest)
+        except StoreError as e:
+            raise ApiError(409, "IMAGE_DAMAGED", f"image {reference} cannot be run: {e}") from None
+
+    async def start(self, request: web.Request) -> web.StreamResponse:
+        container = self._find(request.match_info["ref"])
+        if container.status != "created":
+            raise ApiError(409, "NOT_CREATED", f"container {container.name} is {container.status}; a container "
+                           "starts once (create another from its image)")
+        image = self._read_image(container.digest, container.image)
+        running = self.running[container.id] = Running()
+        self.state.started(container.id)
+        threading.Thread(target=self._run_guest, args=(container.id, image, container.settings, running),
+                         name=f"container-{container.id[:12]}", daemon=True).start()
+        if _flag(request, "attach"):
+            return await self._stream_logs(request, container.id, 0, follow=True)
+        return web.json_response(self.state.get(container.id).to_json())
+
+    async def stop(self, request: web.Request) -> web.Response:
+        container = self._find(request.match_info["ref"])
+        try:
+            grace = float(request.query.get("timeout", DEFAULT_STOP_SECONDS))
+        except ValueError:
+            raise ApiError(400, "BAD_REQUEST", "timeout must be a number of seconds") from None
+        running = self._running(container)
+        if running is None:
+            return web.json_response(container.to_json())
+        running.signal(signal.SIGTERM, "stop")
+        try:
+            await asyncio.wait_for(running.done.wait(), max(0.0, min(grace, 3600.0)))
+        except TimeoutError:
+            running.signal(signal.SIGKILL, "stop")
+            await running.done.wait()
+        return web.json_response(running.final)
+
+    async def kill(self, request: web.Request) -> web.Response:
+        container = self._find(request.match_info["ref"])
+        running = self._running(container)
+        if running is None:
+            raise ApiError(409, "NOT_RUNNING", f"container {container.name} is {container.status}, not running")
+        running.signal(signal.SIGKILL, "kill")
+        await running.done.wait()
+        return web.json_response(running.final)
+
+    async def wait(self, request: web.Request) -> web.Response:
+        container = self._find(request.match_info["ref"])
+        running = self._running(container)
+        if running is None:
+            return web.json_response(container.to_json())
+        await running.done.wait()
+        return web.json_response(running.final)
+
+    def _running(self, container: Container) -> Running | None:
+        if container.status == "created":
+            raise ApiError(409, "NOT_STARTED", f"container {container.name} has not been started")
+        return self.running.get(container.id)
+
+    async def remove(self, request: web.Request) -> web.Response:
+        container = self._find(request.match_info["ref"])
+        running = self.running.get(container.id)
+        if running is not None:
+            if not _flag(request, "force"):
+                raise ApiError(409, "RUNNING", f"container {container.name} is running; stop it first, "
+                               "or remove it with force")
+            running.signal(signal.SIGKILL, "kill")
+            await running.done.wait()
+        self._forget(container.id)
+        return web.json_response({"removed": container.id, "name": container.name})
+
+    def _forget(self, container_id: str) -> None:
+        for queue in self.followers.pop(container_id, ()):
+            queue.put_nowait(None)
+        self.state.remove(container_id)
+        shutil.rmtree(self.work / container_id, ignore_errors=True)
+
+    async def logs(self, request: web.Request) -> web.StreamResponse:
+        container = self._find(request.match_info["ref"])
+        try:
+            after = int(request.query.get("after", 0))
+        except ValueError:
+            raise ApiError(400, "BAD_REQUEST", "after must be a sequence number") from None
+        return await self._stream_logs(request, container.id, after, follow=_flag(request, "follow"))
+
+    async def _stream_logs(self, request: web.Request, container_id: str, after: int, follow: bool
+                           ) -> web.StreamResponse:
+        """NDJSON: each stored chunk after `after`, then (following) each new one until the guest ends,
+        then the container. The backlog is read and the follower added in one step of the loop: nothing
+        is missed or sent twice."""
+        backlog = self.state.logs(container_id, after)
+        queue: asyncio.Queue | None = None
+        if follow and self.state.get(container_id).status in ("created", "running"):
+            queue = asyncio.Queue()
+            self.followers.setdefault(container_id, set()).add(queue)
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        try:
+            await response.prepare(request)
+            for seq, stream, data in backlog:
+                await response.write(_chunk_line(seq, stream, data))
+            final = None
+            while queue is not None:
+                item = await queue.get()
+                if item is None:  # removed before it ended
+                    break
+                if item[0] == "end":
+                    final = item[1]
+                    break
+                await response.write(_chunk_line(*item))
+            if final is None and self.state.get(container_id) is not None:
+                final = self.state.get(container_id).to_json()
+            if final is not None:
+                await response.write((json.dumps({"container": final}) + "\n").encode())
+            await response.write_eof()
+        finally:
+            if queue is not None:
+                self.followers.get(container_id, set()).discard(queue)
+        return response
+
+    # -- the guests --------------------------------------------------------------------------------------
+    def _run_guest(self, container_id: str, image: StoredImage, settings: dict, running: Running) -> None:
+        """A container's thread: run the guest caged, pass its output and its end to the event loop."""
+        loop = self.loop
+        limits = Limits(*(settings["limits"][name] for name in _LIMIT_FIELDS))
+        try:
+            workdir = self.work / container_id
+            workdir.mkdir(parents=True, exist_ok=True)
+            program, isa = image.load(workdir)
+            attach = Attachment(lambda stream, chunk: loop.call_soon_threadsafe(self._output, container_id, stream,
+                                                                                chunk), running.started)
+            result = run_image(program, settings["mode"], isa=isa, mem_size=settings["memory"],
+                               fuel=settings["fuel"], stdin=image.stdin, isolate=True, limits=limits, attach=attach)
+            status, message = exit_status(result.outcome), outcome_message(result, limits)
+            if running.stopped_by and result.outcome.limit == "killed":
+                status = 128 + running.requested
+                message = f"vm: stopped by {_STOPPED_BY[running.stopped_by]} ({signal.Signals(running.requested).name})"
+            stats = {key: result.stats[key] for key in ("engine", "run_seconds", "compile_seconds", "cache", "cage",
+                                                        "vm_exits", "hypercalls") if key in result.stats}
+            ended = {"state": result.state(), "message": message, "stats": stats, "stopped_by": running.stopped_by}
+        except (ContainerError, ImageError, LoadError, IsaError, OSError) as e:
+            status, ended = 2, {"message": f"vm: {e}", "stopped_by": running.stopped_by}
+        except Exception as e:  # an engine bug: logged here, reported to the client
+            traceback.print_exc()
+            status, ended = 2, {"message": f"vm: the engine failed: {type(e).__name__}: {e}",
+                                "stopped_by": running.stopped_by}
+        loop.call_soon_threadsafe(self._finished, container_id, status, ended)
+
+    def _output(self, container_id: str, stream: int, data: bytes) -> None:
+        seq = self.state.append_log(container_id, stream, data)
+        for queue in self.followers.get(container_id, ()):
+            queue.put_nowait((seq, stream, data))
+
+    def _finished(self, container_id: str, status: int, ended: dict) -> None:
+        self.state.finished(container_id, status, ended)
+        container = self.state.get(container_id)
+        running = self.running.pop(container_id)
+        running.final = container.to_json()
+        for queue in self.followers.get(container_id, ()):
+            queue.put_nowait(("end", running.final))
+        if container.settings["auto_remove"]:
+            self._forget(container_id)
+        running.done.set()
+
+    async def shut_down(self) -> None:
+        """Kill the running guests and record how each ended, within SHUTDOWN_SECONDS."""
+        waiting = list(self.running.values())
+        for running in waiting:
+            running.signal(signal.SIGKILL, "daemon")
+        if waiting:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(r.done.wait() for r in waiting)), SHUTDOWN_SECONDS)
+
+
+_STOPPED_BY = {"stop": "`vm stop`", "kill": "`vm kill`", "daemon": "the daemon's shutdown"}
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "0") not in ("0", "false", "")
+
+
+def _chunk_line(seq: int, stream: int, data: bytes) -> bytes:
+    line = {"seq": seq, "stream": STREAMS[stream], "data": base64.b64encode(data).decode()}
+    return (json.dumps(line) + "\n").encode()
+
+
+def _settings(config: RunConfig, body: dict) -> dict:
+    """How the container runs: the image's config, with what the request overrides, checked."""
+    mode, memory, fuel = body.get("mode", config.mode), body.get("memory", config.memory), body.get("fuel", config.fuel)
+    if mode not in MODES:
+        raise ApiError(400, "BAD_REQUEST", f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if not _whole(memory):
+        raise ApiError(400, "BAD_REQUEST", "memory must be a number of bytes")
+    try:
+        check_memory_size(memory)
+    except LoadError as e:
+        raise ApiError(400, "BAD_REQUEST", str(e)) from None
+    if fuel is not None and not (_whole(fuel) and fuel > 0):
+        raise ApiError(400, "BAD_REQUEST", "fuel must be a positive number of instructions")
+    given = body.get("limits", {})
+    if not isinstance(given, dict) or set(given) - set(_LIMIT_FIELDS):
+        raise ApiError(400, "BAD_REQUEST", f"limits is an object of {', '.join(_LIMIT_FIELDS)}")
+    image_limits = {name: getattr(config.limits, name) for name in _LIMIT_FIELDS}
+    limits = {**image_limits, **given}
+    for name, value in limits.items():
+        if value is not None and not (_whole(value) and value > 0):
+            raise ApiError(400, "BAD_REQUEST", f"limits.{name} must be a positive whole number")
+    if limits["output_bytes"] is None:
+        limits["output_bytes"] = DEFAULT_OUTPUT_LIMIT
+    auto_remove = body.get("auto_remove", False)
+    if not isinstance(auto_remove, bool):
+        raise ApiError(400, "BAD_REQUEST", "auto_remove must be true or false")
+    return {"mode": mode, "memory": memory, "fuel": fuel, "limits": limits, "auto_remove": auto_remove}
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# -- serving ---------------------------------------------------------------------------------------------
+def serve(root: Path | None, socket_path: Path | None, tcp: str | None, token: str | None,
+          images: Path | None) -> int:
+    """Serve until SIGINT or SIGTERM; the first line on stdout says where it listens."""
+    root = (Path(root) if root else default_root()).absolute()  # extension files are given by path
+    socket_path = Path(socket_path) if socket_path else root / "daemon.sock"
+    if len(str(socket_path).encode()) > MAX_SOCKET_PATH:
+        raise ContainerError(f"the socket path {socket_path} is longer than {MAX_SOCKET_PATH} bytes; give a shorter "
+                             "--socket")
+    address = _tcp_address(tcp, token) if tcp else None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        lock = open(root / "daemon.lock", "a")  # noqa: SIM115 (held for the daemon's life)
+    except OSError as e:
+        raise ContainerError(f"cannot use {root} for the daemon's state: {e.strerror or e}") from None
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ContainerError(f"another daemon already keeps its state in {root}") from None
+        try:
+            daemon = Daemon(root, ImageStore(images), token)
+        except StateError as e:
+            raise ContainerError(str(e)) from None
+        if daemon.lost:
+            print(f"vm daemon: {len(daemon.lost)} container(s) were running when the daemon last stopped; "
+                  "they are marked lost", file=sys.stderr, flush=True)
+        try:
+            return asyncio.run(_serve(daemon, socket_path, address))
+        finally:
+            daemon.state.close()
+
+
+def _tcp_address(tcp: str, token: str | None) -> tuple[str, int]:
+    host, _, port = tcp.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        number = int(port)
+    except ValueError:
+        raise ContainerError(f"--tcp takes HOST:PORT on this machine's loopback, as 127.0.0.1:2375; not {tcp!r}"
+                             ) from None
+    if not loopback:
+        raise ContainerError(f"--tcp {tcp}: the daemon runs programs for whoever reaches it; it listens on loopback "
+                             "addresses only")
+    if not token:
+        raise ContainerError("--tcp needs --token (or $VM_DAEMON_TOKEN): every request over TCP must carry it")
+    return host, number
+
+
+async def _serve(daemon: Daemon, socket_path: Path, address: tuple[str, int] | None) -> int:
+    daemon.loop = asyncio.get_running_loop()
+    runner = web.AppRunner(daemon.app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        socket_path.unlink(missing_ok=True)  # left by a daemon that was killed: this one holds the lock
+        socket_path.parent.mkdir(parents=True, exist_ok=True)
+        umask = os.umask(0o177)
+        try:
+            await web.UnixSite(runner, str(socket_path)).start()
+        except OSError as e:
+            raise ContainerError(f"cannot listen on {socket_path}: {e.strerror or e}") from None
+        finally:
+            os.umask(umask)
+        os.chmod(socket_path, 0o600)
+        where = f"unix://{socket_path}"
+        if address:
+            try:
+                await web.TCPSite(runner, *address).start()
+            except OSError as e:
+                raise ContainerError(f"cannot listen on {address[0]}:{address[1]}: {e.strerror or e}") from None
+            host, port = next(a for a in runner.addresses if isinstance(a, tuple))[:2]
+            where += f" and tcp://{host}:{port}"
+        print(f"daemon listening on {where}", flush=True)
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            daemon.loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        await daemon.shut_down()
+    finally:
+        await runner.cleanup()
+        socket_path.unlink(missing_ok=True)
+    return 0
