@@ -27,6 +27,7 @@ struct vm_host {
     int in_fd;
     uint8_t *in_data;
     int64_t in_len, in_pos, in_cap;
+    int64_t in_consumed; /* bytes the guest has read */
     int in_eof;
     stream out[3];    /* index 1 stdout, 2 stderr */
     uint64_t protect_lo, protect_hi;
@@ -132,6 +133,8 @@ int64_t vm_host_written(vm_host *h, int fd) { return h->out[fd].total; }
 
 int64_t vm_host_hypercalls(vm_host *h) { return h->hypercalls; }
 
+int64_t vm_host_input_consumed(vm_host *h) { return h->in_consumed; }
+
 /* Make at least one more input byte available; 0 at end of input. */
 static int fill_input(vm_host *h) {
     if (h->in_pos < h->in_len) return 1;
@@ -164,6 +167,7 @@ void vm_put_int(vm_host *h, int64_t value) {
 
 int64_t vm_get_byte(vm_host *h) {
     if (!fill_input(h)) return -1;
+    h->in_consumed++;
     return h->in_data[h->in_pos++];
 }
 
@@ -222,6 +226,7 @@ int64_t vm_hypercall(int64_t host, int64_t n, int64_t r1, int64_t r2, int64_t r3
                 uint64_t take = avail < len - got ? avail : len - got;
                 memcpy(mem + r2 + got, h->in_data + h->in_pos, (size_t)take);
                 h->in_pos += (int64_t)take;
+                h->in_consumed += (int64_t)take;
                 got += take;
             }
         }

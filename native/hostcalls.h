@@ -26,6 +26,7 @@ void vm_host_flush_lines(vm_host *host, int on); /* flush standard output at eac
 int64_t vm_host_captured(vm_host *host, int fd, const uint8_t **data);
 int64_t vm_host_written(vm_host *host, int fd); /* bytes the guest wrote to fd 1 or 2 so far */
 int64_t vm_host_hypercalls(vm_host *host);
+int64_t vm_host_input_consumed(vm_host *host); /* bytes of input the guest has read so far */
 
 /* Device port helpers for the monitor. */
 void vm_put_byte(vm_host *host, int64_t value);

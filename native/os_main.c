@@ -72,5 +72,6 @@ int main(int argc, char **argv) {
     vm_host_flush(host);
     state->run_ns = now_ns() - start;
     state->hypercalls = vm_host_hypercalls(host);
+    state->input_consumed = vm_host_input_consumed(host);
     return 0;
 }

@@ -48,5 +48,6 @@ typedef struct {
     int64_t run_ns;           /* the guest's run time, measured in the child */
     uint64_t protections;     /* VM_CAGE_* bits that were in force */
     uint64_t console;         /* VM_CONSOLE_* bits, set by the monitor */
+    int64_t input_consumed;   /* bytes of input the guest read in the child */
     char detail[512];
 } vm_state;

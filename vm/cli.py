@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -13,10 +14,11 @@ from vm.asm.disassembler import disassemble
 from vm.containers import daemon_commands, image_commands
 from vm.containers.errors import ContainerError
 from vm.image import Image, ImageError
-from vm.isa import InstructionSet, IsaError, core_isa, reference
-from vm.machine import DEFAULT_MEMORY, LoadError
+from vm.isa import DEFAULT_FUEL, InstructionSet, IsaError, Trap, core_isa, reference
+from vm.machine import DEFAULT_MEMORY, LoadError, Machine
 from vm.monitor.cage import Limits
-from vm.run import MODES, RunResult, exit_status, load_program, outcome_message, run_image
+from vm.run import MODES, RunResult, exit_status, load_program, outcome_message, run_image, run_loaded
+from vm.snapshot import SnapshotError
 
 EXIT_USAGE = 2  # bad usage, unreadable file, bad assembly or image
 EXIT_DIFFERENT = 1  # `vm compare`: the engines disagree
@@ -123,11 +125,94 @@ def print_stats(result: RunResult, wall: float) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     isa = load_isa(args.ext)
     image = _read_program(args.file, isa)
+    tracing = args.trace or args.trace_out or args.trace_from is not None or args.trace_to is not None
+    if tracing and (args.isolate or args.snapshot_at is not None):
+        raise UsageError("--trace runs the traced instructions in this process, with nothing else: "
+                         "not with --isolate or --snapshot-at")
+    if (args.snapshot_at is None) != (args.snapshot_out is None):
+        raise UsageError("--snapshot-at N and --snapshot-out FILE go together")
     start = time.perf_counter()
     limits = Limits(args.cpu_limit, args.mem_limit, args.output_limit)
-    result = run_image(image, args.mode, isa=isa, mem_size=args.mem, fuel=args.fuel, isolate=args.isolate,
-                       limits=limits)
-    wall = time.perf_counter() - start
+    if args.snapshot_at is not None:
+        return _run_to_snapshot(args, image, isa, limits)
+    if tracing:
+        result = _run_traced(args, image, isa, limits)
+    else:
+        result = run_image(image, args.mode, isa=isa, mem_size=args.mem, fuel=args.fuel, isolate=args.isolate,
+                           limits=limits)
+    return _report(args, result, limits, time.perf_counter() - start)
+
+
+def _run_traced(args: argparse.Namespace, image: Image, isa: InstructionSet, limits: Limits) -> RunResult:
+    from vm.trace import TraceSpan, run_traced
+
+    first = 1 if args.trace_from is None else args.trace_from
+    if first < 1:
+        raise UsageError("instructions are numbered from 1: --trace-from 1 is the first")
+    if args.trace_to is not None and args.trace_to < first:
+        raise UsageError(f"--trace-to {args.trace_to} is before --trace-from {first}")
+    try:
+        out = open(args.trace_out, "w") if args.trace_out else sys.stderr  # noqa: SIM115 (closed below)
+    except OSError as e:
+        raise UsageError(f"cannot write {args.trace_out}: {e.strerror or e}") from None
+    try:
+        return run_traced(image, args.mode, isa, args.mem, args.fuel, TraceSpan(out, first, args.trace_to),
+                          limits=limits)
+    finally:
+        if out is not sys.stderr:
+            out.close()
+
+
+def _run_to_snapshot(args: argparse.Namespace, image: Image, isa: InstructionSet, limits: Limits) -> int:
+    """Run N instructions, then write the machine as it is to a snapshot (or end as the guest did first)."""
+    from vm.snapshot import write_snapshot
+
+    start = time.perf_counter()
+    at = args.snapshot_at
+    result = run_loaded(Machine.load(image, args.mem), args.mode, isa, at if args.fuel is None else min(at, args.fuel),
+                        isolate=args.isolate, limits=limits)
+    outcome = result.outcome
+    if outcome.trap is not Trap.FUEL or outcome.limit is not None or outcome.retired != at:
+        print(f"vm: the guest ended before instruction {at}: no snapshot written", file=sys.stderr)
+        return _report(args, result, limits, time.perf_counter() - start)
+    budget = (DEFAULT_FUEL if args.fuel is None else args.fuel) - at
+    _write(Path(args.snapshot_out), write_snapshot(result.machine, isa, result.stats.get("input_consumed", 0), budget))
+    where = image.where(result.machine.pc)
+    print(f"vm: snapshot after {at} instructions, at {result.machine.pc:#x}" + (f" ({where})" if where else "") +
+          f", written to {args.snapshot_out}", file=sys.stderr)
+    if args.stats:
+        print_stats(result, time.perf_counter() - start)
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from vm.snapshot import read_snapshot
+
+    isa = load_isa(args.ext)
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {args.file}: {e.strerror or e}") from None
+    snapshot = read_snapshot(data, args.file, isa)
+    _skip_input(snapshot.input_consumed)
+    start = time.perf_counter()
+    limits = Limits(args.cpu_limit, args.mem_limit, args.output_limit)
+    fuel = snapshot.budget if args.fuel is None else args.fuel
+    result = run_loaded(snapshot.machine, args.mode, isa, fuel, isolate=args.isolate, limits=limits)
+    return _report(args, result, limits, time.perf_counter() - start)
+
+
+def _skip_input(count: int) -> None:
+    """Read past the input the guest had read before its snapshot (given the same input again)."""
+    while count > 0:
+        chunk = os.read(0, min(count, 1 << 16))  # unbuffered: the guest reads on from exactly here
+        if not chunk:
+            return
+        count -= len(chunk)
+
+
+def _report(args: argparse.Namespace, result: RunResult, limits: Limits, wall: float) -> int:
+    """What `vm run` and `vm resume` say of a run that ended, and their exit status."""
     if args.state_out:
         _write(Path(args.state_out), (json.dumps(result.state(), indent=2) + "\n").encode())
     message = outcome_message(result, limits)
@@ -191,6 +276,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
         stdin = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
     report = compare_file(image, isa, mem_size=args.mem, fuel=args.fuel, stdin=stdin)
     print(report.table())
+    if args.trace_diff:
+        from vm.compare import first_divergence
+
+        for engine, run in report.runs.items():
+            if engine == "hw" or not report.differences(engine):
+                continue
+            if run.outcome.trap is Trap.UNSUPPORTED:
+                print(f"{engine} refused the program, so it has no state to compare after that")
+                continue
+            found = first_divergence(image, isa, engine, mem_size=args.mem, stdin=stdin, fuel=args.fuel)
+            print(found.describe() if found else f"hw and {engine} agree when run again: the difference comes and goes")
     return 0 if report.same else EXIT_DIFFERENT
 
 
@@ -212,20 +308,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("run", cmd_run, "run a guest program (.asm or .vmi)")
     p.add_argument("file")
-    p.add_argument("--mode", choices=MODES, default="hw", help="engine (default: hw)")
     p.add_argument("--mem", type=parse_size, default=DEFAULT_MEMORY, metavar="BYTES",
                    help="guest memory size, a multiple of 4096 from 64K to 4G (default: 1M)")
-    p.add_argument("--fuel", type=parse_fuel, default=None, metavar="N", help="stop after N instructions")
-    p.add_argument("--stats", action="store_true", help="print engine statistics to stderr")
-    p.add_argument("--state-out", metavar="FILE.json", help="write the final machine state as JSON")
-    p.add_argument("--isolate", action="store_true",
-                   help="run the guest in a caged child process (always so with --mode os)")
-    p.add_argument("--cpu-limit", type=parse_seconds, default=None, metavar="SECONDS",
-                   help="caged: stop the guest after this much CPU time")
-    p.add_argument("--mem-limit", type=parse_limit_size, default=None, metavar="BYTES",
-                   help="caged: the guest process's address space (K/M/G suffixes)")
-    p.add_argument("--output-limit", type=parse_limit_size, default=None, metavar="BYTES",
-                   help="caged: stop the guest after this much output")
+    _engine_options(p, "stop after N instructions")
+    p.add_argument("--trace", action="store_true",
+                   help="write a line per retired instruction (in hw: para and os hand the traced span to it)")
+    p.add_argument("--trace-out", metavar="FILE", help="the trace's file (default: stderr); implies --trace")
+    p.add_argument("--trace-from", type=parse_fuel, metavar="N", help="trace from the Nth instruction on")
+    p.add_argument("--trace-to", type=parse_fuel, metavar="N", help="trace up to the Nth instruction")
+    p.add_argument("--snapshot-at", type=parse_fuel, metavar="N",
+                   help="stop after N instructions and write the machine to --snapshot-out")
+    p.add_argument("--snapshot-out", metavar="FILE", help="the snapshot's file (docs/snapshot-format.md)")
+
+    p = command("resume", cmd_resume, "continue a snapshot in any engine")
+    p.add_argument("file", metavar="SNAPSHOT")
+    _engine_options(p, "run N more instructions (default: what was left of the snapshotted run's budget)")
 
     p = command("asm", cmd_asm, "assemble a program into a .vmi image")
     p.add_argument("file")
@@ -246,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mem", type=parse_size, default=DEFAULT_MEMORY, metavar="BYTES")
     p.add_argument("--fuel", type=parse_fuel, default=None, metavar="N")
     p.add_argument("--stdin", metavar="FILE", help="guest input (default: this process's stdin)")
+    p.add_argument("--trace-diff", action="store_true",
+                   help="where an engine differs from hw, find the first instruction after which they part")
 
     p = command("bench", cmd_bench, "measure hw, para, os, C and Python on the benchmark programs")
     p.add_argument("--quick", action="store_true", help="small sizes; finishes within a minute")
@@ -257,6 +356,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _engine_options(p: argparse.ArgumentParser, fuel_help: str) -> None:
+    """How a run runs: its engine, budget, cage and reports (`vm run` and `vm resume`)."""
+    p.add_argument("--mode", choices=MODES, default="hw", help="engine (default: hw)")
+    p.add_argument("--fuel", type=parse_fuel, default=None, metavar="N", help=fuel_help)
+    p.add_argument("--stats", action="store_true", help="print engine statistics to stderr")
+    p.add_argument("--state-out", metavar="FILE.json", help="write the final machine state as JSON")
+    p.add_argument("--isolate", action="store_true",
+                   help="run the guest in a caged child process (always so with --mode os)")
+    p.add_argument("--cpu-limit", type=parse_seconds, default=None, metavar="SECONDS",
+                   help="caged: stop the guest after this much CPU time")
+    p.add_argument("--mem-limit", type=parse_limit_size, default=None, metavar="BYTES",
+                   help="caged: the guest process's address space (K/M/G suffixes)")
+    p.add_argument("--output-limit", type=parse_limit_size, default=None, metavar="BYTES",
+                   help="caged: stop the guest after this much output")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -266,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         print(e, file=sys.stderr)
         n = len(e.diagnostics)
         print(f"vm: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
-    except (UsageError, ImageError, LoadError, IsaError, ContainerError) as e:
+    except (UsageError, ImageError, LoadError, IsaError, ContainerError, SnapshotError) as e:
         print(f"vm: {e}", file=sys.stderr)
     except BrokenPipeError:
         return 0

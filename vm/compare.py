@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vm.image import Image
 from vm.isa import InstructionSet
-from vm.machine import DEFAULT_MEMORY
-from vm.run import RunResult, run_image
+from vm.machine import DEFAULT_MEMORY, Machine
+from vm.run import RunResult, run_image, run_loaded
 
 OBSERVABLES = ("exit", "trap", "pc", "retired", "r", "f", "mem_sha256")
 ENGINES = ("hw", "para", "os")  # hw is the reference the others are checked against
@@ -92,3 +93,69 @@ def compare_file(image: Image, isa: InstructionSet, *, mem_size: int = DEFAULT_M
     """Run hw, then para, then os, on the same input, each with its output captured."""
     return Comparison({mode: run_image(image, mode, isa=isa, mem_size=mem_size, fuel=fuel, stdin=stdin, capture=True)
                        for mode in ENGINES})
+
+
+@dataclass
+class Divergence:
+    """The first instruction after which an engine's state is not hw's."""
+
+    engine: str
+    number: int  # the instruction's number: the first retired is 1
+    pc: int
+    where: str | None
+    differences: list[str]  # "r5: hw 3 / para 4", "stdout: ..."
+
+    def describe(self) -> str:
+        at = f"{self.pc:#x}" + (f" ({self.where})" if self.where else "")
+        return (f"hw and {self.engine} part at instruction {self.number:,}, at {at}; after it:\n"
+                + "\n".join(f"  {d}" for d in self.differences))
+
+
+Runner = Callable[..., RunResult]
+
+
+def first_divergence(image: Image, isa: InstructionSet, engine: str, *, mem_size: int = DEFAULT_MEMORY,
+                     stdin: bytes = b"", fuel: int | None = None, run: Runner = run_loaded) -> Divergence | None:
+    """Bisect on the instruction count for the first instruction after which `engine` and hw differ.
+
+    Each probe starts both engines from the last state they were seen to agree on (a snapshot of it
+    taken from hw, with the input it had not yet read) and runs them the same number of
+    instructions, so a probe costs the distance it covers, not the whole run."""
+    base = Machine.load(image, mem_size)
+    consumed = 0
+    full = {mode: run(_copy(base), mode, isa, fuel, stdin=stdin, capture=True) for mode in ("hw", engine)}
+    if not _parted(full["hw"], full[engine]):
+        return None
+    lo, hi = 0, max(r.outcome.retired for r in full.values())
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        probe = {mode: run(_copy(base), mode, isa, mid - lo, stdin=stdin[consumed:], capture=True)
+                 for mode in ("hw", engine)}
+        if _parted(probe["hw"], probe[engine]):
+            hi = mid
+        else:
+            base, lo = probe["hw"].machine, mid
+            consumed += probe["hw"].stats.get("input_consumed", 0)
+    probe = {mode: run(_copy(base), mode, isa, 1, stdin=stdin[consumed:], capture=True) for mode in ("hw", engine)}
+    return Divergence(engine, hi, base.pc, image.where(base.pc), _parted(probe["hw"], probe[engine]))
+
+
+def _copy(machine: Machine) -> Machine:
+    return Machine(machine.image, bytearray(machine.mem), list(machine.regs), list(machine.fregs), machine.pc,
+                   machine.retired)
+
+
+def _parted(reference: RunResult, run: RunResult) -> list[str]:
+    """What differs between two runs of the same stretch: output, how it ended, registers, memory."""
+    out = [f"{name}: hw {getattr(reference.output, name)!r} / {run.mode} {getattr(run.output, name)!r}"
+           for name in ("stdout", "stderr") if getattr(reference.output, name) != getattr(run.output, name)]
+    a, b = reference.state(), run.state()
+    for key in OBSERVABLES:
+        if a[key] == b[key]:
+            continue
+        if key in ("r", "f"):
+            pairs = enumerate(zip(a[key], b[key], strict=True))
+            out += [f"{key}{i}: hw {x!r} / {run.mode} {y!r}" for i, (x, y) in pairs if x != y]
+        else:
+            out.append(f"{key}: hw {a[key]!r} / {run.mode} {b[key]!r}")
+    return out

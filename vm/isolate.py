@@ -93,6 +93,7 @@ def main(fd_text: str) -> int:
         start = time.perf_counter_ns()
         result = run_machine(machine, mode, isa, header.fuel, host)
         header.run_ns = time.perf_counter_ns() - start
+        header.input_consumed = host.input_consumed()
         host.close()
         _report(header, result)
     except MemoryError:

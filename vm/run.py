@@ -91,10 +91,17 @@ def run_image(
     os always runs the guest in the cage, under `limits`; `isolate` cages the other engines too (the
     guest then runs in a child process of its own, vm/isolate.py); `attach` (caged runs only) takes
     the guest's output and process instead of this process's streams."""
+    isa = isa or core_isa()
+    return run_loaded(Machine.load(image, mem_size), mode, isa, fuel, stdin=stdin, capture=capture, isolate=isolate,
+                      limits=limits, attach=attach)
+
+
+def run_loaded(machine: Machine, mode: str, isa: InstructionSet, fuel: int | None, *, stdin: bytes | None = None,
+               capture: bool = False, isolate: bool = False, limits: Limits | None = None,
+               attach: Attachment | None = None) -> RunResult:
+    """Run a machine from the state it is in (a fresh load, or a resumed snapshot) to its end."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-    isa = isa or core_isa()
-    machine = Machine.load(image, mem_size)
     if mode == "os" or isolate:
         return run_caged_machine(machine, mode, isa, fuel, stdin=stdin, capture=capture, limits=limits,
                                  attach=attach)
@@ -128,6 +135,7 @@ def run_machine(machine: Machine, mode: str, isa: InstructionSet, fuel: int | No
     stats["retired"] = outcome.retired
     stats["vm_exits"] = monitor.vm_exits
     stats["hypercalls"] = host.hypercalls
+    stats["input_consumed"] = host.input_consumed()
     return RunResult(outcome, machine, mode, None, stats)
 
 

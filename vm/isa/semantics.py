@@ -91,6 +91,7 @@ class Semantics:
     source: str
     tree: ast.Module
     effects: frozenset[str]  # the effect names used
+    assigned: frozenset[str]  # the names it assigns: operands, fixed registers and its own locals
 
     @property
     def exits_to_monitor(self) -> bool:
@@ -139,6 +140,8 @@ def parse_semantics(source: str, operands: list[str]) -> Semantics:
         source=text,
         tree=tree,
         effects=frozenset(checker.effects),
+        assigned=frozenset(node.id for node in ast.walk(tree)
+                           if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)),
     )
 
 

@@ -220,7 +220,7 @@ def _ending(state: StateFile, machine: Machine, returncode: int, output: _Output
     detail = ffi.string(h.detail).decode("utf-8", "replace")
     protections = [name for bit, name in PROTECTIONS if h.protections & bit]
     stats = {"run_seconds": h.run_ns / 1e9 if h.run_ns else wall, "hypercalls": h.hypercalls,
-             "vm_exits": h.vm_exits, "cage": protections}
+             "vm_exits": h.vm_exits, "cage": protections, "input_consumed": h.input_consumed}
     pc, retired = machine.pc, machine.retired
     limit = None
     if output.exceeded:

@@ -62,6 +62,10 @@ class Host:
     def flush(self) -> None:
         lib.vm_host_flush(self._ptr)
 
+    def input_consumed(self) -> int:
+        """Bytes of input the guest has read: where a later run of it (a resumed snapshot) takes up its input."""
+        return lib.vm_host_input_consumed(self._ptr)
+
     def flush_lines(self) -> None:
         """Flush standard output at each newline: for a console someone watches live."""
         lib.vm_host_flush_lines(self._ptr, 1)
