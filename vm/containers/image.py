@@ -35,6 +35,7 @@ from vm.containers.store import (
     Reference,
     StoreError,
     blob_digests,
+    check_digest,
     digest_of,
 )
 from vm.image import Image, ImageError
@@ -77,7 +78,7 @@ class RunConfig:
             limits = value.get("limits") or {}
             config = cls(str(value["mode"]), int(value["memory"]), value.get("fuel"),
                          Limits(limits.get("cpu_seconds"), limits.get("memory_bytes"), limits.get("output_bytes")))
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise StoreError(f"the image's config is malformed: {e}") from None
         if config.mode not in MODES:
             raise StoreError(f"the image's config names an unknown mode {config.mode!r}")
@@ -121,10 +122,11 @@ def read_image(store: ImageStore, reference: str) -> StoredImage:
     digest = store.resolve(reference)
     manifest = store.json_blob(digest)
     blob_digests(manifest)
+    _check_size(store, manifest["config"], digest)
     config = store.json_blob(manifest["config"]["digest"])
     program, extensions, stdin = None, {}, None
     for layer in manifest.get("layers", []):
-        data = store.blob(layer["digest"])
+        data = _check_size(store, layer, digest)
         kind, title = layer.get("mediaType"), layer.get("annotations", {}).get(TITLE, "")
         if kind == PROGRAM_TYPE:
             program = data
@@ -139,6 +141,15 @@ def read_image(store: ImageStore, reference: str) -> StoredImage:
     if program is None:
         raise StoreError(f"image {digest[:19]} has no program layer")
     return StoredImage(digest, manifest, config, RunConfig.from_json(config), program, extensions, stdin)
+
+
+def _check_size(store: ImageStore, descriptor: dict, manifest_digest: str) -> bytes:
+    """A descriptor's blob, which must be as long as the descriptor says (OCI descriptors carry both)."""
+    data = store.blob(descriptor["digest"])
+    if descriptor.get("size") != len(data):
+        raise StoreError(f"image {manifest_digest[:19]}: blob {descriptor['digest'][:19]} is {len(data)} bytes, "
+                         f"its descriptor says {descriptor.get('size')!r}")
+    return data
 
 
 # -- building ---------------------------------------------------------------------------------------
@@ -255,7 +266,7 @@ def _program(directory: Path, spec: dict, vmfile: Path, extension_files: list[st
         raise BuildError(str(e)) from None
     entry = spec.get("entry")
     if entry is not None:
-        if entry not in image.symbols:
+        if not isinstance(entry, str) or entry not in image.symbols:
             raise BuildError(f"{vmfile}: entry {entry!r} is not a label of {spec['program']}")
         image.entry = image.symbols[entry]
     return image.to_bytes(), str(spec["program"])
@@ -265,10 +276,11 @@ def _program(directory: Path, spec: dict, vmfile: Path, extension_files: list[st
 def save_images(store: ImageStore, references: list[str], out: io.BufferedIOBase) -> None:
     """Write the images as one OCI layout in a tar file: oci-layout, index.json and their blobs."""
     entries, blobs = [], {}
+    named = store.references()
     for text in references:
         image = read_image(store, text)
-        ref = Reference.parse(text) if not text.startswith("sha256:") else None
-        annotations = {REF_ANNOTATION: str(ref)} if ref and not ref.digest else {}
+        ref = next((r for r in _spellings(text) if named.get(r) == image.digest), None)
+        annotations = {REF_ANNOTATION: ref} if ref else {}
         entries.append({"mediaType": MANIFEST_TYPE, "digest": image.digest,
                         "size": len(store.blob(image.digest)), "annotations": annotations})
         for digest in [image.digest, *blob_digests(image.manifest)]:
@@ -284,6 +296,15 @@ def save_images(store: ImageStore, references: list[str], out: io.BufferedIOBase
             tar.addfile(info, io.BytesIO(data))
 
 
+def _spellings(text: str) -> list[str]:
+    """The NAME:TAG a command-line reference stands for, if it is one (not a digest or a prefix)."""
+    try:
+        ref = Reference.parse(text)
+    except StoreError:
+        return []
+    return [str(ref)] if not ref.digest else []
+
+
 def load_images(store: ImageStore, tar_path: Path) -> list[str]:
     """Add the images of a tar file made by `save_images`; every blob is checked before anything is
     stored, so a damaged file adds nothing. Returns the references it tagged."""
@@ -293,10 +314,14 @@ def load_images(store: ImageStore, tar_path: Path) -> list[str]:
     except (OSError, tarfile.TarError) as e:
         raise StoreError(f"{tar_path}: not a readable tar file: {e}") from None
     try:
-        index = json.loads(members["index.json"])
-        entries = index["manifests"]
-    except (KeyError, TypeError, ValueError):
+        entries = json.loads(members["index.json"])["manifests"]
+        digests = [check_digest(entry["digest"]) for entry in entries]
+        refs = [entry.get("annotations", {}).get(REF_ANNOTATION) for entry in entries]
+        refs = [str(Reference.parse(ref)) if ref else None for ref in refs]
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise StoreError(f"{tar_path}: no OCI index.json with manifests in it") from None
+    except StoreError as e:
+        raise StoreError(f"{tar_path}: its index.json: {e}") from None
     blobs = {}
     for name, data in members.items():
         if name.startswith("blobs/sha256/"):
@@ -308,16 +333,14 @@ def load_images(store: ImageStore, tar_path: Path) -> list[str]:
         staging = ImageStore(Path(scratch))
         for digest, data in blobs.items():
             staging.put_blob(data, digest)
-        for entry in entries:
-            read_image(staging, entry["digest"])
+        for digest in digests:
+            try:
+                read_image(staging, digest)
+            except StoreError as e:
+                raise StoreError(f"{tar_path}: {e}; nothing was loaded") from None
     for digest, data in blobs.items():
         store.put_blob(data, digest)
-    tagged = []
-    for entry in entries:
-        ref = entry.get("annotations", {}).get(REF_ANNOTATION)
+    for digest, ref in zip(digests, refs, strict=True):
         if ref:
-            store.tag(entry["digest"], ref)
-            tagged.append(ref)
-        else:
-            tagged.append(entry["digest"])
-    return tagged
+            store.tag(digest, ref)
+    return [ref or digest for digest, ref in zip(digests, refs, strict=True)]

@@ -1,7 +1,223 @@
-"""The image commands of `vm`: image build/ls/inspect/rm/tag/save/load, registry serve, push, pull."""
+"""The image commands of `vm`: image build/ls/inspect/rm/tag/save/load, registry serve, push, pull.
+
+Only argparse is imported here: the CLI builds its parser on every `vm run`, so the store, the
+registry and httpx are imported by the handlers that use them.
+"""
 
 from __future__ import annotations
+
+import argparse
+import os
 
 
 def add_commands(command) -> None:
     """Add this module's subcommands through the CLI's `command(name, func, help)` factory."""
+    images = command("image", _needs_subcommand, "build, list, inspect, tag, remove, save and load images")
+    sub = images.add_subparsers(dest="image_command", metavar="SUBCOMMAND")
+
+    p = _sub(sub, "build", cmd_build, "build an image from a directory holding a vmfile.toml")
+    p.add_argument("directory", metavar="DIR")
+    p.add_argument("-t", "--tag", required=True, metavar="NAME:TAG", help="the reference to store it under")
+    p = _sub(sub, "ls", cmd_ls, "list the images in the store")
+    p = _sub(sub, "inspect", cmd_inspect, "print an image's digest, references, manifest, config and size as JSON")
+    p.add_argument("reference", metavar="REF")
+    p = _sub(sub, "rm", cmd_rm, "remove references (NAME:TAG, or a digest: all its tags); unreachable blobs go")
+    p.add_argument("references", nargs="+", metavar="REF")
+    p = _sub(sub, "tag", cmd_tag, "give an image another reference")
+    p.add_argument("source", metavar="SRC")
+    p.add_argument("target", metavar="DST")
+    p = _sub(sub, "save", cmd_save, "write images to a tar file (an OCI layout)")
+    p.add_argument("references", nargs="+", metavar="REF")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.tar")
+    p = _sub(sub, "load", cmd_load, "add the images of a tar file made by `vm image save`")
+    p.add_argument("file", metavar="FILE.tar")
+
+    registry = command("registry", _needs_subcommand, "serve images over HTTP (the OCI distribution API)")
+    sub = registry.add_subparsers(dest="registry_command", metavar="SUBCOMMAND")
+    p = sub.add_parser("serve", help="run a registry server until interrupted",
+                       description="run a registry server until interrupted (SIGINT or SIGTERM)")
+    p.set_defaults(func=cmd_serve)
+    p.add_argument("--port", type=int, required=True, metavar="N", help="TCP port; 0 picks a free one")
+    p.add_argument("--root", required=True, metavar="DIR", help="where the registry keeps its blobs and tags")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--token", metavar="T", help="require `Authorization: Bearer T` to push (pulls stay open)")
+
+    p = command("push", cmd_push, "send an image to a registry (only the blobs it lacks)")
+    p.add_argument("reference", metavar="NAME:TAG")
+    _registry_options(p)
+    p.add_argument("--token", default=os.environ.get("VM_REGISTRY_TOKEN"), metavar="T",
+                   help="the registry's push token (default: $VM_REGISTRY_TOKEN)")
+    p = command("pull", cmd_pull, "fetch an image from a registry, every digest checked")
+    p.add_argument("reference", metavar="NAME:TAG")
+    _registry_options(p)
+
+
+def _sub(sub, name: str, func, help_text: str) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help_text, description=help_text)
+    p.set_defaults(func=func)
+    _images_option(p)
+    return p
+
+
+def _images_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--images", metavar="DIR",
+                   help="the image store (default: $VM_IMAGES, else ~/.local/share/vm/images)")
+
+
+def _registry_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--registry", default=os.environ.get("VM_REGISTRY"), metavar="URL",
+                   help="the registry, as http://HOST:PORT (default: $VM_REGISTRY)")
+    _images_option(p)
+
+
+def _needs_subcommand(args: argparse.Namespace) -> int:
+    from vm.containers.errors import ContainerError
+
+    raise ContainerError(f"`vm {args.command}` needs a subcommand; `vm {args.command} --help` lists them")
+
+
+def _store(args: argparse.Namespace):
+    from vm.containers.store import ImageStore
+
+    return ImageStore(args.images)
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1000 else f"{n / 1000:.1f} kB" if n < 1_000_000 else f"{n / 1_000_000:.1f} MB"
+
+
+# -- image ---------------------------------------------------------------------------------------------
+def cmd_build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from vm.containers.image import build_image
+    from vm.containers.store import Reference
+
+    digest = build_image(Path(args.directory), args.tag, _store(args))
+    print(f"built {Reference.parse(args.tag)} {digest}")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from vm.containers.store import StoreError
+
+    store = _store(args)
+    rows = [("REFERENCE", "DIGEST", "MODE", "SIZE", "CREATED")]
+    for ref, digest in sorted(store.references().items()):
+        try:
+            manifest = store.json_blob(digest)
+            config = store.json_blob(manifest["config"]["digest"])
+            size = manifest["config"]["size"] + sum(layer["size"] for layer in manifest["layers"])
+            rows.append((ref, digest[7:19], str(config.get("mode")), _size(size), str(config.get("created"))))
+        except (StoreError, KeyError, TypeError) as e:
+            rows.append((ref, digest[7:19], "damaged", "-", str(e)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for *cells, last in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)) + "  " + last)
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from vm.containers.image import read_image
+
+    store = _store(args)
+    image = read_image(store, args.reference)
+    references = sorted(ref for ref, digest in store.references().items() if digest == image.digest)
+    print(json.dumps({"digest": image.digest, "references": references, "manifest": image.manifest,
+                      "config": image.config, "size": image.size}, indent=2))
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    import re
+
+    from vm.containers.store import Reference, StoreError
+
+    store = _store(args)
+    for text in args.references:
+        named = store.references()
+        ref = Reference.parse(text) if not re.fullmatch(r"(sha256:)?[0-9a-f]{12,64}", text) else None
+        if ref is None and f"{text}:latest" in named:  # a name that looks like a digest prefix
+            ref = Reference.parse(text)
+        if ref is not None and not ref.digest:
+            refs = [str(ref)]
+        else:  # a digest, a prefix of one, or NAME@DIGEST: every tag on that image (of that name)
+            digest = store.resolve(text)
+            refs = [r for r, d in named.items() if d == digest and (ref is None or Reference.parse(r).name == ref.name)]
+            if not refs:
+                raise StoreError(f"no reference in the store names {text}")
+        for name in refs:
+            store.untag(name)
+            print(f"untagged {name}")
+    removed = store.collect_garbage()
+    if removed:
+        print(f"deleted {removed} blob{'s' if removed != 1 else ''}")
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    store = _store(args)
+    store.tag(store.resolve(args.source), args.target)
+    return 0
+
+
+def cmd_save(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from vm.containers.errors import ContainerError
+    from vm.containers.image import save_images
+
+    out = Path(args.output)
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        with open(partial, "wb") as f:
+            save_images(_store(args), args.references, f)
+        os.replace(partial, out)
+    except OSError as e:
+        raise ContainerError(f"cannot write {out}: {e.strerror or e}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from vm.containers.image import load_images
+
+    for ref in load_images(_store(args), Path(args.file)):
+        print(f"loaded {ref}")
+    return 0
+
+
+# -- registry ------------------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from vm.containers.registry import serve
+
+    return serve(Path(args.root), args.host, args.port, args.token)
+
+
+def _registry(args: argparse.Namespace) -> str:
+    from vm.containers.errors import ContainerError
+
+    if not args.registry:
+        raise ContainerError("which registry? give --registry URL (as http://127.0.0.1:5000) or set VM_REGISTRY")
+    return args.registry
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from vm.containers.distribution import push
+
+    print(push(_store(args), args.reference, _registry(args), args.token))
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from vm.containers.distribution import pull
+
+    print(pull(_store(args), args.reference, _registry(args)))
+    return 0

@@ -43,7 +43,7 @@ def digest_of(data: bytes) -> str:
 
 
 def check_digest(digest: str) -> str:
-    if not _DIGEST.match(digest):
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
         raise StoreError(f"{digest!r} is not a digest (sha256: and 64 lowercase hex digits)")
     return digest
 
@@ -62,12 +62,16 @@ class Reference:
         if at:
             return cls(check_name(name), None, check_digest(digest))
         name, colon, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "")
-        if colon and not _TAG.match(tag):
-            raise StoreError(f"{tag!r} is not a tag (letters, digits, '_', '.', '-'; at most 128)")
-        return cls(check_name(name), tag if colon else "latest")
+        return cls(check_name(name), check_tag(tag) if colon else "latest")
 
     def __str__(self) -> str:
         return f"{self.name}@{self.digest}" if self.digest else f"{self.name}:{self.tag}"
+
+
+def check_tag(tag: str) -> str:
+    if not _TAG.fullmatch(tag):
+        raise StoreError(f"{tag!r} is not a tag (letters, digits, '_', '.', '-'; at most 128)")
+    return tag
 
 
 def check_name(name: str) -> str:
@@ -89,10 +93,13 @@ class ImageStore:
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_root()
         self.blobs = self.root / "blobs" / "sha256"
-        self.blobs.mkdir(parents=True, exist_ok=True)
-        layout = self.root / "oci-layout"
-        if not layout.exists():
-            _write_atomically(layout, b'{"imageLayoutVersion": "1.0.0"}\n')
+        try:
+            self.blobs.mkdir(parents=True, exist_ok=True)
+            layout = self.root / "oci-layout"
+            if not layout.exists():
+                write_atomically(layout, b'{"imageLayoutVersion": "1.0.0"}\n')
+        except OSError as e:
+            raise StoreError(f"cannot use {self.root} as an image store: {e.strerror or e}") from None
 
     # -- blobs ---------------------------------------------------------------------------------------
     def blob_path(self, digest: str) -> Path:
@@ -108,7 +115,7 @@ class ImageStore:
             raise StoreError(f"content does not match its digest: expected {expected}, got {digest}")
         path = self.blob_path(digest)
         if not path.is_file():
-            _write_atomically(path, data)
+            write_atomically(path, data)
         return digest
 
     def blob(self, digest: str) -> bytes:
@@ -214,18 +221,42 @@ class ImageStore:
             fcntl.flock(lock, fcntl.LOCK_EX)
             index = self._index()
             yield index
-            _write_atomically(self.root / "index.json", (json.dumps(index, indent=2) + "\n").encode())
+            write_atomically(self.root / "index.json", (json.dumps(index, indent=2) + "\n").encode())
 
 
 def blob_digests(manifest: dict) -> list[str]:
-    """The config's and the layers' digests a manifest names."""
-    try:
-        return [manifest["config"]["digest"], *(layer["digest"] for layer in manifest.get("layers", []))]
-    except (KeyError, TypeError):
-        raise StoreError("the manifest names no config (a manifest needs config.digest)") from None
+    """The config's and the layers' digests a manifest names, once it is checked to be well formed."""
+    check_manifest(manifest)
+    return [manifest["config"]["digest"], *(layer["digest"] for layer in manifest["layers"])]
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def check_manifest(manifest: dict) -> None:
+    """Refuse a manifest that is not an image manifest: a config and a list of layers, each a descriptor
+    (mediaType, digest, size, optional annotations), as the OCI image spec has them."""
+    if not isinstance(manifest, dict) or manifest.get("schemaVersion") != 2:
+        raise StoreError("the manifest is not an image manifest (a JSON object with schemaVersion 2)")
+    if not isinstance(manifest.get("config"), dict):
+        raise StoreError("the manifest names no config (a manifest needs a config descriptor)")
+    if not isinstance(manifest.get("layers"), list):
+        raise StoreError("the manifest has no list of layers")
+    for where, descriptor in [("config", manifest["config"]),
+                              *((f"layer {i}", d) for i, d in enumerate(manifest["layers"]))]:
+        if not isinstance(descriptor, dict):
+            raise StoreError(f"the manifest's {where} is not a descriptor (a JSON object)")
+        size = descriptor.get("size")
+        if not isinstance(descriptor.get("mediaType"), str):
+            raise StoreError(f"the manifest's {where} has no mediaType")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise StoreError(f"the manifest's {where} has no size (a whole number of bytes)")
+        if not isinstance(descriptor.get("annotations", {}), dict):
+            raise StoreError(f"the manifest's {where} has annotations that are not a JSON object")
+        try:
+            check_digest(descriptor.get("digest"))
+        except StoreError as e:
+            raise StoreError(f"the manifest's {where}: {e}") from None
+
+
+def write_atomically(path: Path, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename: readers see all of it or none."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
