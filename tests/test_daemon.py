@@ -305,3 +305,18 @@ def test_a_daemon_killed_with_sigkill_restarts_with_every_container(images, tmp_
         started = vm("container", "start", "-a", "later", env=env)
         assert (started.stdout, started.returncode) == (b"hello\n", 3)
         assert "marked lost" in server.log_text()
+
+
+def test_the_whole_way_build_push_pull_into_the_daemons_store_and_run(images, tmp_path) -> None:
+    """Build in one store, push to a registry, pull into the store a daemon runs from, run it there."""
+    builder, daemons_store = {"VM_IMAGES": str(images / "store")}, {"VM_IMAGES": str(tmp_path / "store")}
+    with serve(["registry", "serve", "--port", "0", "--root", str(tmp_path / "registry")],
+               tmp_path / "registry.log") as registry:
+        url = registry.ready_line.rsplit(" ", 1)[1]
+        ok("push", "hello:1", "--registry", url, env=builder)
+        ok("pull", "hello:1", "--registry", url, env=daemons_store)
+    with start_daemon(tmp_path / "d", tmp_path / "store") as server:
+        env = client_env(server, tmp_path / "d")
+        ran = vm("container", "run", "--name", "pulled", "hello:1", env=env)
+        assert (ran.stdout, ran.returncode) == (b"hello\n", 3)
+        assert ok("logs", "pulled", env=env) == "hello\n"
