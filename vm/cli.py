@@ -238,7 +238,12 @@ def cmd_asm(args: argparse.Namespace) -> int:
 
 def cmd_disasm(args: argparse.Namespace) -> int:
     isa = load_isa(args.ext)
-    sys.stdout.write(disassemble(_read_program(args.file, isa), isa))
+    text = disassemble(_read_program(args.file, isa), isa)
+    if args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")):
+        from vm.asm.highlight import highlight
+
+        text = highlight(text, isa)
+    sys.stdout.write(text)
     return 0
 
 
@@ -330,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("disasm", cmd_disasm, "disassemble an image or program")
     p.add_argument("file")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="highlight the assembly (default: auto, on a terminal unless $NO_COLOR is set)")
 
     p = command("isa", cmd_isa, "print the instruction reference")
     p.add_argument("--format", choices=("md", "text"), default="md")
