@@ -30,13 +30,17 @@ from vm.benchmarks import (
 )
 from vm.run import run_image
 
-SMALL = {"intloop": 1000, "fib": 12, "sieve": 1000, "quicksort": 300, "matmul": 6, "nbody": 100,
+SMALL = {"intloop": 1000, "fib": 12, "ackermann": 3, "binary_trees": 6, "sieve": 1000, "quicksort": 300,
+         "matmul": 6, "nbody": 100,
          "spectralnorm": 10, "fannkuch": 5, "mandelbrot": 12, "crc32": 1000, "output_out": 20, "output_write": 20,
          "sha256": 1000}
 PUBLISHED = {  # the Computer Language Benchmarks Game's outputs
     ("nbody", 1000): b"-0.169075164\n-0.169087605\n",
     ("spectralnorm", 100): b"1.274219991\n",
     ("fannkuch", 7): b"228\nPfannkuchen(7) = 16\n",
+    ("binary_trees", 10): b"stretch tree of depth 11\t check: 4095\n1024\t trees of depth 4\t check: 31744\n"
+                          b"256\t trees of depth 6\t check: 32512\n64\t trees of depth 8\t check: 32704\n"
+                          b"16\t trees of depth 10\t check: 32752\nlong lived tree of depth 10\t check: 2047\n",
 }
 
 

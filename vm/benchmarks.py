@@ -52,6 +52,8 @@ class Sizes:
 SIZES: dict[str, Sizes] = {
     "intloop": Sizes(20_000_000, 1_000_000, 2_000_000, 200_000),
     "fib": Sizes(30, 20, 25, 16),
+    "ackermann": Sizes(9, 6, 8, 5),
+    "binary_trees": Sizes(13, 8, 11, 6),  # 13: the largest whose trees fit 1 MiB of guest memory
     "sieve": Sizes(1_000_000, 100_000, 200_000, 20_000),  # the largest sizes that fit 1 MiB of guest memory
     "quicksort": Sizes(100_000, 10_000, 20_000, 2_000),
     "matmul": Sizes(120, 24, 50, 12),
@@ -65,7 +67,8 @@ SIZES: dict[str, Sizes] = {
     "output_write": Sizes(20_000, 2_000, 2_000, 500),
 }
 NATIVE_ENGINES = ("para", "os")  # the engines that run the guest as native code, measured at the native size
-COMPUTE = ("fib", "sieve", "quicksort", "matmul", "nbody", "spectralnorm", "fannkuch", "mandelbrot", "crc32", "sha256")
+COMPUTE = ("fib", "ackermann", "binary_trees", "sieve", "quicksort", "matmul", "nbody", "spectralnorm", "fannkuch",
+           "mandelbrot", "crc32", "sha256")
 
 
 @dataclass
