@@ -481,3 +481,42 @@ def test_vm_compare_reports_identical_runs(tmp_path: Path) -> None:
     assert refused.returncode == 1
     assert "DIFFERENT in para" in refused.stdout and "para refused the program" in refused.stdout
     assert "DIFFERENT in os" in refused.stdout and "os refused the program" in refused.stdout
+
+
+BATCHED_OUTPUT = """
+; outs of both output devices, a WRITE hypercall every 7 of them, and console input every 300: the
+; batch para records fills (more than 1024 outs) and is handed over before each hypercall and `in`
+main:   li   r4, 0
+loop:   out  1, r4              ; decimal
+        li   r5, ' '
+        out  0, r5              ; console
+        li   r6, 7
+        rem  r6, r4, r6
+        bnez r6, no_write
+        li   r1, 1
+        la   r2, mark
+        li   r3, 2
+        hcall 1                 ; WRITE "|\\n"
+no_write:
+        li   r6, 300
+        rem  r6, r4, r6
+        bnez r6, no_read
+        in   r7, 0              ; a byte of input (or -1)
+        out  1, r7
+no_read:
+        addi r4, r4, 1
+        li   r6, 2600
+        blt  r4, r6, loop
+        li   r0, 0
+        halt
+mark:   .ascii "|\\n"
+"""
+
+
+@pytest.mark.parametrize("fuel", [None, 1, 2, 5, 2047, 2048, 2049, 9999, 20_001, 31_337])
+def test_batched_output_keeps_its_order_with_hypercalls_input_and_fuel(fuel: int | None) -> None:
+    image = build(BATCHED_OUTPUT)
+    hw, para = (run_image(image, mode, isa=ISA, fuel=fuel, stdin=b"abcdefgh", capture=True) for mode in ("hw", "para"))
+    assert para.output == hw.output and para.state() == hw.state()
+    if fuel is None:
+        assert para.output.stdout.count(b"|") == 372 and para.stats["vm_exits"] == hw.stats["vm_exits"]

@@ -20,7 +20,14 @@ CTX_TEXT_END = 12
 CTX_STACK_LIMIT = 13  # native calls (guest calls, jumps forward into another region) stop nesting below it
 CTX_R0 = 14  # hypercall result
 CTX_STACK_FLOOR = 15  # the calling thread's stack ends here (and a margin above it), else 0: see STACK_MARGIN
-CTX_SLOTS = 16
+CTX_OUT_BATCH = 16  # address of int64[2 * OUT_BATCH]: (port, value) of each `out` native code has not yet handed over
+CTX_OUT_COUNT = 17  # how many it holds: the monitor performs them, in order, whenever native code stops
+CTX_SLOTS = 18
+
+# An `out` to an output device is recorded in native code, and the monitor performs the batch at the
+# next VM exit (a full batch, an `in`, a hypercall, the end): output keeps its order, for a fraction
+# of an exit per `out`.
+OUT_BATCH = 1024
 
 # -- what a region returns ----------------------------------------------------------------------------
 STATUS_RETURN = 0  # a return instruction: continue at ctx[PC] (the caller checks it is its own)

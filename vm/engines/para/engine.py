@@ -89,6 +89,8 @@ class ParaRun:
         ctx[abi.CTX_TABLE] = self.table.ctypes.data
         ctx[abi.CTX_LOOKUP] = self.lookup.ctypes.data
         ctx[abi.CTX_TEXT_END] = t.text_end
+        self.out_batch = np.zeros(2 * abi.OUT_BATCH, dtype=np.int64)
+        ctx[abi.CTX_OUT_BATCH] = self.out_batch.ctypes.data
 
     # -- moving state between the native arrays and the interpreter's lists ------------------------
     def to_machine(self) -> None:
@@ -121,11 +123,15 @@ class ParaRun:
         ctx[abi.CTX_STACK_FLOOR] = stack_floor()
         dispatch, handlers = self.dispatch, self.device_handlers
         PC, BUDGET, DEVICE = abi.CTX_PC, abi.CTX_BUDGET, abi.REASON_DEVICE  # locals: this loop is the VM exit
+        OUT_COUNT = abi.CTX_OUT_COUNT
         while True:
             pc = machine.pc
             ctx[PC] = pc - (1 << 64) if pc >> 63 else pc  # an int64 slot
             ctx[BUDGET] = budget
             reason = dispatch(ctx_address)
+            if ctx[OUT_COUNT]:
+                self._perform_output(ctx[OUT_COUNT])
+                ctx[OUT_COUNT] = 0
             left = ctx[BUDGET]
             machine.retired += budget - left
             budget = left
@@ -182,6 +188,13 @@ class ParaRun:
                 return outcome
             if budget == 0:
                 return fuel_outcome(machine)
+
+    def _perform_output(self, count: int) -> None:
+        """The `out`s native code recorded since it last stopped, in order (the monitor's devices)."""
+        port_out = self.monitor.port_out
+        batch = self.out_batch[: 2 * count].tolist()
+        for i in range(0, 2 * count, 2):
+            port_out(batch[i], batch[i + 1])
 
     def _device_handler(self, pc: int):
         if self.devices is None:
