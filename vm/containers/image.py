@@ -173,12 +173,12 @@ def build_image(directory: Path, reference: str, store: ImageStore) -> str:
         raise BuildError(f"{vmfile}: `program = \"FILE\"` is missing")
     run = _run_config(spec, vmfile)
     extension_files = [_beside(directory, name, vmfile, "extension") for name in _strings(spec, "extensions", vmfile)]
+    stdin = _beside(directory, spec["stdin"], vmfile, "stdin") if "stdin" in spec else None
     program, source_name = _program(directory, spec, vmfile, [str(p) for p in extension_files])
-    layers = [_layer(store, program, PROGRAM_TYPE, source_name)]
+    layers = [_layer(store, program, PROGRAM_TYPE, source_name)]  # every file is checked: now store them
     layers += [_layer(store, path.read_bytes(), EXTENSION_TYPE, path.name) for path in extension_files]
-    if "stdin" in spec:
-        layers.append(_layer(store, _beside(directory, spec["stdin"], vmfile, "stdin").read_bytes(), INPUT_TYPE,
-                             str(spec["stdin"])))
+    if stdin is not None:
+        layers.append(_layer(store, stdin.read_bytes(), INPUT_TYPE, str(spec["stdin"])))
     config = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "source": source_name,
               **run.to_json()}
     config_bytes = json.dumps(config, indent=2, sort_keys=True).encode()
@@ -312,7 +312,8 @@ def load_images(store: ImageStore, tar_path: Path) -> list[str]:
         with tarfile.open(tar_path) as tar:
             members = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
     except (OSError, tarfile.TarError) as e:
-        raise StoreError(f"{tar_path}: not a readable tar file: {e}") from None
+        detail = "" if "\n" in str(e) else f": {e}"  # tarfile's "could not be opened" lists every method it tried
+        raise StoreError(f"{tar_path}: not a readable tar file{detail}") from None
     try:
         entries = json.loads(members["index.json"])["manifests"]
         digests = [check_digest(entry["digest"]) for entry in entries]
