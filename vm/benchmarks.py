@@ -308,7 +308,7 @@ def compatibility_table(matrix: list[dict]) -> str:
 # -- the cost of leaving native code ---------------------------------------------------------------
 EXIT_COST = {
     "plain instruction": "nop",
-    "out (a VM exit in para)": "out 0, r2",  # in os a direct write
+    "out (para: batched VM exits)": "out 0, r2",  # para records it, the monitor performs a batch; os writes
     "hypercall (CLOCK)": "hcall 5",
 }
 
@@ -530,7 +530,7 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
     print()
     print("cost of one instruction, in nanoseconds (loop with it minus loop without it):")
     for label in EXIT_COST:
-        print(f"  {label:<26} " + "   ".join(f"{mode} {costs[mode][label]:>9,.1f}" for mode in costs))
+        print(f"  {label:<28} " + "   ".join(f"{mode} {costs[mode][label]:>9,.1f}" for mode in costs))
     print()
     print(f"start-up, whole `vm run` processes ({launch['program']}, {launch['instructions']} instructions, N=1), "
           f"medians: hw {launch['hw_seconds'] * 1e3:.0f} ms")
