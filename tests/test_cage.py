@@ -4,6 +4,7 @@ exactly what an uncaged one gives."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,14 @@ def test_the_command_line_names_the_limit_and_exits_with_its_own_status(tmp_path
     done = _vm("run", str(flood), "--isolate", "--output-limit", "1K")
     assert done.returncode == 80 and done.stdout == "A" * 1024
     assert "its output limit (1,024 bytes, --output-limit)" in done.stderr
+
+
+def test_the_cpu_limit_counts_from_the_cage_not_from_the_engines_compile(tmp_path: Path) -> None:
+    """An empty cache: para compiles in the child before it cages itself, for longer than the limit."""
+    program = tmp_path / "forever.asm"
+    program.write_text(FOREVER)
+    proc = subprocess.run([sys.executable, "-m", "vm", "run", str(program), "--mode", "para", "--isolate",
+                           "--cpu-limit", "1", "--stats"], capture_output=True, timeout=300,
+                          env={**os.environ, "VM_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path)})
+    assert proc.returncode == 80 and b"its CPU time limit (1 s, --cpu-limit)" in proc.stderr
+    assert b"cage:             rlimits" in proc.stderr
