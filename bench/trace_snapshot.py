@@ -1,5 +1,6 @@
-"""Tracing and snapshots, measured: hw with `--trace` beside hw without it, and a 1 MiB machine's
-snapshot written and read back.
+"""Tracing, recording and snapshots, measured: hw with `--trace`, and hw recording every instruction's
+undo for the debugger's reverse-step, each beside hw alone; and a 1 MiB machine's snapshot written
+and read back.
 
     python bench/trace_snapshot.py [--rounds 5] [--json FILE]
 
@@ -10,12 +11,14 @@ taken in turns (traced, untraced, traced, ...), so both see the machine in the s
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from vm.debugger import Session
 from vm.engines.hw import run_in_hw
 from vm.isa import core_isa
 from vm.machine import Machine
@@ -46,6 +49,13 @@ def _traced(image, isa, out) -> float:
     return time.perf_counter() - start
 
 
+def _recorded(image, isa) -> float:
+    session = Session(image, isa, MIB, b"", io.StringIO(), capture=True)
+    start = time.perf_counter()
+    session.command("continue")
+    return time.perf_counter() - start
+
+
 def _snapshot_round(machine: Machine, isa, path: Path) -> tuple[float, float]:
     start = time.perf_counter()
     path.write_bytes(write_snapshot(machine, isa, 0, 1000))
@@ -62,7 +72,7 @@ def main() -> int:
     args = parser.parse_args()
     isa = core_isa()
     image = load_program(PROGRAM, isa)
-    plain, traced, writes, reads = [], [], [], []
+    plain, traced, recorded, writes, reads = [], [], [], [], []
     with tempfile.TemporaryDirectory() as scratch:
         trace_file = Path(scratch) / "trace.txt"
         machine = Machine.load(image, MIB)
@@ -72,6 +82,7 @@ def main() -> int:
                 seconds, retired = _untraced(image, isa)
                 plain.append(seconds)
                 traced.append(_traced(image, isa, out))
+                recorded.append(_recorded(image, isa))
                 w, r = _snapshot_round(machine, isa, Path(scratch) / "s.snap")
                 writes.append(w)
                 reads.append(r)
@@ -80,10 +91,13 @@ def main() -> int:
         raise SystemExit(f"the trace has {lines} lines for {retired} instructions")
     figures = {"program": PROGRAM.name, "instructions": retired, "untraced_seconds": min(plain),
                "traced_seconds": min(traced), "trace_cost": min(traced) / min(plain),
+               "recording_seconds": min(recorded), "recording_cost": min(recorded) / min(plain),
                "snapshot_1mib_write_seconds": min(writes), "snapshot_1mib_read_seconds": min(reads)}
     print(f"{PROGRAM.name}, {retired:,} instructions in hw, best of {args.rounds} in turns:")
     print(f"  untraced {1000 * figures['untraced_seconds']:8.1f} ms")
     print(f"  traced   {1000 * figures['traced_seconds']:8.1f} ms  ({figures['trace_cost']:.1f}x, a line each)")
+    print(f"  recorded {1000 * figures['recording_seconds']:8.1f} ms  ({figures['recording_cost']:.1f}x, "
+          "vm debug's continue: every instruction can be undone)")
     print(f"snapshot of a 1 MiB machine: written in {1000 * min(writes):.1f} ms, read back in "
           f"{1000 * min(reads):.1f} ms")
     if args.json:

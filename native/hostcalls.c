@@ -135,6 +135,14 @@ int64_t vm_host_hypercalls(vm_host *h) { return h->hypercalls; }
 
 int64_t vm_host_input_consumed(vm_host *h) { return h->in_consumed; }
 
+int vm_host_rewind_input(vm_host *h, int64_t consumed) {
+    int64_t back = h->in_consumed - consumed;
+    if (h->in_fd >= 0 || back < 0 || back > h->in_pos) return -1; /* only input fed whole is kept */
+    h->in_pos -= back;
+    h->in_consumed = consumed;
+    return 0;
+}
+
 /* Make at least one more input byte available; 0 at end of input. */
 static int fill_input(vm_host *h) {
     if (h->in_pos < h->in_len) return 1;

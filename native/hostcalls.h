@@ -27,6 +27,7 @@ int64_t vm_host_captured(vm_host *host, int fd, const uint8_t **data);
 int64_t vm_host_written(vm_host *host, int fd); /* bytes the guest wrote to fd 1 or 2 so far */
 int64_t vm_host_hypercalls(vm_host *host);
 int64_t vm_host_input_consumed(vm_host *host); /* bytes of input the guest has read so far */
+int vm_host_rewind_input(vm_host *host, int64_t consumed); /* fed input only: read again from there */
 
 /* Device port helpers for the monitor. */
 void vm_put_byte(vm_host *host, int64_t value);

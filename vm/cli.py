@@ -185,6 +185,24 @@ def _run_to_snapshot(args: argparse.Namespace, image: Image, isa: InstructionSet
     return 0
 
 
+def cmd_debug(args: argparse.Namespace) -> int:
+    from vm.debugger import Session, run_script, run_terminal
+
+    isa = load_isa(args.ext)
+    image = _read_program(args.file, isa)
+    try:
+        stdin = Path(args.stdin).read_bytes() if args.stdin else b""
+        script = Path(args.commands).read_text().splitlines() if args.commands else None
+    except OSError as e:
+        raise UsageError(f"cannot read {e.filename}: {e.strerror}") from None
+    session = Session(image, isa, args.mem, stdin, sys.stdout)
+    if script is not None:
+        return run_script(session, script)
+    if not sys.stdin.isatty():
+        raise UsageError("vm debug needs a terminal; give it commands with -x FILE")
+    return run_terminal(session)
+
+
 def cmd_resume(args: argparse.Namespace) -> int:
     from vm.snapshot import read_snapshot
 
@@ -328,6 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("resume", cmd_resume, "continue a snapshot in any engine")
     p.add_argument("file", metavar="SNAPSHOT")
     _engine_options(p, "run N more instructions (default: what was left of the snapshotted run's budget)")
+
+    p = command("debug", cmd_debug, "debug a program in hw: step, break, watch, and step backwards")
+    p.add_argument("file")
+    p.add_argument("--mem", type=parse_size, default=DEFAULT_MEMORY, metavar="BYTES", help="guest memory (default: 1M)")
+    p.add_argument("--stdin", metavar="FILE", help="the guest's input (default: none: the terminal is the debugger's)")
+    p.add_argument("-x", "--commands", metavar="FILE", help="run these commands, one a line, instead of a prompt")
 
     p = command("asm", cmd_asm, "assemble a program into a .vmi image")
     p.add_argument("file")

@@ -44,6 +44,30 @@ class TraceSpan:
     last: int | None = None
 
 
+def describe(machine: Machine, isa: InstructionSet, disassembler: Disassembler, pc: int
+             ) -> tuple[str, list[tuple[str, int]]]:
+    """The instruction at pc as the live memory has it, `0x001040  fib.asm:12  add r1, r2, r3` padded
+    for a trace, and the registers it writes, as ("r" or "f", number)."""
+    mem = machine.mem
+    fields = decode_word(bytes(mem[pc : pc + WORD]))
+    ins = isa.by_opcode[fields.opcode]
+    if ins.size > WORD:
+        fields = with_literal(fields, bytes(mem[pc + WORD : pc + 2 * WORD]))
+    texts = disassembler.operand_texts(ins, fields) or []
+    values = operand_values(ins, fields)
+    assigned = ins.semantics.assigned
+    writes = [("f" if op.kind is Kind.FREG else "r", values[op.name]) for op in ins.operands
+              if op.kind in (Kind.REG, Kind.FREG) and op.name in assigned]
+    writes += [("r", FIXED_INT[name]) for name in sorted(assigned & FIXED_INT.keys())]
+    writes += [("f", FIXED_FLOAT[name]) for name in sorted(assigned & FIXED_FLOAT.keys())]
+    if "hypercall" in ins.semantics.effects:
+        writes.append(("r", HYPERCALL_RESULT))
+    info = machine.image.line_at(pc)
+    where = f"{machine.image.source}:{info.line}" if info else ""
+    text = f"{ins.mnemonic} {', '.join(texts)}".strip()
+    return f"{pc:#08x}  {where:<16} {text:<28}", list(dict.fromkeys(writes))
+
+
 class TracingHw(HwEngine):
     """hw with a line written for every instruction it retires."""
 
@@ -58,34 +82,14 @@ class TracingHw(HwEngine):
         super().install(pc)
         w = pc >> 3
         table = self.monitor_handlers if w in self.monitor_handlers else self.handlers
-        table[w] = self._traced(table[w], *self._describe(pc))
+        text, writes = describe(self.machine, self.isa, self.disassembler, pc)
+        table[w] = self._traced(table[w], text, writes)
 
     def flush(self) -> None:
         if self.lines:
             self.out.write("\n".join(self.lines) + "\n")
             self.lines.clear()
         self.out.flush()
-
-    def _describe(self, pc: int) -> tuple[str, list[tuple[str, int]]]:
-        """The line's fixed text and the registers the instruction writes, as (name, number)."""
-        mem = self.machine.mem
-        fields = decode_word(bytes(mem[pc : pc + WORD]))
-        ins = self.isa.by_opcode[fields.opcode]
-        if ins.size > WORD:
-            fields = with_literal(fields, bytes(mem[pc + WORD : pc + 2 * WORD]))
-        texts = self.disassembler.operand_texts(ins, fields) or []
-        values = operand_values(ins, fields)
-        assigned = ins.semantics.assigned
-        writes = [("f" if op.kind is Kind.FREG else "r", values[op.name]) for op in ins.operands
-                  if op.kind in (Kind.REG, Kind.FREG) and op.name in assigned]
-        writes += [("r", FIXED_INT[name]) for name in sorted(assigned & FIXED_INT.keys())]
-        writes += [("f", FIXED_FLOAT[name]) for name in sorted(assigned & FIXED_FLOAT.keys())]
-        if "hypercall" in ins.semantics.effects:
-            writes.append(("r", HYPERCALL_RESULT))
-        info = self.machine.image.line_at(pc)
-        where = f"{self.machine.image.source}:{info.line}" if info else ""
-        text = f"{ins.mnemonic} {', '.join(texts)}".strip()
-        return f"{pc:#08x}  {where:<16} {text:<28}", list(dict.fromkeys(writes))
 
     def _traced(self, handler: Callable[[], int], prefix: str, writes: list[tuple[str, int]]) -> Callable[[], int]:
         lines, flush, numbers = self.lines, self.flush, self.numbers

@@ -66,6 +66,11 @@ class Host:
         """Bytes of input the guest has read: where a later run of it (a resumed snapshot) takes up its input."""
         return lib.vm_host_input_consumed(self._ptr)
 
+    def rewind_input(self, consumed: int) -> None:
+        """Go back to where the guest had read `consumed` bytes (input given whole, as the debugger's)."""
+        if lib.vm_host_rewind_input(self._ptr, consumed) != 0:
+            raise ValueError("only input given whole can be read again")
+
     def flush_lines(self) -> None:
         """Flush standard output at each newline: for a console someone watches live."""
         lib.vm_host_flush_lines(self._ptr, 1)
