@@ -95,12 +95,30 @@ class RecordingHw(HwEngine):
         written = WRITES_MEMORY.get(number)
         w, breakpoints, consumed = pc >> 3, self.breakpoints, self.host.input_consumed
 
-        def recorded() -> int:
+        def plain() -> int:  # nearly every instruction: no input read, no memory written by the host
             if w in breakpoints:
                 raise _Stop(pc, "breakpoint")
             mark = len(memory_log)
             saved = save()
-            position = consumed() if reads_input else -1
+            try:
+                following = handler()
+            except (Halted, JumpFault):
+                log.append((w, writes, saved, mark, -1))
+                raise
+            except GuestTrap:
+                del memory_log[mark:]
+                raise
+            log.append((w, writes, saved, mark, -1))
+            if self.check is not None and self.check(following, ins):
+                raise _Stop(following << 3, "check")
+            return following
+
+        def with_host() -> int:  # in, and hypercalls: the input position, and what the host will write
+            if w in breakpoints:
+                raise _Stop(pc, "breakpoint")
+            mark = len(memory_log)
+            saved = save()
+            position = consumed()
             if written:  # the memory the hypercall will write, if it is guest memory
                 lo, length = regs[written[0]], regs[written[1]]
                 if 0 <= lo and 0 < length and lo + length <= len(mem):
@@ -114,13 +132,11 @@ class RecordingHw(HwEngine):
                 del memory_log[mark:]
                 raise
             log.append((w, writes, saved, mark, position))
-            if self.check is not None:
-                reason = self.check(following, ins)
-                if reason:
-                    raise _Stop(following << 3, reason)
+            if self.check is not None and self.check(following, ins):
+                raise _Stop(following << 3, "check")
             return following
 
-        return recorded
+        return with_host if reads_input else plain
 
     def step_back(self) -> None:
         """Undo the last retired instruction."""
