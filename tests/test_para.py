@@ -252,6 +252,51 @@ def test_a_function_calling_itself_runs_as_jumps_and_stops_and_faults_as_in_hw()
     assert para.state() == hw.state()
 
 
+TWO_CALL_SITES = """
+main:   li r1, {n}
+        call fib
+        halt
+fib:    li r3, 2
+spin:   subi r3, r3, 1          ; a loop: its exits go on in a copy of the block they go to
+        bnez r3, spin
+        li r0, 2
+        blt r1, r0, small
+        push r1
+        push r2
+        subi r1, r1, 1
+        call fib
+back1:  mov r2, r0              ; returns to fib's two call sites go on in copies of these blocks
+        subi r1, r1, 1
+        call fib
+back2:  add r0, r0, r2
+        pop r2
+        pop r1
+        ret
+small:  shli r4, r1, 3
+        ld r0, [r4+{table}]     ; fib(0) and fib(1) from the table
+        ret
+table:  .quad 0, 1
+"""
+
+
+def test_returns_and_loop_exits_go_on_in_copies_and_stop_and_fault_as_in_hw() -> None:
+    """A return to one of its region's call sites goes on in a copy of the code there (and a loop's
+    exit in a copy of the block it goes to), each copy checking the budget for itself: at every
+    fuel value para stops where hw stops, and a fault in a copy leaves the same state."""
+    image = build(TWO_CALL_SITES.format(n=6, table="table"))
+    source = translate_image(image, ISA).source
+    for label in ("back1", "back2", "small"):  # its arm in the dispatch, and copies
+        assert source.count(f"if pc == {image.symbols[label]}:") >= 2, label
+    retired = run_image_in(image, "hw").outcome.retired
+    assert run_image_in(image, "hw").outcome.exit == 8
+    for fuel in range(1, retired + 2):
+        assert run_image_in(image, "para", fuel=fuel).state() == run_image_in(image, "hw", fuel=fuel).state(), fuel
+    faults = build(TWO_CALL_SITES.format(n=6, table="table+4"))  # misaligned: ld traps in the copy
+    para, hw = run_image_in(faults, "para"), run_image_in(faults, "hw")
+    assert hw.outcome.trap is not None
+    assert para.state() == hw.state()
+
+
 def test_deep_recursion_beyond_the_native_call_depth(tmp_path: Path) -> None:
     image = build(MUTUAL_RECURSION.format(depth=30000))
     para, hw = run_image_in(image, "para", mem_size=1 << 20), run_image_in(image, "hw", mem_size=1 << 20)

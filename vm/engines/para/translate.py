@@ -6,8 +6,9 @@ linearly with the program). Each region becomes one njit function: guest registe
 locals, a `while` loop dispatches on the block address, and each instruction is its semantics lowered
 by `ParaLowering`. Guest calls into another region are native calls, and so are jumps forward into
 another region, and returns to them are native returns; a call from a region into itself is a jump,
-and a return to it continues in the region (`RegionWriter.calls_within`). A block's accesses at one
-base register are checked together at its start (`windows.py`).
+and a return to it continues in the region (`RegionWriter.calls_within`), in a copy of the block
+at its call site where that is small (`RegionWriter.continued`), as does a loop's exit. A block's
+accesses at one base register are checked together at its start (`windows.py`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from vm.isa.model import NO_BASE, Instruction
 from vm.isa.semantics import FIXED_FLOAT, FIXED_INT, memory_access
 from vm.monitor.monitor import PORTS
 
-ENGINE_VERSION = "para-3"
+ENGINE_VERSION = "para-4"
 MAX_REGION_BLOCKS = 16
 
 
@@ -359,9 +360,8 @@ class ParaLowering(Lowering):
         local_returns = self.unit.local_returns
         if self.ins.flow == "return":
             self.emit(f"pc = {target}")
-            if local_returns:  # a return from a call in this region continues here
-                self.emit(f"if {' or '.join(f'pc == {r}' for r in sorted(local_returns))}:")
-                self.emit("    continue")
+            if local_returns:  # a return from a call in this region continues here (RegionWriter.body)
+                self.emit(RETURN_SITES)
             self.emit(f"status = {abi.STATUS_RETURN}")
             self.emit("break")
         elif self.ins.flow == "call" and self.d.pc + self.d.size not in local_returns:
@@ -403,6 +403,12 @@ class ParaLowering(Lowering):
 
 
 _WRAPPING = {"+": "wrapping_add", "-": "wrapping_sub", "*": "wrapping_mul"}
+# Lines of a block's code that RegionWriter.continued replaces: where a return checks for this
+# region's call sites, and where a loop's exits (the numbers after EXITS) go on through the dispatch.
+RETURN_SITES, EXITS = "RETURN_SITES", "EXITS"
+MAX_COPIED_BLOCK = 24  # a block is copied to where it is known to come next if at most this long
+MAX_COPY_DEPTH = 3  # copies in copies in copies, and no further
+COPY_ROOM = 12  # the copies of a region hold at most this many times its instructions
 
 
 def leave_lines(pc: int, unused: int | str, reason: int, detail: int | str | None = None) -> list[str]:
@@ -530,17 +536,51 @@ class RegionWriter:
             found = loop_accesses(block, marked_semantics)
             if found is not None:
                 unchecked[block[0].pc] = (*self.loop_guard(found, block[0].pc), self.block(block, found.covered))
-        loops = _Loops(code, {block[0].pc: len(block) for block in self.region.blocks}, unchecked)
-        lines: list[str] = []
-        for k, block in enumerate(self.region.blocks):
-            pc = block[0].pc
-            lines.append(f"{'elif' if k else 'if'} pc == {pc}:")
-            lines += ["    " + line for line in (loops.loop(pc) if pc in loops.latches else code[pc])]
+        sizes = {block[0].pc: len(block) for block in self.region.blocks}
+        loops = _Loops(code, sizes, unchecked)
+        own = {pc: loops.loop(pc) if pc in loops.latches else code[pc] for pc in code}
+        for depth in range(MAX_COPY_DEPTH, -1, -1):  # the deepest copies that keep the code small
+            lines, copied = [], 0
+            for k, pc in enumerate(own):
+                body, n = self.continued(own[pc], code, sizes, depth)
+                lines += [f"{'elif' if k else 'if'} pc == {pc}:", *("    " + line for line in body)]
+                copied += n
+            if copied <= COPY_ROOM * self.region.instructions:
+                break
         # A jump forward into another region continues there natively; a jump back (perhaps a loop
         # over several regions) returns to the dispatcher, so the native stack cannot grow with it.
         lines += [f"elif pc > {self.region.start}:", "    SPILL", "    return jump_guest(pc, ctx_address)",
                   "else:", f"    status = {abi.STATUS_JUMP}", "    break"]
         return lines
+
+    def continued(self, lines: list[str], code: dict[int, list[str]], sizes: dict[int, int], depth: int
+                  ) -> tuple[list[str], int]:
+        """A block's code where it goes on to one of a few known blocks (a return to this region's
+        call sites, a loop's exits) going on into copies of their code rather than through the
+        dispatch, and how many instructions the copies hold. A jump through the dispatch costs a
+        second chain of compares on pc (LLVM does not thread jumps into a loop's header), and the
+        branch on where to go on is then where the guest's jump is. Copies have copies in them, to
+        `depth`."""
+        out: list[str] = []
+        copied = 0
+        for line in lines:
+            word = line.split()[0] if line.strip() else ""
+            if word not in (RETURN_SITES, EXITS):
+                out.append(line)
+                continue
+            indent = _indent(line)
+            targets = sorted(self.local_returns) if word == RETURN_SITES else [int(t) for t in line.split()[1:]]
+            copies = [t for t in targets if t in code and sizes[t] <= MAX_COPIED_BLOCK] if depth else []
+            for k, target in enumerate(copies):
+                body, n = self.continued(code[target], code, sizes, depth - 1)
+                out += [f"{indent}{'elif' if k else 'if'} pc == {target}:",
+                        f"{indent}    if budget < {sizes[target]}:", f"{indent}        leave = {abi.REASON_FUEL}",
+                        f"{indent}        break", *(f"{indent}    {x}" for x in body)]
+                copied += sizes[target] + n
+            rest = [t for t in targets if t not in copies]
+            if word == RETURN_SITES and rest:  # (a loop's exits go on through the dispatch anyway)
+                out += [f"{indent}if {' or '.join(f'pc == {r}' for r in rest)}:", f"{indent}    continue"]
+        return out, copied
 
     def loop_guard(self, found: LoopAccesses, pc: int) -> tuple[list[str], str]:
         """Statements and a condition, true when none of the accesses of a loop's windows can fault
@@ -643,9 +683,10 @@ class _Loops:
     loop tight. A loop's head is a block that a block at or after it jumps back to (its latch, the
     last such). The loop's body is the head's code with the code of each block that it jumps to
     between head and latch copied in place of the jump, and so on from those: a jump to the head is
-    the `while`'s `continue`, any other jump leaves the loop (`break`) for the dispatcher, and so does
-    an exit (its `leave`). A block in the body that loops on itself is a `while` nested in the loop's
-    (quicksort's partition: two such loops in one). Blocks that return or call (`status = ...`) stay
+    the `while`'s `continue`, any other jump leaves the loop (`break`) for the block it goes to (its
+    copy after the loop, or the dispatcher: `EXITS`), and an exit (its `leave`) for the dispatcher.
+    A block in the body that loops on itself is a `while` nested in the loop's (quicksort's
+    partition: two such loops in one). Blocks that return or call (`status = ...`) stay
     out: their `break` would leave only the loop."""
 
     def __init__(self, code: dict[int, list[str]], sizes: dict[int, int],
@@ -662,7 +703,7 @@ class _Loops:
 
     def loop(self, head: int) -> list[str]:
         """The loop at head, or the head's own code where no copied path leads back to it."""
-        room, closes = MAX_LOOP_INSTRUCTIONS - self.sizes[head], False
+        room, closes, exits = MAX_LOOP_INSTRUCTIONS - self.sizes[head], False, set()
         fuel = f"leave = {abi.REASON_FUEL}"
 
         def jump(target: int) -> tuple[list[str], int]:
@@ -679,6 +720,7 @@ class _Loops:
                 if self.latches[target] == target and len(self._exits(target)) <= 1:
                     room -= self.sizes[target]
                     return nested(target), 0
+            exits.add(target)
             return [f"pc = {target}", "break"], 0
 
         def body(pc: int) -> tuple[list[str], int]:
@@ -711,7 +753,8 @@ class _Loops:
             loop = self._checked_or_not(head, lambda own: self._while(longest, _replace_jumps(own, jump)[0]))
         else:
             loop = self._while(longest, code)
-        return loop + ["if leave:", "    break", "continue"]
+        return loop + ["if leave:", "    break", *([f"{EXITS} {' '.join(map(str, sorted(exits)))}"] if exits else []),
+                       "continue"]
 
     def _while(self, longest: int, code: list[str]) -> list[str]:
         """A `while` around a loop's body that leaves when the budget may not hold its longest run."""
