@@ -1,10 +1,11 @@
 """`vm debug`: a debugger on hw that can also run backwards.
 
-RecordingHw wraps each instruction's handler as it is installed (as the tracer does) so that, before
-the instruction runs, it saves what the instruction can change: the registers its description
-assigns, the bytes each store overwrites (every store asks `forget` first, as stores into code do),
-the memory a hypercall is about to write, and the input position. Undoing an instruction puts them
-back. Output already written stays written; input given whole (`--stdin`) is read again.
+RecordingHw runs hw's own handlers, generated from the same descriptions with a prologue
+(`recording_source`: no wrapper, no extra call) that, before the instruction runs, stops it at a
+breakpoint or where a watch or a step's condition says, and otherwise saves what it can change: the
+registers its description assigns, the bytes each store overwrites (every store asks `forget` first,
+as stores into code do), the memory a hypercall is about to write, and the input position. Undoing
+an instruction puts them back. Output already written stays written; input given whole (`--stdin`) is read again.
 
 Session holds the breakpoints and watches and runs the commands; `main` is the terminal around it
 (prompt_toolkit, with history and completion) or, with `-x FILE`, a script.
@@ -12,7 +13,6 @@ Session holds the breakpoints and watches and runs the commands; `main` is the t
 
 from __future__ import annotations
 
-import gc
 import shlex
 import struct
 import sys
@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import TextIO
 
 from vm.asm.disassembler import Disassembler
-from vm.engines.hw import HwEngine, JumpFault
+from vm.engines.hw import HwEngine, HwLowering, handler_namespace, handler_source, handler_variants
 from vm.image import Image
-from vm.isa import InstructionSet
-from vm.isa.encoding import decode_word, operand_values
+from vm.isa import InstructionSet, Kind
 from vm.isa.model import WORD
-from vm.machine import GuestTrap, Halted, Machine, Outcome
+from vm.isa.semantics import FIXED_FLOAT, FIXED_INT
+from vm.machine import Machine, Outcome
 from vm.monitor.cage import Limits
 from vm.monitor.host import WRITES_MEMORY, Host
 from vm.monitor.monitor import Monitor
@@ -48,120 +48,128 @@ class _Stop(Exception):
         self.pc, self.reason = pc, reason
 
 
+RECORD = 5  # items of the undo log per instruction (RecordingHw.undo)
+
+
 class RecordingHw(HwEngine):
-    """hw that records, for every instruction it retires, how to undo it."""
+    """hw whose handlers record, before each instruction runs, how to undo it."""
 
     def __init__(self, isa: InstructionSet, machine: Machine, monitor: Monitor, host: Host) -> None:
         super().__init__(isa, machine, monitor)
         self.host = host
         self.code_end = [1 << 64]  # every store calls forget() first: the memory log takes the old bytes
         self.decoded_end = 0  # where decoded instructions end: a store below it drops their handlers
-        # Per retired instruction: (its pc // 8, the registers it writes, their values before it ran, the
-        # memory log's length before it ran, the input consumed before it ran or -1). Tuples: cheap to make.
-        self.undo: list[tuple] = []
-        self.memory_log: list[tuple[int, bytes]] = []
-        self.disassembler = Disassembler(machine.image, isa)
-        self.breakpoints: set[int] = set()  # word indices
-        self.check: Callable[[int, object], str | None] | None = None  # after each instruction: stop why?
+        # Per instruction that began, RECORD items: its pc, the memory log's length before it ran,
+        # the input consumed before it or -1, the registers it writes (16 + n for fn) and their values
+        # before it ran (one value, or a tuple of them). Flat: no object per instruction for a
+        # garbage collection to walk.
+        self.undo: list = []
+        self.memory_log: list = []  # flat too: an address, then the bytes there before a change, ...
+        self.breakpoints: set[int] = set()  # addresses
+        self.hook: list[Callable[[int], bool] | None] = [None]  # before each instruction: stop here?
+        namespace = handler_namespace() | {
+            "LOG": self.undo.extend, "MEMLOG": self.memory_log, "BP": self.breakpoints, "HOOK": self.hook,
+            "POS": host.input_consumed, "HC": self._hypercall_memory, "Stop": _Stop}
+        self.factories = _RecordingFactories(isa, namespace)
         monitor.memory_written = self._drop_decoded
 
     def install(self, pc: int) -> None:
         super().install(pc)
-        ins = self.isa.by_opcode[self.machine.mem[pc]]  # decoded just now: the opcode is byte 0
-        self.decoded_end = max(self.decoded_end, pc + ins.size)
-        w = pc >> 3
-        table = self.monitor_handlers if w in self.monitor_handlers else self.handlers
-        table[w] = self._recorded(table[w], pc, ins)
+        self.decoded_end = max(self.decoded_end, pc + self.isa.by_opcode[self.machine.mem[pc]].size)
 
     def forget(self, addr: int) -> None:
         start = addr & ~7
-        self.memory_log.append((start, bytes(self.machine.mem[start : start + WORD])))
+        self.memory_log += start, self.machine.mem[start : start + WORD]  # a copy: a bytearray's slice
         if addr < self.decoded_end:
             super().forget(addr)
+
+    def _hypercall_memory(self, number: int) -> None:
+        """Before hypercall `number` runs: the guest memory it will write, if it writes any."""
+        written = WRITES_MEMORY.get(number)
+        if written:
+            regs, mem = self.machine.regs, self.machine.mem
+            lo, length = regs[written[0]], regs[written[1]]
+            if 0 <= lo and 0 < length and lo + length <= len(mem):
+                self.memory_log += lo, mem[lo : lo + length]
 
     def _drop_decoded(self, lo: int, hi: int) -> None:
         for addr in range(max(lo & ~7, 0), min(hi, self.decoded_end), WORD):
             super().forget(addr)
 
-    def _recorded(self, handler: Callable[[], int], pc: int, ins) -> Callable[[], int]:
-        _, writes = describe(self.machine, self.isa, self.disassembler, pc)
-        regs, fregs, mem, log, memory_log = self.machine.regs, self.machine.fregs, self.machine.mem, self.undo, \
-            self.memory_log
-        save = _saver([(regs if kind == "r" else fregs, n) for kind, n in writes])
-        effects = ins.semantics.effects
-        reads_input = bool(effects & {"port_in", "hypercall"})
-        fields = decode_word(bytes(mem[pc : pc + WORD]))
-        number = operand_values(ins, fields).get("n") if "hypercall" in effects else None
-        written = WRITES_MEMORY.get(number)
-        w, breakpoints, consumed = pc >> 3, self.breakpoints, self.host.input_consumed
+    @property
+    def records(self) -> int:
+        """How many instructions have begun (and can be undone, but for one that trapped)."""
+        return len(self.undo) // RECORD
 
-        def plain() -> int:  # nearly every instruction: no input read, no memory written by the host
-            if w in breakpoints:
-                raise _Stop(pc, "breakpoint")
-            mark = len(memory_log)
-            saved = save()
-            try:
-                following = handler()
-            except (Halted, JumpFault):
-                log.append((w, writes, saved, mark, -1))
-                raise
-            except GuestTrap:
-                del memory_log[mark:]
-                raise
-            log.append((w, writes, saved, mark, -1))
-            if self.check is not None and self.check(following, ins):
-                raise _Stop(following << 3, "check")
-            return following
-
-        def with_host() -> int:  # in, and hypercalls: the input position, and what the host will write
-            if w in breakpoints:
-                raise _Stop(pc, "breakpoint")
-            mark = len(memory_log)
-            saved = save()
-            position = consumed()
-            if written:  # the memory the hypercall will write, if it is guest memory
-                lo, length = regs[written[0]], regs[written[1]]
-                if 0 <= lo and 0 < length and lo + length <= len(mem):
-                    memory_log.append((lo, bytes(mem[lo : lo + length])))
-            try:
-                following = handler()
-            except (Halted, JumpFault):
-                log.append((w, writes, saved, mark, position))
-                raise
-            except GuestTrap:
-                del memory_log[mark:]
-                raise
-            log.append((w, writes, saved, mark, position))
-            if self.check is not None and self.check(following, ins):
-                raise _Stop(following << 3, "check")
-            return following
-
-        return with_host if reads_input else plain
+    def discard_unretired(self, count: int) -> None:
+        """Forget the last `count` records: instructions that began but trapped, changing nothing."""
+        for _ in range(count):
+            mark = self.undo[-RECORD + 1]
+            del self.undo[-RECORD:], self.memory_log[mark:]
 
     def step_back(self) -> None:
         """Undo the last retired instruction."""
-        word, writes, saved, memory_mark, input_position = self.undo.pop()
-        for (kind, n), value in zip(writes, saved, strict=True):
-            (self.machine.regs if kind == "r" else self.machine.fregs)[n] = value
+        pc, memory_mark, input_position, written, saved = self.undo[-RECORD:]
+        del self.undo[-RECORD:]
+        regs, fregs = self.machine.regs, self.machine.fregs
+        for n, value in zip(written, (saved,) if len(written) == 1 else saved, strict=True):
+            if n < 16:
+                regs[n] = value
+            else:
+                fregs[n - 16] = value
         mem = self.machine.mem
         while len(self.memory_log) > memory_mark:
-            start, old = self.memory_log.pop()
+            old, start = self.memory_log.pop(), self.memory_log.pop()
             mem[start : start + len(old)] = old
             self._drop_decoded(start, start + len(old))
         if input_position >= 0:
             self.host.rewind_input(input_position)
-        self.machine.pc = word << 3
+        self.machine.pc = pc
         self.machine.retired -= 1
 
 
-def _saver(sources: list[tuple[list, int]]) -> Callable[[], tuple]:
-    """A function giving the values of these registers: the shapes of nearly every instruction made fast."""
-    if not sources:
-        return tuple
-    if len(sources) == 1:
-        (values, n), = sources
-        return lambda: (values[n],)
-    return lambda: tuple([values[n] for values, n in sources])
+class _RecordingFactories(dict):
+    """hw's handler factories with a prologue: a breakpoint or the hook stops before the instruction,
+    else its undo is logged. The handlers are hw's own source, so recording adds no call."""
+
+    def __init__(self, isa: InstructionSet, namespace: dict) -> None:
+        super().__init__()
+        self.isa, self.namespace = isa, namespace
+
+    def __missing__(self, key: tuple[int, bool, bool]) -> Callable:
+        ins = self.isa.by_opcode[key[0]]
+        for no_base, static_target in handler_variants(ins):
+            source = recording_source(ins, no_base, static_target)
+            exec(compile(source, f"<debug {ins.mnemonic}>", "exec"), self.namespace)
+            self[ins.opcode, no_base, static_target] = self.namespace[f"make_{ins.mnemonic}"]
+        return self[key]
+
+
+def recording_source(ins, no_base: bool, static_target: bool) -> str:
+    """hw's handler factory for `ins` with the debugger's prologue (the registers saved are the ones
+    its description assigns, plus r0 for a hypercall: as the trace shows them)."""
+    lowering = HwLowering(ins, no_base, static_target)
+    assigned = ins.semantics.assigned
+    names = [op.name for op in ins.operands if op.kind in (Kind.REG, Kind.FREG) and op.name in assigned]
+    names += sorted(assigned & (FIXED_INT.keys() | FIXED_FLOAT.keys()))
+    if "hypercall" in ins.semantics.effects:
+        names.append("r0")
+    indices, values = [], []
+    for name in dict.fromkeys(names):
+        value = lowering.operand(name)  # R[A], F[B], R[15]...
+        values.append(value)
+        inner = value[2:-1]
+        indices.append(inner if value[0] == "R" else f"16 + {inner}")
+    reads_input = bool(ins.semantics.effects & {"port_in", "hypercall"})
+    lines = handler_source(ins, no_base, static_target).splitlines()
+    prologue = ["        if pc in BP: raise Stop(pc, 'breakpoint')",
+                "        if HOOK[0] is not None and HOOK[0](pc): raise Stop(pc, 'check')"]
+    saved = values[0] if len(values) == 1 else f"({', '.join(values)}{',' if values else ''})"
+    prologue.append(f"        LOG((pc, len(MEMLOG), {'POS()' if reads_input else '-1'}, WRITTEN, {saved}))")
+    if "hypercall" in ins.semantics.effects:  # after LOG: the memory log's mark is from before it
+        prologue.append("        HC(I)")
+    written = f"    WRITTEN = ({', '.join(indices)}{',' if len(indices) == 1 else ''})"
+    return "\n".join([lines[0], written, lines[1], *prologue, *lines[2:]]) + "\n"
 
 
 class Session:
@@ -206,47 +214,44 @@ class Session:
         handler(words[1:])
         return True
 
-    def _run(self, fuel: int, check: Callable[[int, object], str | None] | None = None, breakpoints: bool = True
-             ) -> None:
-        """Run up to `fuel` instructions, stopping where a breakpoint, watch or `check` says."""
+    def _run(self, fuel: int, check: Callable[[int], bool] | None = None, breakpoints: bool = True) -> None:
+        """Run up to `fuel` instructions, stopping before one where a breakpoint, a watch or `check` says."""
         if self.ended is not None:
             raise DebugError(f"the guest has ended ({self._ending()}); reverse-step to go back")
         watches = {n: value() for n, (_, value) in self.watches.items()}
         hits: list[str] = []
 
-        def stop_after(following: int, ins) -> str | None:
+        def stop_here(pc: int) -> bool:
             for n, (what, value) in self.watches.items():
                 now = value()
                 if now != watches[n] and not (now != now and watches[n] != watches[n]):  # NaN stays NaN
                     hits.append(f"watch {n}: {what} {watches[n]!r} -> {now!r}")
                     watches[n] = now
-            if hits:
-                return "watch"
-            return check(following, ins) if check else None
+            return bool(hits) or bool(check and check(pc))
 
         engine, machine = self.engine, self.machine
-        engine.check = stop_after if (self.watches or check) else None
+        engine.hook[0] = stop_here if (self.watches or check) else None
         engine.breakpoints.clear()
-        base, logged = machine.retired, len(engine.undo)
+        base, logged = machine.retired, engine.records
         sys.stdout.flush()
-        gc.disable()  # the undo log grows by a tuple an instruction: collections would only walk it again
         try:
             outcome = engine.run(1)  # the instruction it stands at runs, even where a breakpoint is
             if outcome is None and fuel > 1:
                 if breakpoints:
-                    engine.breakpoints.update(a >> 3 for a in self.breakpoints.values())
+                    engine.breakpoints.update(self.breakpoints.values())
                 outcome = engine.run(fuel - 1)
         except _Stop as stop:
-            machine.retired = base + len(engine.undo) - logged
+            machine.retired = base + engine.records - logged
             machine.pc = stop.pc
             outcome = None
             if stop.reason == "breakpoint":
                 number = next(n for n, a in self.breakpoints.items() if a == stop.pc)
                 self.say(f"breakpoint {number}")
         finally:
-            gc.enable()
-            engine.check = None
+            engine.hook[0] = None
+            engine.breakpoints.clear()
             self.host.flush()
+        engine.discard_unretired(engine.records - logged - (machine.retired - base))
         for hit in hits:
             self.say(hit)
         if outcome is not None and not (outcome.trap is not None and outcome.trap.name == "FUEL"):
@@ -270,13 +275,13 @@ class Session:
             if ins is None or ins.flow != "call":
                 self._run(1)
             else:
-                self._run(1 << 62, self._returned_to((self.machine.pc + ins.size) >> 3, self.machine.regs[15]))
+                self._run(1 << 62, self._returned_to(self.machine.pc + ins.size, self.machine.regs[15]))
             if self.ended is not None or self.machine.pc >> 3 in {a >> 3 for a in self.breakpoints.values()}:
                 return
 
-    def _returned_to(self, back: int, sp: int) -> Callable[[int, object], str | None]:
+    def _returned_to(self, back: int, sp: int) -> Callable[[int], bool]:
         """A stop check: the call has returned (to `back`, its stack where it was)."""
-        return lambda following, _: "next" if following == back and self.machine.regs[15] >= sp else None
+        return lambda pc: pc == back and self.machine.regs[15] >= sp
 
     def cont(self, args: list[str]) -> None:
         """continue: run until a breakpoint, a watch or the end."""
@@ -284,9 +289,14 @@ class Session:
 
     def finish(self, args: list[str]) -> None:
         """finish: run until the current function returns."""
-        sp = self.machine.regs[15]
-        self._run(1 << 62, lambda following, ins: "finish" if ins.flow == "return" and self.machine.regs[15] > sp
-                  else None)
+        sp, previous = self.machine.regs[15], [None]
+
+        def returned(pc: int) -> bool:  # before each instruction: the one before it returned past sp
+            ins = self._instruction_at(previous[0]) if previous[0] is not None else None
+            previous[0] = pc
+            return ins is not None and ins.flow == "return" and self.machine.regs[15] > sp
+
+        self._run(1 << 62, returned)
 
     def add_break(self, args: list[str]) -> None:
         """break LOC: stop before the instruction at LOC (a label, an address, or FILE:LINE)."""
@@ -396,8 +406,8 @@ class Session:
     def reverse_step(self, args: list[str]) -> None:
         """reverse-step [N]: undo N instructions (default 1)."""
         count = _count(args)
-        if count > len(self.engine.undo):
-            done = len(self.engine.undo)
+        if count > self.engine.records:
+            done = self.engine.records
             raise DebugError(f"only {done} instructions have run; reverse-step {done} goes back to the start")
         for _ in range(count):
             self.engine.step_back()

@@ -241,11 +241,16 @@ def has_target_operand(ins: Instruction) -> bool:
     return any(o.kind is Kind.TARGET for o in ins.operands)
 
 
-def _variants(ins: Instruction) -> list[tuple[bool, bool]]:
+def handler_variants(ins: Instruction) -> list[tuple[bool, bool]]:
     """(no_base, static_target) pairs: memory operands may lack a base; a target may be invalid."""
     bases = (False, True) if any(o.kind is Kind.MEM for o in ins.operands) else (False,)
     targets = (True, False) if has_target_operand(ins) else (True,)
     return [(b, t) for b in bases for t in targets]
+
+
+def handler_namespace() -> dict[str, object]:
+    """The names a handler factory's source uses, for exec."""
+    return {"GuestTrap": GuestTrap, "Halted": Halted, "Trap": Trap, "jump_fault": _jump_fault, **HW_FUNCTIONS}
 
 
 class _Factories(dict):
@@ -256,12 +261,11 @@ class _Factories(dict):
     def __init__(self, isa: InstructionSet) -> None:
         super().__init__()
         self.isa = isa
-        self.namespace: dict[str, object] = {"GuestTrap": GuestTrap, "Halted": Halted, "Trap": Trap,
-                                             "jump_fault": _jump_fault, **HW_FUNCTIONS}
+        self.namespace = handler_namespace()
 
     def __missing__(self, key: tuple[int, bool, bool]) -> Callable:
         ins = self.isa.by_opcode[key[0]]
-        for no_base, static_target in _variants(ins):
+        for no_base, static_target in handler_variants(ins):
             source = handler_source(ins, no_base, static_target)
             exec(compile(source, f"<hw {ins.mnemonic}>", "exec"), self.namespace)
             self[ins.opcode, no_base, static_target] = self.namespace[f"make_{ins.mnemonic}"]
