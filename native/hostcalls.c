@@ -179,6 +179,23 @@ int64_t vm_get_byte(vm_host *h) {
     return h->in_data[h->in_pos++];
 }
 
+int64_t vm_host_write(vm_host *h, int64_t fd, const uint8_t *data, int64_t n) {
+    if (fd != 1 && fd != 2) return -1;
+    if (n > 0) stream_write(h, (int)fd, data, n);
+    return n;
+}
+
+int64_t vm_host_read(vm_host *h, uint8_t *buf, int64_t n) {
+    /* at most one read of the host's input: a line typed at a terminal is returned as it comes */
+    if (n <= 0 || !fill_input(h)) return 0;
+    int64_t avail = h->in_len - h->in_pos;
+    int64_t take = avail < n ? avail : n;
+    memcpy(buf, h->in_data + h->in_pos, (size_t)take);
+    h->in_pos += take;
+    h->in_consumed += take;
+    return take;
+}
+
 int64_t vm_format_float(double value, int64_t precision, char *out, int64_t cap) {
     if (precision < 0) precision = 0;
     if (precision > 17) precision = 17;

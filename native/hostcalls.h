@@ -34,6 +34,11 @@ void vm_put_byte(vm_host *host, int64_t value);
 void vm_put_int(vm_host *host, int64_t value);
 int64_t vm_get_byte(vm_host *host);
 
+/* A system call's write to fd 1 or 2 (-1 for another fd) and read of the input stream: the same
+ * buffers and input as the hypercalls. vm_host_read returns what one read gives, 0 at end of input. */
+int64_t vm_host_write(vm_host *host, int64_t fd, const uint8_t *data, int64_t n);
+int64_t vm_host_read(vm_host *host, uint8_t *buf, int64_t n);
+
 /* hypercall n with arguments r1, r2, r3 and f0, on guest memory mem[0 .. mem_size).
  * Addresses are guest addresses; buffers must lie wholly inside [0x1000, mem_size). */
 int64_t vm_hypercall(int64_t host, int64_t n, int64_t r1, int64_t r2, int64_t r3, double f0,

@@ -87,6 +87,16 @@ class Host:
             out.append(bytes(ffi.buffer(data[0], n)) if n else b"")
         return Captured(*out)
 
+    def write(self, fd: int, data: bytes) -> int:
+        """Write to the guest's stdout (1) or stderr (2) through the shared buffers: bytes taken, or -1."""
+        return lib.vm_host_write(self._ptr, fd, data, len(data))
+
+    def read(self, n: int) -> bytes:
+        """Up to n bytes of the guest's input, as one read gives them (b"" at its end)."""
+        buf = ffi.new("uint8_t[]", max(n, 1))
+        got = lib.vm_host_read(self._ptr, buf, n)
+        return bytes(ffi.buffer(buf, got))
+
     @property
     def hypercalls(self) -> int:
         return lib.vm_host_hypercalls(self._ptr)
