@@ -1,0 +1,196 @@
+"""RISC-V (RV64GC) Linux guest programs and their reference runs under qemu-riscv64.
+
+Shared by the reference tests, which check the test material against QEMU, and by the hw engine's
+RISC-V tests, which run the same files and compare: the programs of guest_programs/riscv64, the
+riscv-tests ISA tests built as static user programs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAMS_DIR = ROOT / "guest_programs" / "riscv64"
+ISA_ENV_DIR = Path(__file__).resolve().parent / "riscv64" / "env"
+
+QEMU = "qemu-riscv64"
+QEMU_PACKAGE = "qemu-user"
+CC = "riscv64-linux-gnu-gcc"
+CC_PACKAGE = "gcc-riscv64-linux-gnu"
+RUN_SECONDS = 60.0  # a reference run; the largest default-size program takes well under a second
+
+EM_RISCV = 243
+PT_INTERP = 3
+
+
+# -- tools -----------------------------------------------------------------------------------------------
+def require_qemu() -> str:
+    """The path of qemu-riscv64, or the calling test is skipped with the package that provides it."""
+    path = shutil.which(QEMU)
+    if path is None:
+        pytest.skip(f"{QEMU} not found: install Debian's {QEMU_PACKAGE} package")
+    return path
+
+
+def require_compiler() -> str:
+    """The path of the RISC-V cross compiler, or the calling test is skipped with its package."""
+    path = shutil.which(CC)
+    if path is None:
+        pytest.skip(f"{CC} not found: install Debian's {CC_PACKAGE} package")
+    return path
+
+
+def run_reference(path: Path, args: tuple[str, ...] | list[str] = (), stdin: bytes = b"") -> tuple[bytes, int]:
+    """Run a static RISC-V executable under qemu-riscv64: its standard output and exit status (the
+    negated signal number if a signal ended it, as subprocess reports it)."""
+    completed = subprocess.run([require_qemu(), str(path), *args], input=stdin, capture_output=True,
+                               timeout=RUN_SECONDS, check=False)
+    return completed.stdout, completed.returncode
+
+
+# -- guest_programs/riscv64 ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Program:
+    """One entry of programs.toml with what it is expected to do."""
+
+    name: str
+    path: Path
+    args: tuple[str, ...]
+    stdin: bytes
+    expected_stdout: bytes
+    expected_exit: int
+
+
+def guest_programs(directory: Path = PROGRAMS_DIR) -> list[Program]:
+    """Every program listed in the directory's programs.toml, its input and expected output read in."""
+    listing = directory / "programs.toml"
+    with listing.open("rb") as file:
+        entries = tomllib.load(file).get("program", [])
+    programs = []
+    for entry in entries:
+        unknown = set(entry) - {"name", "args", "stdin", "exit"}
+        if "name" not in entry or "exit" not in entry or unknown:
+            raise ValueError(f"{listing}: each [[program]] needs name and exit, and may have args and stdin; "
+                             f"got {sorted(entry)}")
+        name = entry["name"]
+        stdin_file = entry.get("stdin")
+        programs.append(Program(
+            name=name,
+            path=directory / name,
+            args=tuple(entry.get("args", ())),
+            stdin=(directory / stdin_file).read_bytes() if stdin_file else b"",
+            expected_stdout=(directory / f"{name}.out").read_bytes(),
+            expected_exit=entry["exit"],
+        ))
+    return programs
+
+
+@dataclass(frozen=True)
+class ElfSummary:
+    """The parts of an ELF header and program headers that say what kind of executable it is."""
+
+    elf_class: int  # 2: ELFCLASS64
+    machine: int  # e_machine; 243: RISC-V
+    segment_types: tuple[int, ...]
+
+    @property
+    def is_static_riscv64(self) -> bool:
+        return self.elf_class == 2 and self.machine == EM_RISCV and PT_INTERP not in self.segment_types
+
+
+def elf_summary(path: Path) -> ElfSummary:
+    """Read the ELF identification, e_machine and every program header's p_type (little-endian ELF64)."""
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF":
+        raise ValueError(f"{path}: not an ELF file")
+    elf_class = data[4]
+    machine = struct.unpack_from("<H", data, 18)[0]
+    if elf_class != 2:
+        return ElfSummary(elf_class, machine, ())
+    phoff = struct.unpack_from("<Q", data, 32)[0]
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    types = tuple(struct.unpack_from("<I", data, phoff + i * phentsize)[0] for i in range(phnum))
+    return ElfSummary(elf_class, machine, types)
+
+
+# -- riscv-tests ----------------------------------------------------------------------------------------------
+ISA_SUITES = ("rv64ui", "rv64um", "rv64ua", "rv64uf", "rv64ud", "rv64uc")
+# As riscv-tests' own Makefile builds them: rv64g, so a test of `add` runs the 32-bit instruction (rvc
+# turns compression on itself); -N puts text and data in one writable, executable segment, which
+# fence_i (runs code it stores in .data) and rvc (stores into data inside .text) need, as on bare metal.
+ISA_CFLAGS = ("-march=rv64g", "-mabi=lp64d", "-static", "-nostdlib", "-nostartfiles", "-mno-relax",
+              "-Wl,--no-relax", "-Wl,-N", "-Wl,--no-warn-rwx-segments")
+
+
+def third_party_dir() -> Path:
+    """$VM_THIRD_PARTY, else the folder shared/third_party beside the project's root."""
+    configured = os.environ.get("VM_THIRD_PARTY")
+    return Path(configured) if configured else ROOT.parent / "shared" / "third_party"
+
+
+def riscv_tests_dir() -> Path:
+    """The unmodified riscv-tests checkout, or the calling test is skipped saying where it was looked for."""
+    path = third_party_dir() / "riscv-tests"
+    if not (path / "isa" / "macros" / "scalar" / "test_macros.h").is_file():
+        pytest.skip(f"riscv-tests not found at {path}: put a checkout there or set VM_THIRD_PARTY")
+    return path
+
+
+def isa_test_names(riscv_tests: Path) -> list[str]:
+    """Every test of ISA_SUITES as SUITE-NAME, in the order of each suite's Makefrag list."""
+    names = []
+    for suite in ISA_SUITES:
+        makefrag = riscv_tests / "isa" / suite / "Makefrag"
+        found = re.search(rf"^{suite}_sc_tests\s*=((?:.*\\\n)*.*)$", makefrag.read_text(), re.MULTILINE)
+        if found is None:
+            raise ValueError(f"{makefrag}: no {suite}_sc_tests list")
+        names += [f"{suite}-{test}" for test in found.group(1).replace("\\", " ").split()]
+    return names
+
+
+def _isa_source(riscv_tests: Path, name: str) -> Path:
+    suite, test = name.split("-", 1)
+    return riscv_tests / "isa" / suite / f"{test}.S"
+
+
+def build_isa_tests(out_dir: Path, riscv_tests: Path | None = None) -> dict[str, Path]:
+    """Build every ISA test as a static user program in out_dir: name (like rv64ui-add) -> executable.
+
+    A build is kept while its inputs (source, both headers, flags, compiler) hash the same, so a second
+    call only hashes; the builds that are needed run in parallel."""
+    cc = require_compiler()
+    riscv_tests = riscv_tests or riscv_tests_dir()
+    macros = riscv_tests / "isa" / "macros" / "scalar"
+    common = hashlib.sha256()
+    for part in (cc.encode(), " ".join(ISA_CFLAGS).encode(), (ISA_ENV_DIR / "riscv_test.h").read_bytes(),
+                 (macros / "test_macros.h").read_bytes()):
+        common.update(hashlib.sha256(part).digest())
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def build(name: str) -> Path:
+        source = _isa_source(riscv_tests, name)
+        key = hashlib.sha256(common.digest() + source.read_bytes()).hexdigest()
+        executable, stamp = out_dir / name, out_dir / f"{name}.sha256"
+        if executable.exists() and stamp.exists() and stamp.read_text() == key:
+            return executable
+        completed = subprocess.run([cc, *ISA_CFLAGS, f"-I{ISA_ENV_DIR}", f"-I{macros}", "-o", str(executable),
+                                    str(source)], capture_output=True, text=True, check=False)
+        if completed.returncode != 0:
+            raise RuntimeError(f"{source}: the build failed:\n{completed.stderr}")
+        stamp.write_text(key)
+        return executable
+
+    names = isa_test_names(riscv_tests)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return dict(zip(names, pool.map(build, names), strict=True))
