@@ -11,9 +11,8 @@ from __future__ import annotations
 import ast
 
 from vm.isa.model import Instruction, Kind
-from vm.isa.semantics import FIXED_FLOAT, FIXED_INT, PURE_FUNCTIONS, SemanticsError
+from vm.isa.semantics import SemanticsError
 
-FLOAT_FUNCTIONS = {"fcanon", "fsqrt", "fmin", "fmax", "fma", "itof", "bits2f", "fload"}
 WRAPPING_OPS = (ast.Add, ast.Sub, ast.Mult)
 
 
@@ -25,6 +24,10 @@ class Lowering:
     def __init__(self, ins: Instruction) -> None:
         self.ins = ins
         self.kinds = {op.name: op.kind for op in ins.operands}
+        language = ins.semantics.language
+        self.fixed_int, self.fixed_float = language.fixed_int, language.fixed_float
+        self.pure_functions, self.float_functions = language.pure_functions, language.float_functions
+        self.constants = language.constants
         self.local_types: dict[str, str] = {}
         self.lines: list[str] = []
         self.depth = 0
@@ -109,7 +112,7 @@ class Lowering:
     def statement(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Assign):
             name = stmt.targets[0].id
-            if isinstance(stmt.value, ast.Call) and stmt.value.func.id not in PURE_FUNCTIONS:
+            if isinstance(stmt.value, ast.Call) and stmt.value.func.id not in self.pure_functions:
                 self.effect(stmt.value.func.id, stmt.value.args, self.assign_target(name, stmt.value))
             else:
                 self.assign(self.assign_target(name, stmt.value), self.expr(stmt.value))
@@ -149,12 +152,12 @@ class Lowering:
     def assign_target(self, name: str, value: ast.expr) -> str:
         """Where an assignment writes; refuses a value of the wrong type, which native code cannot hold."""
         value_type = self.type_of(value)
-        if self.kinds.get(name) is Kind.REG or name in FIXED_INT:
+        if self.kinds.get(name) is Kind.REG or name in self.fixed_int:
             if value_type == "float":
                 raise SemanticsError(f"{name} is an integer register but gets a float: convert with ftoi() or "
                                      "f2bits()")
             return self.register_target(name)
-        if self.kinds.get(name) is Kind.FREG or name in FIXED_FLOAT:
+        if self.kinds.get(name) is Kind.FREG or name in self.fixed_float:
             if value_type == "int":
                 raise SemanticsError(f"{name} is a float register but gets an integer: convert with itof() or "
                                      "bits2f()")
@@ -170,6 +173,8 @@ class Lowering:
         if isinstance(node, ast.Name):
             if node.id in self.local_types:
                 return self.local(node.id)
+            if node.id in self.constants:
+                return repr(self.constants[node.id])
             return self.operand(node.id)
         if isinstance(node, ast.Constant):
             return repr(node.value)
@@ -205,13 +210,13 @@ class Lowering:
         if isinstance(node, ast.Name):
             if node.id in self.local_types:
                 return self.local_types[node.id]
-            if self.kinds.get(node.id) in (Kind.FREG, Kind.FLIT) or node.id in FIXED_FLOAT:
+            if self.kinds.get(node.id) in (Kind.FREG, Kind.FLIT) or node.id in self.fixed_float:
                 return "float"
             return "int"
         if isinstance(node, ast.Constant):
             return "float" if isinstance(node.value, float) else "int"
         if isinstance(node, ast.Call):
-            return "float" if node.func.id in FLOAT_FUNCTIONS else "int"
+            return "float" if node.func.id in self.float_functions else "int"
         if isinstance(node, ast.BinOp):
             if isinstance(node.op, ast.Div):
                 return "float"

@@ -16,7 +16,7 @@ them to its own code (CPython's instruction DSL works the same way). The languag
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vm.isa.traps import Trap
 
@@ -73,6 +73,24 @@ FIXED_INT = {f"r{i}": i for i in range(16)} | {"sp": 15}
 FIXED_FLOAT = {f"f{i}": i for i in range(16)}
 CONTROL_EFFECTS = ("goto", "halt", "trap")
 MEMORY_SIZES = (1, 2, 4, 8)
+FLOAT_FUNCTIONS = frozenset({"fcanon", "fsqrt", "fmin", "fmax", "fma", "itof", "bits2f", "fload"})
+
+
+@dataclass(frozen=True)
+class Language:
+    """What one architecture's semantics may name: the statement syntax is shared, the vocabulary is
+    the architecture's (its fixed registers, functions, effects and named constants)."""
+
+    name: str
+    pure_functions: dict[str, tuple[int, str]]
+    effects: dict[str, tuple[int, bool, str]]
+    fixed_int: dict[str, int]
+    fixed_float: dict[str, int]
+    float_functions: frozenset[str] = frozenset()  # calls whose value is a float (the rest are integers)
+    constants: dict[str, int] = field(default_factory=dict)  # names that read as integer constants
+
+
+VM64 = Language("vm64", PURE_FUNCTIONS, EFFECTS, FIXED_INT, FIXED_FLOAT, FLOAT_FUNCTIONS)
 
 
 def memory_access(name: str, args: list[ast.expr]) -> tuple[int, bool] | None:
@@ -92,6 +110,7 @@ class Semantics:
     tree: ast.Module
     effects: frozenset[str]  # the effect names used
     assigned: frozenset[str]  # the names it assigns: operands, fixed registers and its own locals
+    language: Language = VM64
 
     @property
     def exits_to_monitor(self) -> bool:
@@ -125,7 +144,7 @@ def _call_name(node: ast.AST) -> str | None:
     return None
 
 
-def parse_semantics(source: str, operands: list[str]) -> Semantics:
+def parse_semantics(source: str, operands: list[str], language: Language = VM64) -> Semantics:
     """Parse and check semantics text against the instruction's operand names."""
     text = source.strip()
     try:
@@ -134,7 +153,7 @@ def parse_semantics(source: str, operands: list[str]) -> Semantics:
         raise SemanticsError(f"line {e.lineno}: {e.msg}") from None
     if not tree.body:
         tree = ast.parse("pass")
-    checker = _Checker(operands)
+    checker = _Checker(operands, language)
     checker.block(tree.body)
     return Semantics(
         source=text,
@@ -142,15 +161,20 @@ def parse_semantics(source: str, operands: list[str]) -> Semantics:
         effects=frozenset(checker.effects),
         assigned=frozenset(node.id for node in ast.walk(tree)
                            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)),
+        language=language,
     )
 
 
 class _Checker:
     """Walks the syntax tree and rejects anything outside the language, with a reason."""
 
-    def __init__(self, operands: list[str]) -> None:
+    def __init__(self, operands: list[str], language: Language) -> None:
         self.operands = set(operands)
-        self.readable = set(operands) | set(FIXED_INT) | set(FIXED_FLOAT) | {"pc", "next_pc"}
+        self.language = language
+        self.fixed = set(language.fixed_int) | set(language.fixed_float)
+        self.pure = language.pure_functions
+        self.effects_known = language.effects
+        self.readable = set(operands) | self.fixed | set(language.constants) | {"pc", "next_pc"}
         if "mem" in operands:
             self.readable.add("addr")
         self.effects: set[str] = set()
@@ -190,7 +214,7 @@ class _Checker:
             self.for_loop(stmt)
         elif isinstance(stmt, ast.Expr):
             name = _call_name(stmt.value)
-            if name not in EFFECTS or EFFECTS[name][1]:
+            if name not in self.effects_known or self.effects_known[name][1]:
                 self.fail(stmt, "a statement on its own must be an effect such as store(...) or goto(...)")
             self.effect(stmt.value)
         elif not isinstance(stmt, ast.Pass):
@@ -202,7 +226,7 @@ class _Checker:
         for arg in stmt.iter.args:
             self.expression(arg)
         name = stmt.target.id
-        if name in self.operands or name in FIXED_INT or name in FIXED_FLOAT or name in SPECIAL_NAMES:
+        if name in self.operands or name in self.fixed or name in SPECIAL_NAMES:
             self.fail(stmt, f"the loop variable {name!r} must be a temporary, not an operand or register")
         self.assign_target(stmt, name)
         self.loop_body(stmt)
@@ -211,14 +235,14 @@ class _Checker:
         """Loops compute values; effects (memory, jumps, traps, I/O) stay outside them, where every
         engine can stop the instruction precisely."""
         for node in ast.walk(ast.Module(body=loop.body, type_ignores=[])):
-            if isinstance(node, ast.Call) and _call_name(node) in EFFECTS:
+            if isinstance(node, ast.Call) and _call_name(node) in self.effects_known:
                 self.fail(node, f"{_call_name(node)}() inside a loop: compute in the loop, act after it")
         self.block(loop.body)
 
     def assignment(self, stmt: ast.stmt, target: str, value: ast.expr) -> None:
         name = _call_name(value)
-        if name in EFFECTS:
-            if not EFFECTS[name][1]:
+        if name in self.effects_known:
+            if not self.effects_known[name][1]:
                 self.fail(stmt, f"{name}() has no value")
             self.effect(value)
         else:
@@ -230,14 +254,15 @@ class _Checker:
         if target in self.operands:
             if not target.startswith(("r", "f")):
                 self.fail(stmt, f"operand {target!r} is not a register and cannot be assigned")
-        elif target in SPECIAL_NAMES or target in PURE_FUNCTIONS or target in EFFECTS:
+        elif (target in SPECIAL_NAMES or target in self.pure or target in self.effects_known
+              or target in self.language.constants):
             self.fail(stmt, f"{target!r} cannot be assigned")
-        elif target not in FIXED_INT and target not in FIXED_FLOAT:
+        elif target not in self.fixed:
             self.readable.add(target)
 
     def effect(self, call: ast.Call) -> None:
         name = call.func.id
-        nargs = EFFECTS[name][0]
+        nargs = self.effects_known[name][0]
         if len(call.args) != nargs or call.keywords:
             self.fail(call, f"{name}() takes {nargs} argument(s)")
         self.effects.add(name)
@@ -258,16 +283,16 @@ class _Checker:
     def expression(self, node: ast.expr) -> None:
         for sub in ast.walk(node):
             if isinstance(sub, ast.Name):
-                if sub.id not in self.readable and sub.id not in PURE_FUNCTIONS:
+                if sub.id not in self.readable and sub.id not in self.pure:
                     self.fail(sub, f"unknown name {sub.id!r}")
             elif isinstance(sub, ast.Call):
                 name = _call_name(sub)
-                if name in EFFECTS:
+                if name in self.effects_known:
                     self.fail(sub, f"{name}() is an effect: use it as a statement of its own")
-                if name not in PURE_FUNCTIONS:
-                    self.fail(sub, f"unknown function {name!r}; known: {', '.join(PURE_FUNCTIONS)}")
-                if len(sub.args) != PURE_FUNCTIONS[name][0] or sub.keywords:
-                    self.fail(sub, f"{name}() takes {PURE_FUNCTIONS[name][0]} argument(s)")
+                if name not in self.pure:
+                    self.fail(sub, f"unknown function {name!r}; known: {', '.join(self.pure)}")
+                if len(sub.args) != self.pure[name][0] or sub.keywords:
+                    self.fail(sub, f"{name}() takes {self.pure[name][0]} argument(s)")
             elif isinstance(sub, ast.Constant):
                 if not isinstance(sub.value, int | float) or isinstance(sub.value, bool):
                     self.fail(sub, "constants are integers or floats")

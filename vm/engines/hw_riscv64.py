@@ -1,0 +1,397 @@
+"""hw for RISC-V: a virtual RV64GC CPU in Python that fetches and decodes every instruction from guest
+memory, so it runs any code the guest has, loaded or written at run time.
+
+As vm64's hw does, each instruction's semantics are lowered once into a handler factory (Python source,
+exec'd); the first fetch at an address decodes the 16- or 32-bit word there and makes a closure for
+it; the closures are cached by address. A page that holds decoded code is marked in the address
+space, and a store there (from the guest or a system call) drops the page's closures, so rewritten
+code takes effect at its next fetch.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from collections.abc import Callable
+
+from vm.address_space import CODE, PAGE_SHIFT, READ, WRITE, AddressSpace, MemoryFault
+from vm.arch.riscv64.isa import RiscvIsa, instruction_length, riscv64_isa
+from vm.arch.riscv64.model import FP_OPERATIONS, OperandKind, RvInstruction
+from vm.arch.riscv64.registers import X_ZERO_SINK
+from vm.engines.hw import HW_FUNCTIONS, HwLowering
+from vm.isa import DEFAULT_FUEL, Trap
+from vm.isa.semantics import memory_access
+from vm.machine import GuestTrap, Halted, Outcome
+from vm.monitor.host import ffi, lib
+
+M64 = (1 << 64) - 1
+_VIEW = {(1, 1): "b", (1, 0): "B", (2, 1): "h", (2, 0): "H", (4, 1): "i", (4, 0): "I", (8, 1): "q", (8, 0): "q"}
+_STORE_VIEW = {1: "B", 2: "H", 4: "I", 8: "q"}
+_SHIFT = {1: 0, 2: 1, 4: 2, 8: 3}
+_COUNTERS = (0xC00, 0xC02)  # cycle and instret: reading one needs the exact count of retired instructions
+_TIME = 0xC01
+_OPERAND_ARGS = ("RD", "RS1", "RS2", "RS3", "FD", "FS1", "FS2", "FS3", "IMM", "SHAMT", "UIMM", "OFFSET", "CSR", "RM")
+FACTORY_ARGS = ", ".join(_OPERAND_ARGS) + (", PC, NPC, TGT, X, F, mb, mB, mh, mH, mi, mI, mq, perm, B1, B2, B4, B8, "
+                                           "load_slow, store_slow, syscall, csr_read, csr_write, fp, fcsr, lr, sc")
+
+
+def _mulh(a: int, b: int) -> int:
+    return (a * b) >> 64
+
+
+def _mulhu(a: int, b: int) -> int:
+    p = ((a & M64) * (b & M64)) >> 64
+    return p - (1 << 64) if p >> 63 else p
+
+
+def _mulhsu(a: int, b: int) -> int:
+    return (a * (b & M64)) >> 64  # the floor of a product below 2^127 in size: already a signed 64-bit value
+
+
+def _udiv(a: int, b: int) -> int:
+    q = (a & M64) // (b & M64)
+    return q - (1 << 64) if q >> 63 else q
+
+
+def _urem(a: int, b: int) -> int:
+    r = (a & M64) % (b & M64)
+    return r - (1 << 64) if r >> 63 else r
+
+
+_INLINE = {
+    "sext32": "((({0}) + 2147483648 & 4294967295) - 2147483648)",
+    "zext32": "(({0}) & 4294967295)",
+}
+_FUNCTIONS = {"_mulh": _mulh, "_mulhu": _mulhu, "_mulhsu": _mulhsu, "_udiv": _udiv, "_urem": _urem}
+
+
+class RiscvLowering(HwLowering):
+    """Semantics to the body of a CPython handler closure over RISC-V's registers and address space.
+
+    The statements, expressions and wrapping arithmetic are vm64's hw lowering; what differs is where
+    operands live (X and F lists, decode-time constants) and the effects (paged memory, system calls,
+    CSRs, the C floating-point library)."""
+
+    def __init__(self, ins: RvInstruction) -> None:
+        super().__init__(ins, no_base=False, static_target=True)
+        self.kinds = {op.name: op.lowering_kind for op in ins.operands}
+        self.rv_kinds = {op.name: op.kind for op in ins.operands}
+
+    def operand(self, name: str) -> str:
+        kind = self.rv_kinds.get(name)
+        if kind is OperandKind.X:
+            return f"X[{name.upper()}]"
+        if kind is OperandKind.F:
+            return f"F[{name.upper()}]"
+        if kind is not None:
+            return name.upper()
+        return {"pc": "PC", "next_pc": "NPC"}[name]
+
+    def pure(self, name: str, args: list[str]) -> str:
+        if name in _INLINE:
+            return _INLINE[name].format(*args)
+        if f"_{name}" in _FUNCTIONS:
+            return f"_{name}({', '.join(args)})"
+        return super().pure(name, args)
+
+    def effect(self, name: str, args: list[ast.expr], target: str | None) -> None:
+        access = memory_access(name, args)
+        if access is not None:
+            self._memory(name, args, target, access[0])
+        elif name == "goto":
+            if _is_pc_relative(args[0]):
+                self.emit("return TGT")
+            else:
+                self.emit(f"return {self.expr(args[0])}")
+        elif name == "trap":
+            self.emit(f"raise GuestTrap(Trap.{args[0].id})")
+        elif name == "syscall":
+            self.emit("syscall(X)")
+        elif name == "csr_read":
+            self.emit(f"{target} = csr_read({self.expr(args[0])})")
+        elif name == "csr_write":
+            self.emit(f"csr_write({self.expr(args[0])}, {self.expr(args[1])})")
+        elif name == "fp":
+            self._fp(args, target)
+        elif name == "load_reserved":
+            self.emit(f"{target} = lr({self.expr(args[0])}, {args[1].value})")
+        elif name == "store_conditional":
+            self.emit(f"{target} = sc({self.expr(args[0])}, {args[1].value}, {self.expr(args[2])})")
+        else:
+            raise ValueError(f"no RISC-V hw lowering for effect {name}")
+
+    def _memory(self, name: str, args: list[ast.expr], target: str | None, size: int) -> None:
+        """The common access inline: in the space, aligned, on a page that allows it; anything else
+        (misaligned, across pages, a fault, a page of decoded code) goes through the slow path."""
+        addr = self.temp()
+        self.emit(f"{addr} = {self.expr(args[0])}")
+        if name == "load":
+            signed = args[2].value
+            self.emit(f"if {addr} & B{size} or not perm[{addr} >> {PAGE_SHIFT}] & {READ}:")
+            self.emit(f"    {target} = load_slow({addr}, {size}, {signed})")
+            self.emit("else:")
+            self.emit(f"    {target} = m{_VIEW[size, signed]}[{addr} >> {_SHIFT[size]}]")
+        else:
+            value = self.expr(args[2])
+            if size < 8:
+                value = f"({value}) & {(1 << 8 * size) - 1}"
+            self.emit(f"if {addr} & B{size} or perm[{addr} >> {PAGE_SHIFT}] & {WRITE | CODE} != {WRITE}:")
+            self.emit(f"    store_slow({addr}, {size}, {value})")
+            self.emit("else:")
+            self.emit(f"    m{_STORE_VIEW[size]}[{addr} >> {_SHIFT[size]}] = {value}")
+
+    def _fp(self, args: list[ast.expr], target: str) -> None:
+        op = getattr(lib, "VM_RV_FP_" + args[0].id)
+        fmt, a, b, c = (self.expr(x) for x in args[1:5])
+        rm = args[5]
+        if isinstance(rm, ast.Name) and rm.id == "rm":  # the instruction's field: 7 is frm, read now
+            mode = self.temp()
+            self.emit(f"{mode} = RM if RM != 7 else fcsr[1]")
+            self.emit(f"if {mode} > 4: raise GuestTrap(Trap.ILLEGAL, f'rounding mode {{{mode}}} in frm')")
+        else:
+            mode = self.expr(rm)
+        self.emit(f"{target} = fp({op}, {fmt}, {a}, {b}, {c}, {mode}, fcsr)")
+
+
+def _is_pc_relative(node: ast.expr) -> bool:
+    """`pc + offset`: a target known when the instruction is decoded."""
+    return (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and isinstance(node.left, ast.Name)
+            and node.left.id == "pc" and isinstance(node.right, ast.Name) and node.right.id == "offset")
+
+
+def handler_source(ins: RvInstruction) -> str:
+    """The Python source of one instruction's handler factory (shown by tests and tools).
+    A handler returns the address of the next instruction."""
+    body = RiscvLowering(ins).lower()
+    name = ins.mnemonic.replace(".", "_")
+    lines = [f"def make_{name}({FACTORY_ARGS}):", f"    def do_{name}():"]
+    lines += ["        " + line for line in body]
+    lines += ["        return NPC", f"    return do_{name}"]
+    return "\n".join(lines) + "\n"
+
+
+_NAMESPACE = {"GuestTrap": GuestTrap, "Trap": Trap, **HW_FUNCTIONS, **_FUNCTIONS}
+_FACTORIES: dict[str, Callable] = {}
+
+
+def _factory(ins: RvInstruction) -> Callable:
+    made = _FACTORIES.get(ins.mnemonic)
+    if made is None:
+        exec(compile(handler_source(ins), f"<hw {ins.mnemonic}>", "exec"), _NAMESPACE)
+        made = _FACTORIES[ins.mnemonic] = _NAMESPACE["make_" + ins.mnemonic.replace(".", "_")]
+    return made
+
+
+class _NeedsCount(Exception):
+    """Raised in place of an instruction that reads the retired-instruction count: the run loop knows
+    the count only between chunks, so it performs that instruction itself."""
+
+
+def _needs_count() -> int:
+    raise _NeedsCount
+
+
+class RiscvMachine:
+    """The state of one RISC-V hart in user mode: registers, fcsr, pc, the count of retired
+    instructions and the address space. x has 33 entries: x[32] takes the writes to x0."""
+
+    def __init__(self, space: AddressSpace, pc: int, sp: int) -> None:
+        self.space = space
+        self.x = [0] * (X_ZERO_SINK + 1)
+        self.x[2] = sp
+        self.f = [0] * 32
+        self.fflags = 0
+        self.frm = 0
+        self.pc = pc
+        self.retired = 0
+        self.reservation: tuple[int, int, int] | None = None  # (address, size, value loaded)
+
+
+class _Handlers(dict):
+    def __init__(self, cpu: RiscvCpu) -> None:
+        super().__init__()
+        self.cpu = cpu
+
+    def __missing__(self, pc: int) -> Callable[[], int]:
+        return self.cpu.install(pc)
+
+
+class RiscvCpu:
+    """Runs a RISC-V machine instruction by instruction; `syscall` is the monitor's system calls."""
+
+    CHUNK = 1 << 22
+
+    def __init__(self, machine: RiscvMachine, syscall: Callable[[list[int]], None],
+                 isa: RiscvIsa | None = None) -> None:
+        self.machine = machine
+        self.isa = isa or riscv64_isa()
+        self.syscall = syscall
+        space = self.space = machine.space
+        self.handlers = _Handlers(self)
+        self.counted: dict[int, Callable[[], int]] = {}  # pc -> the real handler of a counter read
+        self.page_pcs: dict[int, set[int]] = {}  # page -> the decoded pcs on it
+        self.decoded: dict[tuple[int, int], tuple[RvInstruction, dict[str, int]] | None] = {}
+        self.fcsr = ffi.new("int32_t[2]")  # fflags, frm: the C library accrues flags in place
+        mem = memoryview(space.mem)
+        self.views = {code: mem.cast(code) for code in "bBhHiIq"}
+        self.bad = {size: -space.size | (size - 1) for size in (1, 2, 4, 8)}
+        space.code_changed = self.code_changed
+
+    # -- decoding ------------------------------------------------------------------------------------
+    def fetch(self, pc: int) -> tuple[int, int]:
+        """The instruction word at pc and its size; traps as the fetch would."""
+        space = self.space
+        if pc & 1:
+            raise GuestTrap(Trap.MISALIGNED, f"fetch from {pc & M64:#x}")
+        if not space.fetch_ok(pc, 2):
+            raise GuestTrap(Trap.MEMFAULT, f"fetch from {pc & M64:#x}: {self._fetch_problem(pc)}")
+        mem = space.mem
+        word = mem[pc] | mem[pc + 1] << 8
+        size = instruction_length(word)
+        if size == 4:
+            if not space.fetch_ok(pc + 2, 2):
+                raise GuestTrap(Trap.MEMFAULT, f"fetch from {pc + 2:#x}: {self._fetch_problem(pc + 2)}")
+            word |= (mem[pc + 2] | mem[pc + 3] << 8) << 16
+        return word, size
+
+    def _fetch_problem(self, addr: int) -> str:
+        try:
+            self.space.read(addr, 1)
+        except MemoryFault as fault:
+            return str(fault.args[0]) if fault.args else "not mapped"
+        return "page is not executable"
+
+    def decode(self, pc: int) -> tuple[RvInstruction, dict[str, int]]:
+        word, size = self.fetch(pc)
+        key = (word, size)
+        found = self.decoded.get(key, False)
+        if found is False:
+            found = self.decoded[key] = self.isa.decode(word, size)
+        if found is None:
+            bits = f"{word:#010x}" if size == 4 else f"{word:#06x}"
+            raise GuestTrap(Trap.ILLEGAL, f"{bits} is not an RV64GC instruction")
+        return found
+
+    def install(self, pc: int) -> Callable[[], int]:
+        ins, values = self.decode(pc)
+        args = dict.fromkeys(_OPERAND_ARGS, 0)
+        for name, value in values.items():
+            args[name.upper()] = value
+        for op in ins.operands:  # a write to x0 goes to the sink; a read of x0 reads 0
+            if op.kind is OperandKind.X and op.name == "rd" and args["RD"] == 0:
+                args["RD"] = X_ZERO_SINK
+        npc = pc + ins.size
+        tgt = (pc + args["OFFSET"]) & M64
+        tgt = tgt - (1 << 64) if tgt >> 63 else tgt
+        v, b, m = self.views, self.bad, self.machine
+        handler = _factory(ins)(
+            *args.values(), pc, npc, tgt, m.x, m.f, v["b"], v["B"], v["h"], v["H"], v["i"], v["I"], v["q"],
+            self.space.perm, b[1], b[2], b[4], b[8], self.load_slow, self.space.store, self.syscall,
+            self.csr_read, self.csr_write, lib.vm_rv_fp, self.fcsr, self.load_reserved, self.store_conditional)
+        for page in {pc >> PAGE_SHIFT, (npc - 1) >> PAGE_SHIFT}:
+            self.space.perm[page] |= CODE
+            self.page_pcs.setdefault(page, set()).add(pc)
+        if "csr" in values and values["csr"] in _COUNTERS:
+            self.counted[pc] = handler
+            handler = _needs_count
+        self.handlers[pc] = handler
+        return handler
+
+    def code_changed(self, lo: int, hi: int) -> None:
+        """Pages in [lo, hi) that held decoded code were written or remapped: decode them again."""
+        for page in range(lo >> PAGE_SHIFT, ((hi - 1) >> PAGE_SHIFT) + 1):
+            for pc in self.page_pcs.pop(page, ()):
+                self.handlers.pop(pc, None)
+                self.counted.pop(pc, None)
+            self.space.perm[page] &= ~CODE
+
+    # -- what handlers call ------------------------------------------------------------------------
+    def load_slow(self, addr: int, size: int, signed: int) -> int:
+        return self.space.load(addr, size, bool(signed))
+
+    def csr_read(self, csr: int) -> int:
+        if csr == 0x001:
+            return self.fcsr[0] & 0x1F
+        if csr == 0x002:
+            return self.fcsr[1] & 7
+        if csr == 0x003:
+            return (self.fcsr[1] & 7) << 5 | self.fcsr[0] & 0x1F
+        if csr in _COUNTERS:
+            return self.machine.retired
+        if csr == _TIME:
+            return time.monotonic_ns() // 100  # a 10 MHz timebase, as QEMU's virt board has
+        raise GuestTrap(Trap.ILLEGAL, f"CSR {csr:#05x} is not accessible in user mode")
+
+    def csr_write(self, csr: int, value: int) -> None:
+        if csr == 0x001:
+            self.fcsr[0] = value & 0x1F
+        elif csr == 0x002:
+            self.fcsr[1] = value & 7
+        elif csr == 0x003:
+            self.fcsr[0], self.fcsr[1] = value & 0x1F, value >> 5 & 7
+        elif csr in _COUNTERS or csr == _TIME:
+            raise GuestTrap(Trap.ILLEGAL, f"CSR {csr:#05x} is read-only")
+        else:
+            raise GuestTrap(Trap.ILLEGAL, f"CSR {csr:#05x} is not accessible in user mode")
+
+    def load_reserved(self, addr: int, size: int) -> int:
+        value = self.space.load(addr, size, True)
+        self.machine.reservation = (addr, size, value)
+        return value
+
+    def store_conditional(self, addr: int, size: int, value: int) -> int:
+        """Succeeds while the reservation holds and memory still has the value loaded (as QEMU decides)."""
+        held, self.machine.reservation = self.machine.reservation, None
+        if held is None or held[:2] != (addr, size) or self.space.load(addr, size, True) != held[2]:
+            return 1
+        self.space.store(addr, size, value)
+        return 0
+
+    # -- running -----------------------------------------------------------------------------------
+    def run(self, fuel: int | None) -> Outcome | None:
+        """Run until a stop, or until `fuel` (by default DEFAULT_FUEL) instructions retired (then None)."""
+        machine = self.machine
+        self.fcsr[0], self.fcsr[1] = machine.fflags, machine.frm
+        try:
+            return self._run(DEFAULT_FUEL if fuel is None else fuel)
+        finally:
+            machine.fflags, machine.frm = self.fcsr[0], self.fcsr[1]
+
+    def _run(self, remaining: int) -> Outcome | None:
+        machine = self.machine
+        handlers = self.handlers
+        pc = machine.pc
+        while True:
+            chunk = min(remaining, self.CHUNK)
+            if chunk == 0:
+                machine.pc = pc
+                return None
+            done = 0
+            try:
+                for done in range(chunk):  # noqa: B007 - `done` counts retired instructions on exit
+                    pc = handlers[pc]()
+                done = chunk
+            except _NeedsCount:
+                machine.retired += done
+                try:
+                    pc = self.counted[pc]()
+                except GuestTrap as trap:
+                    return self._stopped(None, trap.trap, pc, trap.detail)
+                machine.retired += 1
+                done += 1
+            except GuestTrap as trap:
+                machine.retired += done
+                return self._stopped(None, trap.trap, pc, trap.detail)
+            except MemoryFault as fault:
+                machine.retired += done
+                return self._stopped(None, Trap.MEMFAULT, pc, str(fault))
+            except Halted as halt:
+                machine.retired += done + 1
+                return self._stopped(halt.status, None, pc)
+            else:
+                machine.retired += done
+            remaining -= done
+
+    def _stopped(self, status: int | None, trap: Trap | None, pc: int, detail: str = "") -> Outcome:
+        self.machine.pc = pc
+        return Outcome(status, trap, pc, self.machine.retired, detail)
