@@ -128,6 +128,13 @@ class AddressSpace:
         for page in pages:
             self.perm[page] = (self.perm[page] & CODE) | MAPPED | (prot & PROT_BITS)
 
+    def discard(self, addr: int, length: int) -> None:
+        """Zero the pages of [addr, addr+length), keeping their mapping and permissions (MADV_DONTNEED)."""
+        pages = self._pages(addr, length)
+        if self._has_code(pages):
+            self._drop_code(pages)
+        self._zero(pages)
+
     def find_free(self, length: int, below: int, above: int = 0) -> int:
         """The highest page-aligned address a with [a, a+length) unmapped, within [above, below)."""
         count = page_up(length) >> PAGE_SHIFT
@@ -142,6 +149,12 @@ class AddressSpace:
     def is_mapped(self, addr: int, length: int, prot: int) -> bool:
         """Is every page of [addr, addr+length) mapped with all the bits of `prot`?"""
         return self._all_pages(addr, length, MAPPED | prot)
+
+    def is_unmapped(self, addr: int, length: int) -> bool:
+        """Is every page of [addr, addr+length) inside the space and unmapped?"""
+        if addr < 0 or length <= 0 or addr + length > self.size:
+            return False
+        return not any(self.perm[addr >> PAGE_SHIFT : (addr + length - 1 >> PAGE_SHIFT) + 1])
 
     def _all_pages(self, addr: int, length: int, want: int) -> bool:
         if addr < 0 or length <= 0 or addr + length > self.size:

@@ -43,6 +43,7 @@ class Segment:
     memsz: int
     data: bytes
     flags: int  # PF_R | PF_W | PF_X
+    offset: int  # where data starts in the file: the loader finds the program headers through it
 
     @property
     def end(self) -> int:
@@ -105,14 +106,7 @@ def read_executable(path: str | Path) -> ElfProgram:
     if header.e_type not in ("ET_EXEC", "ET_DYN"):
         kind = {"ET_REL": "a relocatable object (.o): link it", "ET_CORE": "a core dump"}.get(header.e_type)
         raise ElfError(path, f"not an executable: {kind or header.e_type}")
-    for what, offset, count, size in (
-        ("program header table", header.e_phoff, header.e_phnum, header.e_phentsize),
-        ("section header table", header.e_shoff, header.e_shnum, header.e_shentsize),
-    ):
-        if count and offset + count * size > len(data):
-            end = offset + count * size
-            raise ElfError(path, f"truncated: the {what} ends at byte {end}, past the file's {len(data)}")
-
+    _check_table(path, data, "program header table", header.e_phoff, header.e_phnum, header.e_phentsize)
     segments = []
     for index, segment in enumerate(elf.iter_segments()):
         ph = segment.header
@@ -129,9 +123,10 @@ def read_executable(path: str | Path) -> ElfProgram:
         if ph.p_filesz > ph.p_memsz:
             raise ElfError(path, f"segment {index} has more file bytes ({ph.p_filesz}) than memory ({ph.p_memsz})")
         if ph.p_memsz:
-            segments.append(Segment(ph.p_vaddr, ph.p_memsz, data[ph.p_offset : ph.p_offset + ph.p_filesz], ph.p_flags))
+            segments.append(Segment(ph.p_vaddr, ph.p_memsz, data[ph.p_offset : end], ph.p_flags, ph.p_offset))
     if not segments:
         raise ElfError(path, "no loadable (PT_LOAD) segment")
+    _check_table(path, data, "section header table", header.e_shoff, header.e_shnum, header.e_shentsize)
     segments.sort(key=lambda s: s.vaddr)
     for lower, upper in zip(segments, segments[1:], strict=False):
         if upper.vaddr < lower.end:
@@ -152,6 +147,11 @@ def read_executable(path: str | Path) -> ElfProgram:
         phnum=header.e_phnum,
         symbols=_function_symbols(elf),
     )
+
+
+def _check_table(path: str | Path, data: bytes, what: str, offset: int, count: int, size: int) -> None:
+    if count and offset + count * size > len(data):
+        raise ElfError(path, f"truncated: the {what} ends at byte {offset + count * size}, past the file's {len(data)}")
 
 
 def _function_symbols(elf: ELFFile) -> tuple[Symbol, ...]:

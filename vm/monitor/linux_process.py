@@ -1,0 +1,148 @@
+"""A new Linux process for a static riscv64 executable: its address space and initial stack, as execve makes them.
+
+Layout, low to high: the program's segments (a static-pie one at PIE_BASE), the heap from the page after
+them, free space that mmap fills top-down, and the 8 MiB stack at the top. The address space is sized
+so that everything the program may map, `mem_limit` bytes in all, fits above the program.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+
+from vm.address_space import EXEC, PAGE, READ, WRITE, AddressSpace, OutOfMemory, page_up
+from vm.elf import PF_R, PF_W, PF_X, ElfError, ElfProgram
+
+MIN_ADDRESS = 0x10000  # Linux's mmap_min_addr: the pages below stay unmapped, so a NULL dereference faults
+PIE_BASE = 0x100000
+STACK_SIZE = 8 << 20
+ARG_MAX = STACK_SIZE // 4  # Linux's limit on argument and environment strings: a quarter of the stack
+
+# riscv64's AT_HWCAP: one bit per single-letter extension, bit (letter - 'a'), for RV64IMAFDC
+HWCAP = sum(1 << (ord(letter) - ord("a")) for letter in "imafdc")
+CLOCK_TICKS = 100
+GUEST_UID = GUEST_GID = 1000  # the same on every host, as the rest of the guest's view
+
+AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
+AT_UID, AT_EUID, AT_GID, AT_EGID, AT_HWCAP, AT_CLKTCK, AT_SECURE, AT_RANDOM, AT_EXECFN = (
+    11, 12, 13, 14, 16, 17, 23, 25, 31,
+)  # fmt: skip
+
+
+@dataclass
+class Process:
+    """A loaded program ready for its first instruction: pc = entry, sp = sp, a0..a7 = 0."""
+
+    space: AddressSpace
+    entry: int
+    sp: int
+    brk_start: int
+    program: ElfProgram
+    load_base: int  # added to the program's addresses (0 unless it is position-independent)
+    stack_low: int  # the lowest stack address; mmap places mappings below it
+    execfn: bytes  # the path the program was started by, as the guest sees it (AT_EXECFN)
+
+
+def _prot(flags: int) -> int:
+    return (READ if flags & PF_R else 0) | (WRITE if flags & PF_W else 0) | (EXEC if flags & PF_X else 0)
+
+
+def new_process(
+    program: ElfProgram, argv: list[bytes], env: list[bytes], mem_limit: int, random: bytes | None = None
+) -> Process:
+    """Map the program, its heap start and stack, and lay out argc, argv, envp and auxv as Linux does for riscv64."""
+    for s in [*argv, *env]:
+        if b"\0" in s:
+            raise ValueError(f"an argument or environment string holds a NUL byte: {s!r}")
+    base = PIE_BASE - (program.low & -PAGE) if program.pie else 0
+    if program.low + base < MIN_ADDRESS:
+        raise ElfError(program.path, f"a segment starts at {program.low:#x}, below {MIN_ADDRESS:#x}: link it higher")
+    brk_start = page_up(program.high + base)
+    segment_bytes = sum(page_up(s.end) - (s.vaddr & -PAGE) for s in program.segments)
+    if segment_bytes + STACK_SIZE > mem_limit:
+        raise ElfError(
+            program.path,
+            f"its segments ({segment_bytes} bytes) and the {STACK_SIZE >> 20} MiB stack do not fit "
+            f"the memory limit of {mem_limit} bytes: give more memory",
+        )
+    space = AddressSpace(page_up(brk_start + mem_limit), mem_limit)
+
+    # Pages two segments share get both segments' permissions, as a page table can hold only one entry.
+    page_prot: dict[int, int] = {}
+    for s in program.segments:
+        for page in range((s.vaddr + base) & -PAGE, page_up(s.end + base), PAGE):
+            page_prot[page] = page_prot.get(page, 0) | _prot(s.flags)
+    try:
+        for page, prot in sorted(page_prot.items()):
+            space.map(page, PAGE, prot)
+        for s in program.segments:
+            space.poke(s.vaddr + base, s.data)  # bss is the rest of the segment: fresh pages are zeros
+    except OutOfMemory as e:
+        raise ElfError(program.path, f"its segments do not fit the address space ({e})") from None
+
+    stack_low = space.size - STACK_SIZE
+    space.map(stack_low, STACK_SIZE, READ | WRITE)
+    execfn = os.fsencode(program.path)
+    sp = _initial_stack(space, program, base, argv, env, execfn, random if random is not None else os.urandom(16))
+    return Process(space, program.entry + base, sp, brk_start, program, base, stack_low, execfn)
+
+
+def _phdr_address(program: ElfProgram, base: int) -> int:
+    """Where the program header table is in memory: glibc's static start finds PT_TLS through AT_PHDR."""
+    table_end = program.phoff + program.phnum * program.phentsize
+    for s in program.segments:
+        if s.offset <= program.phoff and table_end <= s.offset + len(s.data):
+            return s.vaddr + base + program.phoff - s.offset
+    raise ElfError(program.path, "the program header table is in no loaded segment (AT_PHDR would point nowhere)")
+
+
+def _initial_stack(
+    space: AddressSpace,
+    program: ElfProgram,
+    base: int,
+    argv: list[bytes],
+    env: list[bytes],
+    execfn: bytes,
+    random: bytes,
+) -> int:
+    """Write the strings, AT_RANDOM's bytes and the pointer vector below the stack's top; return sp."""
+    if len(random) != 16:
+        raise ValueError(f"AT_RANDOM takes 16 bytes, not {len(random)}")
+    strings = [*argv, *env, execfn]
+    blob = b"".join(s + b"\0" for s in strings)
+    if len(blob) > ARG_MAX:
+        raise ValueError(f"the arguments and environment take {len(blob)} bytes; at most {ARG_MAX} fit")
+    top = space.size - 8  # the last word stays zero, as Linux leaves it
+    strings_at = top - len(blob)
+    addresses, at = [], strings_at
+    for s in strings:
+        addresses.append(at)
+        at += len(s) + 1
+    random_at = (strings_at - 16) & -16
+    auxv = [
+        (AT_HWCAP, HWCAP),
+        (AT_PAGESZ, PAGE),
+        (AT_CLKTCK, CLOCK_TICKS),
+        (AT_PHDR, _phdr_address(program, base)),
+        (AT_PHENT, program.phentsize),
+        (AT_PHNUM, program.phnum),
+        (AT_BASE, 0),
+        (AT_FLAGS, 0),
+        (AT_ENTRY, program.entry + base),
+        (AT_UID, GUEST_UID),
+        (AT_EUID, GUEST_UID),
+        (AT_GID, GUEST_GID),
+        (AT_EGID, GUEST_GID),
+        (AT_SECURE, 0),
+        (AT_RANDOM, random_at),
+        (AT_EXECFN, addresses[-1]),
+        (AT_NULL, 0),
+    ]
+    words = [len(argv), *addresses[: len(argv)], 0, *addresses[len(argv) : -1], 0]
+    words += [value for pair in auxv for value in pair]
+    sp = (random_at - 8 * len(words)) & -16
+    space.poke(strings_at, blob)
+    space.poke(random_at, random)
+    space.poke(sp, struct.pack(f"<{len(words)}Q", *words))
+    return sp
