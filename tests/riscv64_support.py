@@ -2,7 +2,7 @@
 
 Shared by the reference tests, which check the test material against QEMU, and by the hw engine's
 RISC-V tests, which run the same files and compare: the programs of guest_programs/riscv64, the
-riscv-tests ISA tests built as static user programs.
+riscv-tests ISA tests built as static user programs, and the register dump of a random program.
 """
 
 from __future__ import annotations
@@ -194,3 +194,19 @@ def build_isa_tests(out_dir: Path, riscv_tests: Path | None = None) -> dict[str,
     names = isa_test_names(riscv_tests)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         return dict(zip(names, pool.map(build, names), strict=True))
+
+
+# -- the dump of a random program ------------------------------------------------------------------------------
+SCRATCH_BYTES = 256  # the random program's load/store buffer, dumped after the registers
+DUMP_FORMAT = "<31Q32QQ"  # x1..x31, f0..f31 as raw 64-bit patterns, fcsr; then the scratch buffer
+DUMP_BYTES = struct.calcsize(DUMP_FORMAT) + SCRATCH_BYTES
+
+
+def parse_dump(data: bytes) -> dict:
+    """A random program's output as {"x": [x0..x31], "f": [f0..f31], "fcsr": int, "scratch": bytes}:
+    x0 is included as 0 so x[i] is register i; every value is unsigned."""
+    if len(data) != DUMP_BYTES:
+        raise ValueError(f"a register dump has {DUMP_BYTES} bytes, not {len(data)}")
+    values = struct.unpack_from(DUMP_FORMAT, data)
+    return {"x": [0, *values[:31]], "f": list(values[31:63]), "fcsr": values[63],
+            "scratch": data[struct.calcsize(DUMP_FORMAT):]}
