@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS_DIR = ROOT / "guest_programs" / "riscv64"
@@ -29,9 +31,6 @@ QEMU_PACKAGE = "qemu-user"
 CC = "riscv64-linux-gnu-gcc"
 CC_PACKAGE = "gcc-riscv64-linux-gnu"
 RUN_SECONDS = 60.0  # a reference run; the largest default-size program takes well under a second
-
-EM_RISCV = 243
-PT_INTERP = 3
 
 
 # -- tools -----------------------------------------------------------------------------------------------
@@ -98,30 +97,35 @@ def guest_programs(directory: Path = PROGRAMS_DIR) -> list[Program]:
 
 @dataclass(frozen=True)
 class ElfSummary:
-    """The parts of an ELF header and program headers that say what kind of executable it is."""
+    """The parts of an ELF file's headers that say what kind of executable it is."""
 
-    elf_class: int  # 2: ELFCLASS64
-    machine: int  # e_machine; 243: RISC-V
-    segment_types: tuple[int, ...]
+    elf_class: int  # 64 for ELFCLASS64
+    machine: str  # e_machine as pyelftools names it: "EM_RISCV" is 243
+    segment_types: tuple[str, ...]  # each program header's p_type, like "PT_LOAD"
 
     @property
     def is_static_riscv64(self) -> bool:
-        return self.elf_class == 2 and self.machine == EM_RISCV and PT_INTERP not in self.segment_types
+        return self.elf_class == 64 and self.machine == "EM_RISCV" and "PT_INTERP" not in self.segment_types
 
 
 def elf_summary(path: Path) -> ElfSummary:
-    """Read the ELF identification, e_machine and every program header's p_type (little-endian ELF64)."""
-    data = path.read_bytes()
-    if data[:4] != b"\x7fELF":
-        raise ValueError(f"{path}: not an ELF file")
-    elf_class = data[4]
-    machine = struct.unpack_from("<H", data, 18)[0]
-    if elf_class != 2:
-        return ElfSummary(elf_class, machine, ())
-    phoff = struct.unpack_from("<Q", data, 32)[0]
-    phentsize, phnum = struct.unpack_from("<HH", data, 54)
-    types = tuple(struct.unpack_from("<I", data, phoff + i * phentsize)[0] for i in range(phnum))
-    return ElfSummary(elf_class, machine, types)
+    """Class, machine and segment types of an ELF file; ValueError if it is not one."""
+    with path.open("rb") as file:
+        try:
+            elf = ELFFile(file)
+        except ELFError as error:
+            raise ValueError(f"{path}: not an ELF file ({error})") from None
+        return ElfSummary(elf.elfclass, elf["e_machine"], tuple(segment["p_type"] for segment in elf.iter_segments()))
+
+
+def symbol_address(path: Path, name: str) -> int:
+    """The value of a symbol in an executable's symbol table (the executables are not stripped)."""
+    with path.open("rb") as file:
+        table = ELFFile(file).get_section_by_name(".symtab")
+        symbols = table.get_symbol_by_name(name) if table is not None else None
+        if not symbols:
+            raise KeyError(f"{path}: no symbol {name}")
+        return symbols[0]["st_value"]
 
 
 # -- riscv-tests ----------------------------------------------------------------------------------------------

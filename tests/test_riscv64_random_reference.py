@@ -6,21 +6,12 @@ from __future__ import annotations
 
 import re
 import struct
-import subprocess
 
 import pytest
 from riscv64.random_program import BASE, F_EDGES, SAVED_SP, build_random, generate
-from riscv64_support import DUMP_BYTES, SCRATCH_BYTES, parse_dump, require_compiler, run_reference
+from riscv64_support import DUMP_BYTES, SCRATCH_BYTES, parse_dump, run_reference, symbol_address
 
 SEEDS = [0, 1, 2, 3, 12345]
-
-
-def symbol_address(executable, name: str) -> int:
-    listing = subprocess.run([require_compiler().replace("gcc", "nm"), str(executable)], capture_output=True,
-                             text=True, check=True).stdout
-    found = re.search(rf"^([0-9a-f]+) \w {name}$", listing, re.MULTILINE)
-    assert found, f"no symbol {name} in {executable}"
-    return int(found.group(1), 16)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
