@@ -13,6 +13,7 @@ import re
 import shutil
 import struct
 import subprocess
+import threading
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -171,13 +172,15 @@ def _isa_source(riscv_tests: Path, name: str) -> Path:
 def build_isa_tests(out_dir: Path, riscv_tests: Path | None = None) -> dict[str, Path]:
     """Build every ISA test as a static user program in out_dir: name (like rv64ui-add) -> executable.
 
-    A build is kept while its inputs (source, both headers, flags, compiler) hash the same, so a second
-    call only hashes; the builds that are needed run in parallel."""
+    A build is kept while its inputs (source, both headers, flags, the compiler's version) hash the same,
+    so a second call only hashes; the builds that are needed run in parallel. Each file is written under
+    a temporary name and renamed, so a run that reads out_dir meanwhile never sees half of one."""
     cc = require_compiler()
     riscv_tests = riscv_tests or riscv_tests_dir()
     macros = riscv_tests / "isa" / "macros" / "scalar"
+    version = subprocess.run([cc, "--version"], capture_output=True, check=True).stdout
     common = hashlib.sha256()
-    for part in (cc.encode(), " ".join(ISA_CFLAGS).encode(), (ISA_ENV_DIR / "riscv_test.h").read_bytes(),
+    for part in (version, " ".join(ISA_CFLAGS).encode(), (ISA_ENV_DIR / "riscv_test.h").read_bytes(),
                  (macros / "test_macros.h").read_bytes()):
         common.update(hashlib.sha256(part).digest())
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -188,11 +191,15 @@ def build_isa_tests(out_dir: Path, riscv_tests: Path | None = None) -> dict[str,
         executable, stamp = out_dir / name, out_dir / f"{name}.sha256"
         if executable.exists() and stamp.exists() and stamp.read_text() == key:
             return executable
-        completed = subprocess.run([cc, *ISA_CFLAGS, f"-I{ISA_ENV_DIR}", f"-I{macros}", "-o", str(executable),
+        partial = out_dir / f".{name}.{os.getpid()}.{threading.get_ident()}"
+        completed = subprocess.run([cc, *ISA_CFLAGS, f"-I{ISA_ENV_DIR}", f"-I{macros}", "-o", str(partial),
                                     str(source)], capture_output=True, text=True, check=False)
         if completed.returncode != 0:
+            partial.unlink(missing_ok=True)
             raise RuntimeError(f"{source}: the build failed:\n{completed.stderr}")
-        stamp.write_text(key)
+        os.replace(partial, executable)
+        partial.with_suffix(".sha256").write_text(key)
+        os.replace(partial.with_suffix(".sha256"), stamp)
         return executable
 
     names = isa_test_names(riscv_tests)
