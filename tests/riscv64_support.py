@@ -144,12 +144,20 @@ def third_party_dir() -> Path:
     return Path(configured) if configured else ROOT.parent / "shared" / "third_party"
 
 
+def riscv_tests_missing() -> str | None:
+    """Why the riscv-tests checkout cannot be used, or None when it can."""
+    path = third_party_dir() / "riscv-tests"
+    if (path / "isa" / "macros" / "scalar" / "test_macros.h").is_file():
+        return None
+    return f"riscv-tests not found at {path}: put a checkout there or set VM_THIRD_PARTY"
+
+
 def riscv_tests_dir() -> Path:
     """The unmodified riscv-tests checkout, or the calling test is skipped saying where it was looked for."""
-    path = third_party_dir() / "riscv-tests"
-    if not (path / "isa" / "macros" / "scalar" / "test_macros.h").is_file():
-        pytest.skip(f"riscv-tests not found at {path}: put a checkout there or set VM_THIRD_PARTY")
-    return path
+    missing = riscv_tests_missing()
+    if missing:
+        pytest.skip(missing)
+    return third_party_dir() / "riscv-tests"
 
 
 def isa_test_names(riscv_tests: Path) -> list[str]:
