@@ -8,7 +8,18 @@ import re
 import struct
 
 import pytest
-from riscv64.random_program import BASE, F_EDGES, SAVED_SP, build_random, generate
+from riscv64.random_program import (
+    AMO_OPS,
+    BASE,
+    F_EDGES,
+    LOADS,
+    M_OPS,
+    ROUNDING,
+    SAVED_SP,
+    STORES,
+    build_random,
+    generate,
+)
 from riscv64_support import DUMP_BYTES, SCRATCH_BYTES, parse_dump, run_reference, symbol_address
 
 SEEDS = [0, 1, 2, 3, 12345]
@@ -86,3 +97,25 @@ def test_sp_and_the_base_are_left_alone(seed):
 def test_parse_dump_rejects_a_short_dump():
     with pytest.raises(ValueError, match=f"{DUMP_BYTES} bytes"):
         parse_dump(b"\0" * (DUMP_BYTES - 1))
+
+
+def test_two_hundred_programs_cover_every_form():
+    """Over seeds 0..199, every AMO of both widths, every M, load and store op, every shift amount and every
+    rounding mode of the rounding F/D operations appears: what a differential run of those seeds checks."""
+    source = "".join(generate(seed) for seed in range(200))
+    instructions = re.findall(r"^\s+([a-z][\w.]*) ?(.*)$", source, re.M)
+    mnemonics = {mnemonic for mnemonic, _ in instructions}
+    for op in AMO_OPS:
+        assert {f"{op}.w", f"{op}.d"} <= {m.removesuffix(".aqrl").removesuffix(".aq").removesuffix(".rl")
+                                          for m in mnemonics}, op
+    assert set(M_OPS) | set(LOADS) | set(STORES) <= mnemonics
+    shifts = {(m, int(operands.rsplit(",", 1)[1])) for m, operands in instructions
+              if m in ("slli", "srli", "srai", "slliw", "srliw", "sraiw")}
+    for op in ("slli", "srli", "srai"):
+        assert {amount for m, amount in shifts if m == op} == set(range(64)), op
+    for op in ("slliw", "srliw", "sraiw"):
+        assert {amount for m, amount in shifts if m == op} == set(range(32)), op
+    rounded = {(m.split(".")[0], operands.rsplit(", ", 1)[1]) for m, operands in instructions
+               if re.match(r"f(add|sub|mul|div|sqrt|madd|msub|nmsub|nmadd)\.", m)}
+    for op in ("fadd", "fsub", "fmul", "fdiv", "fsqrt", "fmadd", "fmsub", "fnmsub", "fnmadd"):
+        assert {mode for name, mode in rounded if name == op} == set(ROUNDING), op
