@@ -2,7 +2,7 @@
 
 Shared by the reference tests, which check the test material against QEMU, and by the hw engine's
 RISC-V tests, which run the same files and compare: the programs of guest_programs/riscv64, the
-riscv-tests ISA tests built as static user programs.
+riscv-tests ISA tests built as static user programs, and the register dump of a random program.
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ import re
 import shutil
 import struct
 import subprocess
+import threading
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS_DIR = ROOT / "guest_programs" / "riscv64"
@@ -29,9 +32,6 @@ QEMU_PACKAGE = "qemu-user"
 CC = "riscv64-linux-gnu-gcc"
 CC_PACKAGE = "gcc-riscv64-linux-gnu"
 RUN_SECONDS = 60.0  # a reference run; the largest default-size program takes well under a second
-
-EM_RISCV = 243
-PT_INTERP = 3
 
 
 # -- tools -----------------------------------------------------------------------------------------------
@@ -98,30 +98,35 @@ def guest_programs(directory: Path = PROGRAMS_DIR) -> list[Program]:
 
 @dataclass(frozen=True)
 class ElfSummary:
-    """The parts of an ELF header and program headers that say what kind of executable it is."""
+    """The parts of an ELF file's headers that say what kind of executable it is."""
 
-    elf_class: int  # 2: ELFCLASS64
-    machine: int  # e_machine; 243: RISC-V
-    segment_types: tuple[int, ...]
+    elf_class: int  # 64 for ELFCLASS64
+    machine: str  # e_machine as pyelftools names it: "EM_RISCV" is 243
+    segment_types: tuple[str, ...]  # each program header's p_type, like "PT_LOAD"
 
     @property
     def is_static_riscv64(self) -> bool:
-        return self.elf_class == 2 and self.machine == EM_RISCV and PT_INTERP not in self.segment_types
+        return self.elf_class == 64 and self.machine == "EM_RISCV" and "PT_INTERP" not in self.segment_types
 
 
 def elf_summary(path: Path) -> ElfSummary:
-    """Read the ELF identification, e_machine and every program header's p_type (little-endian ELF64)."""
-    data = path.read_bytes()
-    if data[:4] != b"\x7fELF":
-        raise ValueError(f"{path}: not an ELF file")
-    elf_class = data[4]
-    machine = struct.unpack_from("<H", data, 18)[0]
-    if elf_class != 2:
-        return ElfSummary(elf_class, machine, ())
-    phoff = struct.unpack_from("<Q", data, 32)[0]
-    phentsize, phnum = struct.unpack_from("<HH", data, 54)
-    types = tuple(struct.unpack_from("<I", data, phoff + i * phentsize)[0] for i in range(phnum))
-    return ElfSummary(elf_class, machine, types)
+    """Class, machine and segment types of an ELF file; ValueError if it is not one."""
+    with path.open("rb") as file:
+        try:
+            elf = ELFFile(file)
+        except ELFError as error:
+            raise ValueError(f"{path}: not an ELF file ({error})") from None
+        return ElfSummary(elf.elfclass, elf["e_machine"], tuple(segment["p_type"] for segment in elf.iter_segments()))
+
+
+def symbol_address(path: Path, name: str) -> int:
+    """The value of a symbol in an executable's symbol table (the executables are not stripped)."""
+    with path.open("rb") as file:
+        table = ELFFile(file).get_section_by_name(".symtab")
+        symbols = table.get_symbol_by_name(name) if table is not None else None
+        if not symbols:
+            raise KeyError(f"{path}: no symbol {name}")
+        return symbols[0]["st_value"]
 
 
 # -- riscv-tests ----------------------------------------------------------------------------------------------
@@ -139,12 +144,20 @@ def third_party_dir() -> Path:
     return Path(configured) if configured else ROOT.parent / "shared" / "third_party"
 
 
+def riscv_tests_missing() -> str | None:
+    """Why the riscv-tests checkout cannot be used, or None when it can."""
+    path = third_party_dir() / "riscv-tests"
+    if (path / "isa" / "macros" / "scalar" / "test_macros.h").is_file():
+        return None
+    return f"riscv-tests not found at {path}: put a checkout there or set VM_THIRD_PARTY"
+
+
 def riscv_tests_dir() -> Path:
     """The unmodified riscv-tests checkout, or the calling test is skipped saying where it was looked for."""
-    path = third_party_dir() / "riscv-tests"
-    if not (path / "isa" / "macros" / "scalar" / "test_macros.h").is_file():
-        pytest.skip(f"riscv-tests not found at {path}: put a checkout there or set VM_THIRD_PARTY")
-    return path
+    missing = riscv_tests_missing()
+    if missing:
+        pytest.skip(missing)
+    return third_party_dir() / "riscv-tests"
 
 
 def isa_test_names(riscv_tests: Path) -> list[str]:
@@ -167,13 +180,15 @@ def _isa_source(riscv_tests: Path, name: str) -> Path:
 def build_isa_tests(out_dir: Path, riscv_tests: Path | None = None) -> dict[str, Path]:
     """Build every ISA test as a static user program in out_dir: name (like rv64ui-add) -> executable.
 
-    A build is kept while its inputs (source, both headers, flags, compiler) hash the same, so a second
-    call only hashes; the builds that are needed run in parallel."""
+    A build is kept while its inputs (source, both headers, flags, the compiler's version) hash the same,
+    so a second call only hashes; the builds that are needed run in parallel. Each file is written under
+    a temporary name and renamed, so a run that reads out_dir meanwhile never sees half of one."""
     cc = require_compiler()
     riscv_tests = riscv_tests or riscv_tests_dir()
     macros = riscv_tests / "isa" / "macros" / "scalar"
+    version = subprocess.run([cc, "--version"], capture_output=True, check=True).stdout
     common = hashlib.sha256()
-    for part in (cc.encode(), " ".join(ISA_CFLAGS).encode(), (ISA_ENV_DIR / "riscv_test.h").read_bytes(),
+    for part in (version, " ".join(ISA_CFLAGS).encode(), (ISA_ENV_DIR / "riscv_test.h").read_bytes(),
                  (macros / "test_macros.h").read_bytes()):
         common.update(hashlib.sha256(part).digest())
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -184,13 +199,33 @@ def build_isa_tests(out_dir: Path, riscv_tests: Path | None = None) -> dict[str,
         executable, stamp = out_dir / name, out_dir / f"{name}.sha256"
         if executable.exists() and stamp.exists() and stamp.read_text() == key:
             return executable
-        completed = subprocess.run([cc, *ISA_CFLAGS, f"-I{ISA_ENV_DIR}", f"-I{macros}", "-o", str(executable),
+        partial = out_dir / f".{name}.{os.getpid()}.{threading.get_ident()}"
+        completed = subprocess.run([cc, *ISA_CFLAGS, f"-I{ISA_ENV_DIR}", f"-I{macros}", "-o", str(partial),
                                     str(source)], capture_output=True, text=True, check=False)
         if completed.returncode != 0:
+            partial.unlink(missing_ok=True)
             raise RuntimeError(f"{source}: the build failed:\n{completed.stderr}")
-        stamp.write_text(key)
+        os.replace(partial, executable)
+        partial.with_suffix(".sha256").write_text(key)
+        os.replace(partial.with_suffix(".sha256"), stamp)
         return executable
 
     names = isa_test_names(riscv_tests)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         return dict(zip(names, pool.map(build, names), strict=True))
+
+
+# -- the dump of a random program ------------------------------------------------------------------------------
+SCRATCH_BYTES = 256  # the random program's load/store buffer, dumped after the registers
+DUMP_FORMAT = "<31Q32QQ"  # x1..x31, f0..f31 as raw 64-bit patterns, fcsr; then the scratch buffer
+DUMP_BYTES = struct.calcsize(DUMP_FORMAT) + SCRATCH_BYTES
+
+
+def parse_dump(data: bytes) -> dict:
+    """A random program's output as {"x": [x0..x31], "f": [f0..f31], "fcsr": int, "scratch": bytes}:
+    x0 is included as 0 so x[i] is register i; every value is unsigned."""
+    if len(data) != DUMP_BYTES:
+        raise ValueError(f"a register dump has {DUMP_BYTES} bytes, not {len(data)}")
+    values = struct.unpack_from(DUMP_FORMAT, data)
+    return {"x": [0, *values[:31]], "f": list(values[31:63]), "fcsr": values[63],
+            "scratch": data[struct.calcsize(DUMP_FORMAT):]}

@@ -15,14 +15,14 @@ from riscv64_support import (
     isa_test_names,
     require_compiler,
     riscv_tests_dir,
+    riscv_tests_missing,
     run_reference,
-    third_party_dir,
 )
 
 from vm.engines.caching import engine_cache_dir
 
-RISCV_TESTS = third_party_dir() / "riscv-tests"
-NAMES = isa_test_names(RISCV_TESTS) if (RISCV_TESTS / "isa").is_dir() else []
+MISSING = riscv_tests_missing()
+NAMES = [pytest.param("none", marks=pytest.mark.skip(reason=MISSING))] if MISSING else isa_test_names(riscv_tests_dir())
 
 
 @pytest.fixture(scope="module")

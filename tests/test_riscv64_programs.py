@@ -4,9 +4,12 @@ their NAME.out files say, and each committed executable is a static RV64 Linux E
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from riscv64_support import PROGRAMS_DIR, elf_summary, guest_programs, run_reference
+from riscv64_support import PROGRAMS_DIR, elf_summary, guest_programs, require_compiler, run_reference
 
 PROGRAMS = guest_programs()
 BY_NAME = {program.name: program for program in PROGRAMS}
@@ -28,9 +31,10 @@ def test_program_output_and_exit_status(name):
 @pytest.mark.parametrize("name", sorted(BY_NAME))
 def test_executable_is_static_riscv64(name):
     summary = elf_summary(BY_NAME[name].path)
-    assert summary.elf_class == 2, "not ELFCLASS64"
-    assert summary.machine == 243, "e_machine is not RISC-V"
-    assert 3 not in summary.segment_types, "has a PT_INTERP: not static"
+    assert summary.elf_class == 64, "not ELFCLASS64"
+    assert summary.machine == "EM_RISCV", "e_machine is not RISC-V (243)"
+    assert "PT_LOAD" in summary.segment_types
+    assert "PT_INTERP" not in summary.segment_types, "has a PT_INTERP: not static"
     assert summary.is_static_riscv64
 
 
@@ -58,6 +62,16 @@ def test_sha256_matches_hashlib():
 def test_args_stdin_empty_input():
     stdout, status = run_reference(BY_NAME["args_stdin"].path, [], b"")
     assert (stdout, status) == (b"argc = 1\n", 0)
+
+
+def test_elf_summary_tells_a_dynamic_or_foreign_executable(tmp_path):
+    """The check can fail: a dynamically linked RISC-V program and a host program are not accepted."""
+    source = PROGRAMS_DIR / "hello.c"
+    dynamic = tmp_path / "hello-dynamic"
+    subprocess.run([require_compiler(), "-O2", "-o", str(dynamic), str(source)], check=True)
+    assert "PT_INTERP" in elf_summary(dynamic).segment_types
+    assert not elf_summary(dynamic).is_static_riscv64
+    assert elf_summary(Path(sys.executable).resolve()).machine != "EM_RISCV"
 
 
 def test_elf_summary_rejects_a_non_elf(tmp_path):
