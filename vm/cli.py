@@ -13,6 +13,7 @@ from vm.asm.assembler import AssemblyError, assemble
 from vm.asm.disassembler import disassemble
 from vm.containers import daemon_commands, image_commands
 from vm.containers.errors import ContainerError
+from vm.elf import ElfError, is_executable
 from vm.image import Image, ImageError
 from vm.isa import DEFAULT_FUEL, InstructionSet, IsaError, Trap, core_isa, reference
 from vm.machine import DEFAULT_MEMORY, LoadError, Machine
@@ -111,7 +112,8 @@ def print_stats(result: RunResult, wall: float) -> None:
         f"hypercalls:       {s['hypercalls']}",
     ]
     for key, label in (("load_seconds", "engine load"), ("compile_seconds", "compile time"),
-                       ("translated_regions", "regions"), ("cache", "compile cache"), ("hw_instructions", "ran in hw")):
+                       ("translated_regions", "regions"), ("cache", "compile cache"), ("hw_instructions", "ran in hw"),
+                       ("syscalls", "system calls"), ("refused_syscalls", "refused calls")):
         if key in s:
             value = s[key]
             lines.append(f"{label + ':':<18}{value:.6f} s" if isinstance(value, float) else
@@ -123,6 +125,11 @@ def print_stats(result: RunResult, wall: float) -> None:
 
 # -- commands ----------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
+    if is_executable(args.file):
+        return _run_executable(args)
+    if args.args:
+        raise UsageError(f"{args.file} is a vm64 program: arguments are for Linux executables")
+    args.mem = args.mem or DEFAULT_MEMORY
     isa = load_isa(args.ext)
     image = _read_program(args.file, isa)
     tracing = args.trace or args.trace_out or args.trace_from is not None or args.trace_to is not None
@@ -229,6 +236,28 @@ def _skip_input(count: int) -> None:
         count -= len(chunk)
 
 
+def _run_executable(args: argparse.Namespace) -> int:
+    """`vm run` of a static Linux executable (RISC-V): hw runs it; para and os refuse it."""
+    refused = [flag for flag, given in (("--trace", args.trace or args.trace_out or args.trace_from is not None
+                                         or args.trace_to is not None), ("--snapshot-at", args.snapshot_at is not None),
+                                        ("--isolate", args.isolate), ("--cpu-limit", args.cpu_limit is not None),
+                                        ("--mem-limit", args.mem_limit is not None),
+                                        ("--output-limit", args.output_limit is not None), ("--ext", args.ext))
+               if given]
+    if refused:
+        raise UsageError(f"{' and '.join(refused)}: not available for Linux executables yet")
+    for item in args.env or []:
+        if "=" not in item:
+            raise UsageError(f"--env {item}: expected NAME=VALUE")
+    from vm.run_linux import DEFAULT_LINUX_MEMORY, run_executable
+
+    start = time.perf_counter()
+    result = run_executable(args.file, args.args, mode=args.mode, env=args.env or [],
+                            mem_limit=args.mem or DEFAULT_LINUX_MEMORY, fuel=args.fuel, root=args.dir,
+                            strict=args.strict_syscalls)
+    return _report(args, result, Limits(), time.perf_counter() - start)
+
+
 def _report(args: argparse.Namespace, result: RunResult, limits: Limits, wall: float) -> int:
     """What `vm run` and `vm resume` say of a run that ended, and their exit status."""
     if args.state_out:
@@ -255,6 +284,11 @@ def cmd_asm(args: argparse.Namespace) -> int:
 
 
 def cmd_disasm(args: argparse.Namespace) -> int:
+    if is_executable(args.file):
+        from vm.arch.riscv64.disassembler import executable_listing
+
+        sys.stdout.write(executable_listing(args.file))
+        return 0
     isa = load_isa(args.ext)
     text = disassemble(_read_program(args.file, isa), isa)
     if args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")):
@@ -329,10 +363,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--ext", action="append", metavar="FILE", help="load an instruction-set extension")
         return p
 
-    p = command("run", cmd_run, "run a guest program (.asm or .vmi)")
+    p = command("run", cmd_run, "run a guest program (.asm or .vmi, or a static RISC-V Linux executable)")
     p.add_argument("file")
-    p.add_argument("--mem", type=parse_size, default=DEFAULT_MEMORY, metavar="BYTES",
-                   help="guest memory size, a multiple of 4096 from 64K to 4G (default: 1M)")
+    p.add_argument("args", nargs="*", metavar="ARG", help="a Linux executable's arguments (after -- if they "
+                   "start with -)")
+    p.add_argument("--mem", type=parse_size, default=None, metavar="BYTES",
+                   help="guest memory size, a multiple of 4096 from 64K to 4G (default: 1M); for a Linux "
+                   "executable, what it may map in all (default: 256M)")
+    p.add_argument("--env", action="append", metavar="NAME=VALUE", help="a Linux executable's environment "
+                   "(default: empty)")
+    p.add_argument("--dir", metavar="PATH", help="the only directory a Linux executable's files come from "
+                   "(default: none)")
+    p.add_argument("--strict-syscalls", action="store_true", help="a system call vm does not emulate is a trap, "
+                   "not -ENOSYS")
     _engine_options(p, "stop after N instructions")
     p.add_argument("--trace", action="store_true",
                    help="write a line per retired instruction (in hw: para and os hand the traced span to it)")
@@ -412,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         print(e, file=sys.stderr)
         n = len(e.diagnostics)
         print(f"vm: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
-    except (UsageError, ImageError, LoadError, IsaError, ContainerError, SnapshotError) as e:
+    except (UsageError, ImageError, LoadError, IsaError, ContainerError, SnapshotError, ElfError) as e:
         print(f"vm: {e}", file=sys.stderr)
     except BrokenPipeError:
         return 0

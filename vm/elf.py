@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
+import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.descriptions import describe_e_machine
-from elftools.elf.elffile import ELFFile
+if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
+
+_SYMBOL = struct.Struct("<IBBHQQ")  # Elf64_Sym: name, info, other, shndx, value, size
+STT_FUNC = 2
 
 EM_RISCV = 243
 MAGIC = b"\x7fELF"
@@ -79,7 +83,19 @@ class ElfProgram:
         return max(s.end for s in self.segments)
 
 
+def is_executable(path: str | Path) -> bool:
+    """An ELF file (of any machine: reading it names a wrong one), as opposed to vm64 assembly or an image.
+    pyelftools is imported only to read one, so that vm64 runs do not pay for it."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == MAGIC
+    except OSError:
+        return False
+
+
 def _machine_name(elf: ELFFile) -> str:
+    from elftools.elf.descriptions import describe_e_machine
+
     machine = elf.header.e_machine
     if machine == "EM_RISCV":
         return f"{elf.elfclass}-bit RISC-V"
@@ -90,6 +106,9 @@ def _machine_name(elf: ELFFile) -> str:
 
 def read_executable(path: str | Path) -> ElfProgram:
     """Read a static 64-bit RISC-V Linux executable, or raise ElfError saying why it is not one."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
     try:
         data = Path(path).read_bytes()
     except OSError as e:
@@ -145,7 +164,7 @@ def read_executable(path: str | Path) -> ElfProgram:
         phoff=header.e_phoff,
         phentsize=header.e_phentsize,
         phnum=header.e_phnum,
-        symbols=_function_symbols(elf),
+        symbols=_function_symbols(elf, data),
     )
 
 
@@ -154,16 +173,22 @@ def _check_table(path: str | Path, data: bytes, what: str, offset: int, count: i
         raise ElfError(path, f"truncated: the {what} ends at byte {offset + count * size}, past the file's {len(data)}")
 
 
-def _function_symbols(elf: ELFFile) -> tuple[Symbol, ...]:
+def _function_symbols(elf: ELFFile, data: bytes) -> tuple[Symbol, ...]:
+    """Function symbols from .symtab. pyelftools finds the tables; their entries are unpacked with
+    struct, since parsing thousands of them one by one through pyelftools takes a quarter second."""
+    from elftools.common.exceptions import ELFError
+
     try:
         table = elf.get_section_by_name(".symtab")
+        strings = elf.get_section(table["sh_link"]) if table is not None else None
     except ELFError:  # damaged section headers: the program still runs, without names
         return ()
-    if table is None:
+    if table is None or strings is None:
         return ()
-    found = {
-        (sym["st_value"], sym["st_size"], sym.name)
-        for sym in table.iter_symbols()
-        if sym["st_info"]["type"] == "STT_FUNC" and sym["st_value"] and sym.name
-    }
+    names = strings.data()
+    entries = data[table["sh_offset"] : table["sh_offset"] + table["sh_size"]]
+    found = set()
+    for name, info, _other, _shndx, value, size in _SYMBOL.iter_unpack(entries[: len(entries) // 24 * 24]):
+        if info & 0xF == STT_FUNC and value and name:
+            found.add((value, size, names[name : names.index(b"\0", name)].decode(errors="replace")))
     return tuple(Symbol(*entry) for entry in sorted(found))

@@ -36,6 +36,9 @@ class RunResult:
     def state(self) -> dict:
         return state_dict(self.machine, self.outcome)
 
+    def where(self, pc: int) -> str | None:
+        return self.machine.image.where(pc)
+
 
 def exit_status(outcome: Outcome) -> int:
     """The host exit status of a run that ended so: the guest's status, or one that names the trap or limit."""
@@ -53,7 +56,7 @@ def outcome_message(result: RunResult, limits: Limits) -> str | None:
     if outcome.limit is not None:
         text = f"vm: the cage stopped the guest at {limits.describe(outcome.limit)}"
     elif outcome.trap is not None:
-        where = result.machine.image.where(outcome.pc)
+        where = result.where(outcome.pc)
         text = f"vm: trap {outcome.trap.name} at {outcome.pc:#x}" + (f" ({where})" if where else "")
     else:
         return None

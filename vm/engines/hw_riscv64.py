@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from vm.address_space import CODE, PAGE_SHIFT, READ, WRITE, AddressSpace, MemoryFault
 from vm.arch.riscv64.isa import RiscvIsa, instruction_length, riscv64_isa
-from vm.arch.riscv64.model import FP_OPERATIONS, OperandKind, RvInstruction
+from vm.arch.riscv64.model import OperandKind, RvInstruction
 from vm.arch.riscv64.registers import X_ZERO_SINK
 from vm.engines.hw import HW_FUNCTIONS, HwLowering
 from vm.isa import DEFAULT_FUEL, Trap
@@ -76,6 +76,17 @@ class RiscvLowering(HwLowering):
         super().__init__(ins, no_base=False, static_target=True)
         self.kinds = {op.name: op.lowering_kind for op in ins.operands}
         self.rv_kinds = {op.name: op.kind for op in ins.operands}
+        self.unwrapped = False  # an address: any value outside the space fails its check, wrapped or not
+
+    def wrapping(self, op: str, left: str, right: str) -> str:
+        if self.unwrapped:
+            return f"({left} {op} {right})"
+        return super().wrapping(op, left, right)
+
+    def expr(self, node: ast.expr) -> str:
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+            return repr(-node.operand.value)  # a negative constant, not 0 - constant wrapped
+        return super().expr(node)
 
     def operand(self, name: str) -> str:
         kind = self.rv_kinds.get(name)
@@ -124,7 +135,9 @@ class RiscvLowering(HwLowering):
         """The common access inline: in the space, aligned, on a page that allows it; anything else
         (misaligned, across pages, a fault, a page of decoded code) goes through the slow path."""
         addr = self.temp()
+        self.unwrapped = True
         self.emit(f"{addr} = {self.expr(args[0])}")
+        self.unwrapped = False
         if name == "load":
             signed = args[2].value
             self.emit(f"if {addr} & B{size} or not perm[{addr} >> {PAGE_SHIFT}] & {READ}:")

@@ -437,8 +437,8 @@ class Linux:
         name = self._string(path)
         if s32(size) <= 0:
             raise SyscallError(EINVAL)
-        if name == b"/proc/self/exe":
-            target = self.process.execfn
+        if name == b"/proc/self/exe":  # always absolute, as Linux gives it (glibc's start-up checks)
+            target = os.fsencode(os.path.abspath(self.process.execfn))
         else:
             parts = self._parts(dirfd, name)
             parent = self._parent_fd(parts)

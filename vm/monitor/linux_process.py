@@ -66,7 +66,8 @@ def new_process(
             f"its segments ({segment_bytes} bytes) and the {STACK_SIZE >> 20} MiB stack do not fit "
             f"the memory limit of {mem_limit} bytes: give more memory",
         )
-    space = AddressSpace(page_up(brk_start + mem_limit), mem_limit)
+    # A power of two: hw's CPU tells an address inside the space with one mask.
+    space = AddressSpace(1 << (page_up(brk_start + mem_limit) - 1).bit_length(), mem_limit)
 
     # Pages two segments share get both segments' permissions, as a page table can hold only one entry.
     page_prot: dict[int, int] = {}

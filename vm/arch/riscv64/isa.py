@@ -40,6 +40,11 @@ class RiscvIsa:
         for group in self._groups.values():
             group.sort(key=lambda i: -i.pattern.fixed_bits)
 
+    def check(self) -> None:
+        """Parse and check every instruction's semantics (a run parses only those it decodes)."""
+        for ins in self.instructions:
+            _ = ins.semantics
+
     @staticmethod
     def _group(word: int, size: int) -> tuple[int, int]:
         return (size, word & 0x7F) if size == 4 else (size, (word >> 13) << 2 | word & 3)

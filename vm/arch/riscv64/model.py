@@ -8,6 +8,7 @@ once as a list of bit ranges (`FIELDS`). The decoder, disassembler and hw's hand
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import Enum
 
@@ -169,14 +170,14 @@ class Operand:
         return Kind.REG if self.kind in (OperandKind.X, OperandKind.F) else Kind.IMM
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RvInstruction:
     """One RISC-V instruction, described once."""
 
     mnemonic: str
     pattern: Pattern
     operands: tuple[Operand, ...]
-    semantics: Semantics
+    source: str  # the semantics' text
     doc: str
     extension: str
     syntax: str  # the disassembly of its operands, as a format string over their names
@@ -186,11 +187,24 @@ class RvInstruction:
     def size(self) -> int:
         return self.pattern.size
 
+    @functools.cached_property
+    def semantics(self) -> Semantics:
+        """Parsed and checked when first needed: a run uses a third of the instructions, and parsing all
+        of them would be most of a short program's start-up (`isa.check()` parses every one)."""
+        try:
+            return parse_semantics(self.source, [o.name for o in self.operands], RV64)
+        except SemanticsError as e:
+            raise IsaError(f"instruction {self.mnemonic!r} ({self.extension}): semantics: {e}") from None
+
+    @functools.cached_property
+    def _condition(self):
+        return compile(self.valid, f"<valid {self.mnemonic}>", "eval") if self.valid else None
+
     def decode_operands(self, word: int) -> dict[str, int]:
         return {op.name: op.extract(word) for op in self.operands}
 
     def accepts(self, values: dict[str, int]) -> bool:
-        return self.valid is None or bool(eval(self.valid, {}, dict(values)))  # noqa: S307 - our own table
+        return self._condition is None or bool(eval(self._condition, {}, values))  # noqa: S307 - our own table
 
 
 def instruction(mnemonic: str, pattern: str, operands: str, semantics: str, doc: str, *, extension: str,
@@ -215,9 +229,5 @@ def instruction(mnemonic: str, pattern: str, operands: str, semantics: str, doc:
             if pat.mask >> pos & ((1 << length) - 1):
                 raise IsaError(f"{where}: field {source!r} overlaps the pattern's fixed bits")
         ops.append(Operand(name, kind, fld))
-    try:
-        sem = parse_semantics(semantics, [o.name for o in ops], RV64)
-    except SemanticsError as e:
-        raise IsaError(f"{where}: semantics: {e}") from None
     shown = syntax if syntax is not None else ", ".join("{" + o.name + "}" for o in ops)
-    return RvInstruction(mnemonic, pat, tuple(ops), sem, doc, extension, shown, valid)
+    return RvInstruction(mnemonic, pat, tuple(ops), semantics.strip(), doc, extension, shown, valid)
