@@ -95,7 +95,8 @@ def _phdr_address(program: ElfProgram, base: int) -> int:
     for s in program.segments:
         if s.offset <= program.phoff and table_end <= s.offset + len(s.data):
             return s.vaddr + base + program.phoff - s.offset
-    raise ElfError(program.path, "the program header table is in no loaded segment (AT_PHDR would point nowhere)")
+    first = program.segments[0]  # not loaded (a -N link): Linux's answer all the same, from the first segment
+    return first.vaddr - first.offset + base + program.phoff
 
 
 def _initial_stack(
