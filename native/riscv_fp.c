@@ -85,21 +85,24 @@ static int32_t host_flags(void) {
            | (raised & FE_INEXACT ? VM_RV_FP_NX : 0);
 }
 
-/* One arithmetic operation in type T under the current rounding mode; operands are volatile so the
- * compiler neither folds them nor moves the operation away from the mode and flag calls around it. */
+/* One arithmetic operation in type T under the current rounding mode. Operands and result are volatile:
+ * the compiler folds nothing, and the operation happens before the caller reads the flags (GCC does not
+ * otherwise keep float operations in place around fenv calls). */
 #define DEFINE_ARITHMETIC(name, T, SQRT, FMA)                                                                 \
     static T name(int op, volatile T x, volatile T y, volatile T z) {                                        \
+        volatile T result;                                                                                    \
         switch (op) {                                                                                         \
-        case VM_RV_FP_ADD: return x + y;                                                                      \
-        case VM_RV_FP_SUB: return x - y;                                                                      \
-        case VM_RV_FP_MUL: return x * y;                                                                      \
-        case VM_RV_FP_DIV: return x / y;                                                                      \
-        case VM_RV_FP_SQRT: return SQRT(x);                                                                   \
-        case VM_RV_FP_MADD: return FMA(x, y, z);                                                              \
-        case VM_RV_FP_MSUB: return FMA(x, y, -z);                                                             \
-        case VM_RV_FP_NMSUB: return FMA(-x, y, z);                                                            \
-        default: return FMA(-x, y, -z); /* VM_RV_FP_NMADD */                                                  \
+        case VM_RV_FP_ADD: result = x + y; break;                                                             \
+        case VM_RV_FP_SUB: result = x - y; break;                                                             \
+        case VM_RV_FP_MUL: result = x * y; break;                                                             \
+        case VM_RV_FP_DIV: result = x / y; break;                                                             \
+        case VM_RV_FP_SQRT: result = SQRT(x); break;                                                          \
+        case VM_RV_FP_MADD: result = FMA(x, y, z); break;                                                     \
+        case VM_RV_FP_MSUB: result = FMA(x, y, -z); break;                                                    \
+        case VM_RV_FP_NMSUB: result = FMA(-x, y, z); break;                                                   \
+        default: result = FMA(-x, y, -z); break; /* VM_RV_FP_NMADD */                                         \
         }                                                                                                     \
+        return result;                                                                                        \
     }
 
 /* binary128 has no sqrt here and needs none (see round_to_odd); its fma is exact in two steps, since
@@ -201,8 +204,13 @@ static int64_t from_integer(int fmt, int is_signed, int64_t value, int rm, int32
     volatile int64_t v = value;
     volatile uint64_t u = (uint64_t)value;
     uint64_t bits;
-    if (fmt == VM_RV_FP_FMT_D) bits = bits_of_double(is_signed ? (double)v : (double)u);
-    else bits = bits_of_float(is_signed ? (float)v : (float)u);
+    if (fmt == VM_RV_FP_FMT_D) {
+        volatile double converted = is_signed ? (double)v : (double)u;
+        bits = bits_of_double(converted);
+    } else {
+        volatile float converted = is_signed ? (float)v : (float)u;
+        bits = bits_of_float(converted);
+    }
     *flags |= host_flags();
     fesetround(FE_TONEAREST);
     return register_value(fmt, bits);
@@ -227,8 +235,8 @@ static int64_t to_integer(int fmt, uint64_t bits, int width, int is_signed, int 
             r = round(x);
         } else {
             fesetround(HOST_MODE[rm]);
-            volatile double vx = x;
-            r = nearbyint(vx);
+            volatile double vx = x, rounded = nearbyint(vx);
+            r = rounded;
             fesetround(FE_TONEAREST);
         }
         if (r < low || r >= high) { /* -0.0 is in range of the unsigned conversions */
@@ -338,7 +346,8 @@ static int64_t operate(int op, int fmt, int64_t a, int64_t b, int64_t c, int rm,
         fesetround(HOST_MODE[rm]);
         feclearexcept(FE_ALL_EXCEPT);
         volatile double v = value;
-        uint64_t bits = bits_of_float((float)v);
+        volatile float converted = (float)v;
+        uint64_t bits = bits_of_float(converted);
         *flags |= host_flags();
         fesetround(FE_TONEAREST);
         return register_value(VM_RV_FP_FMT_S, bits);

@@ -1,0 +1,262 @@
+"""RISC-V F and D arithmetic (native/riscv_fp.c, vm_rv_fp): hand-checked cases from the spec's rules,
+then thousands of generated cases compared with real instructions run under qemu-riscv64."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from conftest import INT64_MAX, INT64_MIN, M64, f2b, s64, u64
+from vm._hostcalls import ffi, lib
+
+S, D = lib.VM_RV_FP_FMT_S, lib.VM_RV_FP_FMT_D
+RNE, RTZ, RDN, RUP, RMM = lib.VM_RV_FP_RNE, lib.VM_RV_FP_RTZ, lib.VM_RV_FP_RDN, lib.VM_RV_FP_RUP, lib.VM_RV_FP_RMM
+MODES = (RNE, RTZ, RDN, RUP, RMM)
+NV, DZ, OF, UF, NX = lib.VM_RV_FP_NV, lib.VM_RV_FP_DZ, lib.VM_RV_FP_OF, lib.VM_RV_FP_UF, lib.VM_RV_FP_NX
+
+BOX = 0xFFFFFFFF00000000
+CANON_S = BOX | 0x7FC00000
+CANON_D = 0x7FF8000000000000
+SNAN_S = BOX | 0x7F800001
+SNAN_D = 0x7FF0000000000001
+INF_S, INF_D = BOX | 0x7F800000, 0x7FF0000000000000
+NEG_INF_D = 0xFFF0000000000000
+MAX_S, MAX_D = BOX | 0x7F7FFFFF, 0x7FEFFFFFFFFFFFFF
+MIN_NORMAL_D, MAX_SUBNORMAL_D = 0x0010000000000000, 0x000FFFFFFFFFFFFF
+
+
+def fs(x: float) -> int:
+    """The NaN-boxed register value of the single x (which must be exact in binary32)."""
+    bits = struct.unpack("<I", struct.pack("<f", x))[0]
+    assert struct.unpack("<f", struct.pack("<I", bits))[0] == x or x != x
+    return BOX | bits
+
+
+def fd(x: float) -> int:
+    return f2b(x)
+
+
+def rv_fp(op: int, fmt: int, a: int, b: int = 0, c: int = 0, rm: int = RNE) -> tuple[int, int]:
+    """vm_rv_fp's result (unsigned 64 bits) and the flags it raised."""
+    flags = ffi.new("int32_t *")
+    result = lib.vm_rv_fp(op, fmt, s64(a), s64(b), s64(c), rm, flags)
+    return u64(result), flags[0]
+
+
+def case(name: str, op: int, fmt: int, a: int, b: int = 0, c: int = 0, rm: int = RNE, *, result: int,
+         flags: int = 0):
+    return pytest.param(op, fmt, a, b, c, rm, u64(result), flags, id=name)
+
+
+def every_mode(name: str, op: int, fmt: int, a: int, b: int, c: int, results: tuple[int, ...], flags: int):
+    """One case per rounding mode, results in the order RNE, RTZ, RDN, RUP, RMM."""
+    names = ("rne", "rtz", "rdn", "rup", "rmm")
+    return [case(f"{name}-{names[rm]}", op, fmt, a, b, c, rm, result=r, flags=flags)
+            for rm, r in zip(MODES, results, strict=True)]
+
+
+ONE_MINUS_HALF_ULP_D = 0x3FEFFFFFFFFFFFFF  # 1 - 2^-53
+HAND_CASES = [
+    # Every NaN result is the canonical NaN; NV only for signalling NaNs and invalid operations.
+    case("add.s-quiet-nan-payload", lib.VM_RV_FP_ADD, S, BOX | 0x7FC12345, fs(1.0), result=CANON_S),
+    case("add.d-signalling-nan", lib.VM_RV_FP_ADD, D, SNAN_D, fd(1.0), result=CANON_D, flags=NV),
+    case("sub.d-inf-minus-inf", lib.VM_RV_FP_SUB, D, INF_D, INF_D, result=CANON_D, flags=NV),
+    case("mul.s-zero-times-inf", lib.VM_RV_FP_MUL, S, fs(0.0), INF_S, result=CANON_S, flags=NV),
+    case("div.d-zero-by-zero", lib.VM_RV_FP_DIV, D, fd(0.0), fd(-0.0), result=CANON_D, flags=NV),
+    case("div.d-by-zero", lib.VM_RV_FP_DIV, D, fd(1.0), fd(0.0), result=INF_D, flags=DZ),
+    case("div.s-by-negative-zero", lib.VM_RV_FP_DIV, S, fs(1.0), fs(-0.0), result=fs(float("-inf")), flags=DZ),
+    case("div.d-inf-by-zero-is-exact", lib.VM_RV_FP_DIV, D, INF_D, fd(0.0), result=INF_D),
+    # A single that is not NaN-boxed reads as the canonical (quiet) NaN.
+    case("add.s-unboxed-one", lib.VM_RV_FP_ADD, S, 0x3F800000, fs(1.0), result=CANON_S),
+    case("add.s-unboxed-signalling-pattern", lib.VM_RV_FP_ADD, S, 0x7F800001, fs(1.0), result=CANON_S),
+    case("mul.s-half-boxed", lib.VM_RV_FP_MUL, S, 0xFFFF00003F800000, fs(2.0), result=CANON_S),
+    # sqrt
+    case("sqrt.d-negative", lib.VM_RV_FP_SQRT, D, fd(-1.0), result=CANON_D, flags=NV),
+    case("sqrt.d-negative-zero", lib.VM_RV_FP_SQRT, D, fd(-0.0), result=fd(-0.0)),
+    case("sqrt.d-exact", lib.VM_RV_FP_SQRT, D, fd(4.0), result=fd(2.0)),
+    case("sqrt.s-two-rne", lib.VM_RV_FP_SQRT, S, fs(2.0), result=BOX | 0x3FB504F3, flags=NX),
+    case("sqrt.s-two-rup", lib.VM_RV_FP_SQRT, S, fs(2.0), rm=RUP, result=BOX | 0x3FB504F4, flags=NX),
+    case("sqrt.s-two-rmm", lib.VM_RV_FP_SQRT, S, fs(2.0), rm=RMM, result=BOX | 0x3FB504F3, flags=NX),
+    # fmin/fmax: minimumNumber/maximumNumber, -0.0 < +0.0, NV only for a signalling NaN.
+    case("min.s-quiet-nan-gives-other", lib.VM_RV_FP_MIN, S, CANON_S, fs(1.0), result=fs(1.0)),
+    case("min.s-signalling-nan-gives-other", lib.VM_RV_FP_MIN, S, fs(1.0), SNAN_S, result=fs(1.0), flags=NV),
+    case("min.s-unboxed-gives-other", lib.VM_RV_FP_MIN, S, fs(2.0), 0x40000000, result=fs(2.0)),
+    case("max.d-two-nans", lib.VM_RV_FP_MAX, D, 0x7FF8000000000123, 0xFFF8000000000001, result=CANON_D),
+    case("max.d-two-signalling", lib.VM_RV_FP_MAX, D, SNAN_D, SNAN_D, result=CANON_D, flags=NV),
+    case("min.d-zeros", lib.VM_RV_FP_MIN, D, fd(0.0), fd(-0.0), result=fd(-0.0)),
+    case("min.d-zeros-swapped", lib.VM_RV_FP_MIN, D, fd(-0.0), fd(0.0), result=fd(-0.0)),
+    case("max.d-zeros", lib.VM_RV_FP_MAX, D, fd(-0.0), fd(0.0), result=fd(0.0)),
+    case("max.s-zeros", lib.VM_RV_FP_MAX, S, fs(0.0), fs(-0.0), result=fs(0.0)),
+    case("min.d-values", lib.VM_RV_FP_MIN, D, fd(2.0), fd(-1.0), result=fd(-1.0)),
+    case("max.s-values", lib.VM_RV_FP_MAX, S, fs(2.0), fs(-1.0), result=fs(2.0)),
+    # feq is quiet; flt and fle signal on any NaN.
+    case("eq.d-quiet-nan", lib.VM_RV_FP_EQ, D, CANON_D, CANON_D, result=0),
+    case("eq.s-signalling-nan", lib.VM_RV_FP_EQ, S, SNAN_S, fs(1.0), result=0, flags=NV),
+    case("lt.d-quiet-nan", lib.VM_RV_FP_LT, D, CANON_D, fd(1.0), result=0, flags=NV),
+    case("le.s-quiet-nan", lib.VM_RV_FP_LE, S, fs(1.0), CANON_S, result=0, flags=NV),
+    case("eq.d-zeros", lib.VM_RV_FP_EQ, D, fd(-0.0), fd(0.0), result=1),
+    case("lt.d-zeros", lib.VM_RV_FP_LT, D, fd(-0.0), fd(0.0), result=0),
+    case("le.d-zeros", lib.VM_RV_FP_LE, D, fd(0.0), fd(-0.0), result=1),
+    case("lt.s-values", lib.VM_RV_FP_LT, S, fs(1.0), fs(2.0), result=1),
+    case("le.d-infinities", lib.VM_RV_FP_LE, D, INF_D, INF_D, result=1),
+    case("eq.s-unboxed", lib.VM_RV_FP_EQ, S, 0x3F800000, 0x3F800000, result=0),
+    # fclass: one bit for each of ten classes.
+    case("class.d-negative-inf", lib.VM_RV_FP_CLASS, D, NEG_INF_D, result=1 << 0),
+    case("class.d-negative-normal", lib.VM_RV_FP_CLASS, D, fd(-1.0), result=1 << 1),
+    case("class.d-negative-subnormal", lib.VM_RV_FP_CLASS, D, 0x8000000000000001, result=1 << 2),
+    case("class.d-negative-zero", lib.VM_RV_FP_CLASS, D, fd(-0.0), result=1 << 3),
+    case("class.d-positive-zero", lib.VM_RV_FP_CLASS, D, fd(0.0), result=1 << 4),
+    case("class.d-positive-subnormal", lib.VM_RV_FP_CLASS, D, MAX_SUBNORMAL_D, result=1 << 5),
+    case("class.d-positive-normal", lib.VM_RV_FP_CLASS, D, MIN_NORMAL_D, result=1 << 6),
+    case("class.d-positive-inf", lib.VM_RV_FP_CLASS, D, INF_D, result=1 << 7),
+    case("class.d-signalling-nan", lib.VM_RV_FP_CLASS, D, SNAN_D, result=1 << 8),
+    case("class.d-quiet-nan", lib.VM_RV_FP_CLASS, D, 0xFFF8000000000000, result=1 << 9),
+    case("class.s-signalling-nan", lib.VM_RV_FP_CLASS, S, BOX | 0x7FA00000, result=1 << 8),
+    case("class.s-subnormal", lib.VM_RV_FP_CLASS, S, BOX | 0x007FFFFF, result=1 << 5),
+    case("class.s-unboxed-is-quiet-nan", lib.VM_RV_FP_CLASS, S, 0x7FA00000, result=1 << 9),
+    # Sign injection takes the sign from b's bits (after unboxing) and keeps NaNs as they are.
+    case("sgnj.s", lib.VM_RV_FP_SGNJ, S, fs(1.0), fs(-2.0), result=fs(-1.0)),
+    case("sgnj.s-unboxed-b-is-positive", lib.VM_RV_FP_SGNJ, S, fs(1.0), 0xBF800000, result=fs(1.0)),
+    case("sgnj.s-unboxed-a", lib.VM_RV_FP_SGNJ, S, 0x3F800000, fs(-1.0), result=BOX | 0xFFC00000),
+    case("sgnjn.s", lib.VM_RV_FP_SGNJN, S, fs(1.0), fs(-2.0), result=fs(1.0)),
+    case("sgnjx.s", lib.VM_RV_FP_SGNJX, S, fs(-1.0), fs(-2.0), result=fs(1.0)),
+    case("sgnjx.d", lib.VM_RV_FP_SGNJX, D, fd(-1.0), fd(2.0), result=fd(-1.0)),
+    case("sgnjn.d-nan-payload-kept", lib.VM_RV_FP_SGNJN, D, 0x7FF8000000000123, fd(1.0), result=0xFFF8000000000123),
+    case("sgnj.d-signalling-nan-quiet", lib.VM_RV_FP_SGNJ, D, SNAN_D, fd(-1.0), result=0xFFF0000000000001),
+    # Conversions to integers saturate: NaN and too large give the maximum, too small the minimum.
+    case("cvt.w.d-nan", lib.VM_RV_FP_CVT_W, D, CANON_D, result=0x7FFFFFFF, flags=NV),
+    case("cvt.w.d-negative-nan", lib.VM_RV_FP_CVT_W, D, 0xFFF8000000000000, result=0x7FFFFFFF, flags=NV),
+    case("cvt.w.d-inf", lib.VM_RV_FP_CVT_W, D, INF_D, result=0x7FFFFFFF, flags=NV),
+    case("cvt.w.d-negative-inf", lib.VM_RV_FP_CVT_W, D, NEG_INF_D, result=-(1 << 31), flags=NV),
+    case("cvt.w.d-max", lib.VM_RV_FP_CVT_W, D, fd(2147483647.0), result=2147483647),
+    case("cvt.w.d-max-plus-one", lib.VM_RV_FP_CVT_W, D, fd(2147483648.0), result=2147483647, flags=NV),
+    case("cvt.w.d-rounds-out-of-range", lib.VM_RV_FP_CVT_W, D, fd(2147483647.5), result=2147483647, flags=NV),
+    case("cvt.w.d-truncates-in-range", lib.VM_RV_FP_CVT_W, D, fd(2147483647.5), rm=RTZ, result=2147483647, flags=NX),
+    case("cvt.w.d-min", lib.VM_RV_FP_CVT_W, D, fd(-2147483648.0), result=-(1 << 31)),
+    case("cvt.w.d-below-min-rtz", lib.VM_RV_FP_CVT_W, D, fd(-2147483648.5), rm=RTZ, result=-(1 << 31), flags=NX),
+    case("cvt.w.d-below-min-rdn", lib.VM_RV_FP_CVT_W, D, fd(-2147483648.5), rm=RDN, result=-(1 << 31), flags=NV),
+    case("cvt.w.d-below-min-rmm", lib.VM_RV_FP_CVT_W, D, fd(-2147483648.5), rm=RMM, result=-(1 << 31), flags=NV),
+    case("cvt.w.d-min-minus-one", lib.VM_RV_FP_CVT_W, D, fd(-2147483649.0), result=-(1 << 31), flags=NV),
+    case("cvt.w.s-max-plus-one", lib.VM_RV_FP_CVT_W, S, fs(2.0**31), result=2147483647, flags=NV),
+    case("cvt.w.s-min", lib.VM_RV_FP_CVT_W, S, fs(-(2.0**31)), result=-(1 << 31)),
+    case("cvt.w.s-unboxed", lib.VM_RV_FP_CVT_W, S, 0x3F800000, result=2147483647, flags=NV),
+    case("cvt.wu.d-minus-one", lib.VM_RV_FP_CVT_WU, D, fd(-1.0), result=0, flags=NV),
+    case("cvt.wu.d-minus-half-rtz", lib.VM_RV_FP_CVT_WU, D, fd(-0.5), rm=RTZ, result=0, flags=NX),
+    case("cvt.wu.d-minus-half-rdn", lib.VM_RV_FP_CVT_WU, D, fd(-0.5), rm=RDN, result=0, flags=NV),
+    case("cvt.wu.d-negative-zero", lib.VM_RV_FP_CVT_WU, D, fd(-0.0), result=0),
+    case("cvt.wu.d-max-sign-extended", lib.VM_RV_FP_CVT_WU, D, fd(4294967295.0), result=-1),
+    case("cvt.wu.d-2^31-sign-extended", lib.VM_RV_FP_CVT_WU, D, fd(2147483648.0), result=-(1 << 31)),
+    case("cvt.wu.d-max-plus-one", lib.VM_RV_FP_CVT_WU, D, fd(4294967296.0), result=-1, flags=NV),
+    case("cvt.wu.d-nan", lib.VM_RV_FP_CVT_WU, D, CANON_D, result=-1, flags=NV),
+    case("cvt.wu.s-negative-inf", lib.VM_RV_FP_CVT_WU, S, fs(float("-inf")), result=0, flags=NV),
+    case("cvt.l.d-2^63", lib.VM_RV_FP_CVT_L, D, fd(2.0**63), result=INT64_MAX, flags=NV),
+    case("cvt.l.d-largest-below-2^63", lib.VM_RV_FP_CVT_L, D, fd(2.0**63 - 1024), result=(1 << 63) - 1024),
+    case("cvt.l.d-min", lib.VM_RV_FP_CVT_L, D, fd(-(2.0**63)), result=INT64_MIN),
+    case("cvt.l.d-nan", lib.VM_RV_FP_CVT_L, D, CANON_D, result=INT64_MAX, flags=NV),
+    case("cvt.l.d-negative-inf", lib.VM_RV_FP_CVT_L, D, NEG_INF_D, result=INT64_MIN, flags=NV),
+    case("cvt.l.s-2^63", lib.VM_RV_FP_CVT_L, S, fs(2.0**63), result=INT64_MAX, flags=NV),
+    case("cvt.l.s-min", lib.VM_RV_FP_CVT_L, S, fs(-(2.0**63)), result=INT64_MIN),
+    case("cvt.lu.d-2^64", lib.VM_RV_FP_CVT_LU, D, fd(2.0**64), result=M64, flags=NV),
+    case("cvt.lu.d-largest-below-2^64", lib.VM_RV_FP_CVT_LU, D, fd(2.0**64 - 2048), result=(1 << 64) - 2048),
+    case("cvt.lu.d-minus-one", lib.VM_RV_FP_CVT_LU, D, fd(-1.0), result=0, flags=NV),
+    case("cvt.lu.d-nan", lib.VM_RV_FP_CVT_LU, D, CANON_D, result=M64, flags=NV),
+    case("cvt.lu.s-negative-inf", lib.VM_RV_FP_CVT_LU, S, fs(float("-inf")), result=0, flags=NV),
+    case("cvt.lu.s-inf", lib.VM_RV_FP_CVT_LU, S, INF_S, result=M64, flags=NV),
+    case("cvt.lu.d-minus-0.9-rtz", lib.VM_RV_FP_CVT_LU, D, fd(-0.9), rm=RTZ, result=0, flags=NX),
+    *every_mode("cvt.w.d-2.5", lib.VM_RV_FP_CVT_W, D, fd(2.5), 0, 0, (2, 2, 2, 3, 3), NX),
+    *every_mode("cvt.w.d-minus-2.5", lib.VM_RV_FP_CVT_W, D, fd(-2.5), 0, 0, (-2, -2, -3, -2, -3), NX),
+    *every_mode("cvt.l.s-0.5", lib.VM_RV_FP_CVT_L, S, fs(0.5), 0, 0, (0, 0, 0, 1, 1), NX),
+    # Arithmetic on a tie, in every mode.
+    *every_mode("add.d-tie", lib.VM_RV_FP_ADD, D, fd(1.0), fd(2.0**-53), 0,
+                (fd(1.0), fd(1.0), fd(1.0), fd(1 + 2.0**-52), fd(1 + 2.0**-52)), NX),
+    *every_mode("add.d-negative-tie", lib.VM_RV_FP_ADD, D, fd(-1.0), fd(-(2.0**-53)), 0,
+                (fd(-1.0), fd(-1.0), fd(-1 - 2.0**-52), fd(-1.0), fd(-1 - 2.0**-52)), NX),
+    *every_mode("add.d-tie-odd", lib.VM_RV_FP_ADD, D, fd(1 + 2.0**-52), fd(2.0**-53), 0,
+                (fd(1 + 2.0**-51), fd(1 + 2.0**-52), fd(1 + 2.0**-52), fd(1 + 2.0**-51), fd(1 + 2.0**-51)), NX),
+    *every_mode("add.s-tie", lib.VM_RV_FP_ADD, S, fs(1.0), fs(2.0**-24), 0,
+                (fs(1.0), fs(1.0), fs(1.0), fs(1 + 2.0**-23), fs(1 + 2.0**-23)), NX),
+    *every_mode("madd.d-tie", lib.VM_RV_FP_MADD, D, fd(1.0), fd(1.0), fd(2.0**-53),
+                (fd(1.0), fd(1.0), fd(1.0), fd(1 + 2.0**-52), fd(1 + 2.0**-52)), NX),
+    *every_mode("cvt.s.w-tie", lib.VM_RV_FP_CVT_FROM_W, S, (1 << 24) + 1, 0, 0,
+                (fs(2.0**24), fs(2.0**24), fs(2.0**24), fs(2.0**24 + 2), fs(2.0**24 + 2)), NX),
+    *every_mode("cvt.s.w-negative-tie", lib.VM_RV_FP_CVT_FROM_W, S, u64(-(1 << 24) - 1), 0, 0,
+                (fs(-(2.0**24)), fs(-(2.0**24)), fs(-(2.0**24) - 2), fs(-(2.0**24)), fs(-(2.0**24) - 2)), NX),
+    *every_mode("cvt.d.l-tie", lib.VM_RV_FP_CVT_FROM_L, D, (1 << 53) + 1, 0, 0,
+                (fd(2.0**53), fd(2.0**53), fd(2.0**53), fd(2.0**53 + 2), fd(2.0**53 + 2)), NX),
+    *every_mode("cvt.s.d-tie", lib.VM_RV_FP_CVT_S_D, S, fd(1 + 2.0**-24), 0, 0,
+                (fs(1.0), fs(1.0), fs(1.0), fs(1 + 2.0**-23), fs(1 + 2.0**-23)), NX),
+    # Conversions from integers read the low 32 bits for w and wu.
+    case("cvt.s.lu-max-rne", lib.VM_RV_FP_CVT_FROM_LU, S, M64, result=fs(2.0**64), flags=NX),
+    case("cvt.s.lu-max-rtz", lib.VM_RV_FP_CVT_FROM_LU, S, M64, rm=RTZ, result=BOX | 0x5F7FFFFF, flags=NX),
+    case("cvt.d.wu-upper-bits-ignored", lib.VM_RV_FP_CVT_FROM_WU, D, 0x12345678FFFFFFFF, result=fd(4294967295.0)),
+    case("cvt.d.w-low-word-signed", lib.VM_RV_FP_CVT_FROM_W, D, 0x00000000FFFFFFFF, result=fd(-1.0)),
+    case("cvt.d.lu-2^63", lib.VM_RV_FP_CVT_FROM_LU, D, 1 << 63, result=fd(2.0**63)),
+    case("cvt.d.l-min", lib.VM_RV_FP_CVT_FROM_L, D, 1 << 63, result=fd(-(2.0**63))),
+    # Conversions between the formats.
+    case("cvt.s.d-overflow-rne", lib.VM_RV_FP_CVT_S_D, S, fd(1e300), result=INF_S, flags=OF | NX),
+    case("cvt.s.d-overflow-rtz", lib.VM_RV_FP_CVT_S_D, S, fd(1e300), rm=RTZ, result=MAX_S, flags=OF | NX),
+    case("cvt.s.d-negative-overflow-rup", lib.VM_RV_FP_CVT_S_D, S, fd(-1e300), rm=RUP, result=MAX_S | 1 << 31,
+         flags=OF | NX),
+    case("cvt.s.d-overflow-rmm", lib.VM_RV_FP_CVT_S_D, S, fd(-1e300), rm=RMM, result=INF_S | 1 << 31, flags=OF | NX),
+    case("cvt.s.d-smallest-subnormal", lib.VM_RV_FP_CVT_S_D, S, fd(2.0**-149), result=BOX | 1),
+    case("cvt.s.d-half-smallest-rne", lib.VM_RV_FP_CVT_S_D, S, fd(2.0**-150), result=fs(0.0), flags=UF | NX),
+    case("cvt.s.d-half-smallest-rmm", lib.VM_RV_FP_CVT_S_D, S, fd(2.0**-150), rm=RMM, result=BOX | 1, flags=UF | NX),
+    case("cvt.s.d-signalling-nan", lib.VM_RV_FP_CVT_S_D, S, SNAN_D, result=CANON_S, flags=NV),
+    case("cvt.s.d-nan-payload", lib.VM_RV_FP_CVT_S_D, S, 0x7FF8000000000123, result=CANON_S),
+    case("cvt.d.s-subnormal", lib.VM_RV_FP_CVT_D_S, D, BOX | 1, result=fd(2.0**-149)),
+    case("cvt.d.s-negative-zero", lib.VM_RV_FP_CVT_D_S, D, fs(-0.0), result=fd(-0.0)),
+    case("cvt.d.s-signalling-nan", lib.VM_RV_FP_CVT_D_S, D, SNAN_S, result=CANON_D, flags=NV),
+    case("cvt.d.s-unboxed", lib.VM_RV_FP_CVT_D_S, D, 0x7F800001, result=CANON_D),
+    # Overflow, by rounding mode.
+    *every_mode("mul.d-overflow", lib.VM_RV_FP_MUL, D, MAX_D, fd(2.0), 0, (INF_D, MAX_D, MAX_D, INF_D, INF_D), OF | NX),
+    *every_mode("mul.d-negative-overflow", lib.VM_RV_FP_MUL, D, MAX_D | 1 << 63, fd(2.0), 0,
+                (NEG_INF_D, MAX_D | 1 << 63, NEG_INF_D, MAX_D | 1 << 63, NEG_INF_D), OF | NX),
+    # Underflow: tiny after rounding (to the precision, with an unbounded exponent), and inexact.
+    case("mul.d-tiny-rounds-to-min-normal", lib.VM_RV_FP_MUL, D, ONE_MINUS_HALF_ULP_D, MIN_NORMAL_D,
+         result=MIN_NORMAL_D, flags=UF | NX),
+    # (1 - 2^-27) * (1 + 2^-27) * 2^-1022 = 2^-1022 - 2^-1076: a tie at 53 bits, tiny only if rounded down.
+    *[case(f"mul.d-not-tiny-after-rounding-{name}", lib.VM_RV_FP_MUL, D, fd(1 - 2.0**-27),
+           fd((1 + 2.0**-27) * 2.0**-1022), rm=rm, result=MIN_NORMAL_D, flags=NX)
+      for name, rm in (("rne", RNE), ("rup", RUP), ("rmm", RMM))],
+    *[case(f"mul.d-tiny-after-rounding-{name}", lib.VM_RV_FP_MUL, D, fd(1 - 2.0**-27),
+           fd((1 + 2.0**-27) * 2.0**-1022), rm=rm, result=MAX_SUBNORMAL_D, flags=UF | NX)
+      for name, rm in (("rtz", RTZ), ("rdn", RDN))],
+    case("mul.d-exact-subnormal", lib.VM_RV_FP_MUL, D, fd(2.0**-1000), fd(2.0**-70), result=0x10),
+    *every_mode("mul.d-half-smallest-subnormal", lib.VM_RV_FP_MUL, D, 1, fd(0.5), 0, (0, 0, 0, 1, 1), UF | NX),
+    case("mul.s-half-smallest-subnormal-rmm", lib.VM_RV_FP_MUL, S, BOX | 1, fs(0.5), rm=RMM, result=BOX | 1,
+         flags=UF | NX),
+    # Fused multiply-add: one rounding; inf * 0 is invalid even with a quiet NaN addend.
+    case("madd.d-inf-times-zero-plus-quiet-nan", lib.VM_RV_FP_MADD, D, INF_D, fd(0.0), CANON_D, result=CANON_D,
+         flags=NV),
+    case("madd.s-zero-times-inf-plus-nan", lib.VM_RV_FP_MADD, S, fs(0.0), INF_S, BOX | 0x7FC00123, result=CANON_S,
+         flags=NV),
+    case("madd.d-signalling-addend", lib.VM_RV_FP_MADD, D, fd(1.0), fd(1.0), SNAN_D, result=CANON_D, flags=NV),
+    case("madd.d-inf-minus-inf", lib.VM_RV_FP_MADD, D, INF_D, fd(1.0), NEG_INF_D, result=CANON_D, flags=NV),
+    case("madd.d-single-rounding", lib.VM_RV_FP_MADD, D, fd(1 + 2.0**-27), fd(1 - 2.0**-27), fd(-1.0),
+         result=fd(-(2.0**-54))),
+    case("madd.d", lib.VM_RV_FP_MADD, D, fd(2.0), fd(3.0), fd(1.0), result=fd(7.0)),
+    case("msub.d", lib.VM_RV_FP_MSUB, D, fd(2.0), fd(3.0), fd(1.0), result=fd(5.0)),
+    case("nmsub.d", lib.VM_RV_FP_NMSUB, D, fd(2.0), fd(3.0), fd(1.0), result=fd(-5.0)),
+    case("nmadd.s", lib.VM_RV_FP_NMADD, S, fs(2.0), fs(3.0), fs(1.0), result=fs(-7.0)),
+    case("nmadd.d-zeros-negative", lib.VM_RV_FP_NMADD, D, fd(0.0), fd(1.0), fd(0.0), result=fd(-0.0)),
+    case("madd.d-zero-sum-rne", lib.VM_RV_FP_MADD, D, fd(0.0), fd(1.0), fd(-0.0), result=fd(0.0)),
+    case("madd.d-zero-sum-rdn", lib.VM_RV_FP_MADD, D, fd(0.0), fd(1.0), fd(-0.0), rm=RDN, result=fd(-0.0)),
+    # An exact zero sum is +0, except when rounding down.
+    *every_mode("sub.d-cancel", lib.VM_RV_FP_SUB, D, fd(1.0), fd(1.0), 0,
+                (fd(0.0), fd(0.0), fd(-0.0), fd(0.0), fd(0.0)), 0),
+]
+
+
+@pytest.mark.parametrize(("op", "fmt", "a", "b", "c", "rm", "result", "flags"), HAND_CASES)
+def test_an_operation_follows_the_spec(op: int, fmt: int, a: int, b: int, c: int, rm: int, result: int,
+                                       flags: int) -> None:
+    assert rv_fp(op, fmt, a, b, c, rm) == (result, flags)
+
+
+def test_flags_are_ored_into_fflags_and_the_host_state_is_restored() -> None:
+    flags = ffi.new("int32_t *", NV)
+    lib.vm_rv_fp(lib.VM_RV_FP_DIV, D, s64(fd(1.0)), s64(fd(3.0)), 0, RUP, flags)
+    assert flags[0] == NV | NX
+    # Python's own float arithmetic still rounds to nearest afterwards.
+    one, three = 1.0, 3.0
+    assert one / three == 0.3333333333333333
