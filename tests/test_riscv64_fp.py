@@ -3,7 +3,11 @@ then thousands of generated cases compared with real instructions run under qemu
 
 from __future__ import annotations
 
+import random
+import shutil
 import struct
+import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import INT64_MAX, INT64_MIN, M64, f2b, s64, u64
@@ -260,3 +264,180 @@ def test_flags_are_ored_into_fflags_and_the_host_state_is_restored() -> None:
     # Python's own float arithmetic still rounds to nearest afterwards.
     one, three = 1.0, 3.0
     assert one / three == 0.3333333333333333
+
+
+# -- against QEMU ---------------------------------------------------------------------------------------
+PROBE_SOURCE = Path(__file__).with_name("riscv_fp_probe.c")
+NATIVE = Path(__file__).resolve().parent.parent / "native"
+CROSS_CC, QEMU = "riscv64-linux-gnu-gcc", "qemu-riscv64"
+CASES_PER_OP = 160  # per operation, format and rounding mode: about 45,000 cases in all
+
+FLOAT_OPS = ("ADD", "SUB", "MUL", "DIV", "SQRT", "MIN", "MAX", "MADD", "MSUB", "NMSUB", "NMADD", "SGNJ", "SGNJN",
+             "SGNJX", "EQ", "LT", "LE", "CLASS", "CVT_W", "CVT_WU", "CVT_L", "CVT_LU")
+FROM_INTEGER_OPS = ("CVT_FROM_W", "CVT_FROM_WU", "CVT_FROM_L", "CVT_FROM_LU")
+FUSED = ("MADD", "MSUB", "NMSUB", "NMADD")
+
+
+class Format:
+    """binary32 or binary64 as bit patterns, to build operands from."""
+
+    def __init__(self, fmt: int) -> None:
+        self.fmt = fmt
+        self.width, self.precision = (64, 53) if fmt == D else (32, 24)
+        self.sign = 1 << (self.width - 1)
+        self.exp_mask = (self.sign - 1) & ~((1 << (self.precision - 1)) - 1)
+        self.quiet = 1 << (self.precision - 2)
+
+    def bits(self, x: float) -> int:
+        """x rounded to this format (to nearest), as bits; too large for a single gives infinity."""
+        if self.fmt == D:
+            return f2b(x)
+        try:
+            return struct.unpack("<I", struct.pack("<f", x))[0]
+        except OverflowError:
+            return self.exp_mask | (self.sign if x < 0 else 0)
+
+    def value(self, bits: int) -> float:
+        if self.fmt == D:
+            return struct.unpack("<d", struct.pack("<Q", bits))[0]
+        return struct.unpack("<f", struct.pack("<I", bits))[0]
+
+    def register(self, bits: int) -> int:
+        return bits if self.fmt == D else BOX | bits
+
+    def edges(self) -> list[int]:
+        """Zeros, subnormals, the normal limits, infinities, NaNs, and values by integer limits and ties."""
+        p, exp_mask, quiet = self.precision, self.exp_mask, self.quiet
+        magnitudes = [0, 1, 3, (1 << (p - 1)) - 1, 1 << (p - 1), (1 << (p - 1)) + 1, exp_mask - 1, exp_mask,
+                      exp_mask | quiet, exp_mask | quiet | 1, exp_mask | 1, exp_mask | quiet >> 1]
+        values = [1.0, 1.5, 2.5, 0.5, 3.0, 0.1, 1 / 3, 2.0**-p, 1 + 2.0 ** (1 - p), 1 - 2.0**-p]
+        for limit in (2.0**24, 2.0**31, 2.0**32, 2.0**53, 2.0**63, 2.0**64):
+            values += [limit, limit - 0.5, limit + 0.5, limit - 1, limit + 1]
+        for x in values:
+            bits = self.bits(x)
+            magnitudes += [bits - 1, bits, bits + 1]
+        magnitudes += [bits for k in range(8) for bits in [self.bits(k + 0.5)]]
+        return [m | s for m in magnitudes for s in (0, self.sign)]
+
+    def short(self, rng: random.Random) -> int:
+        """A value with few significant bits: products and sums of these are often exact or ties."""
+        m = rng.getrandbits(rng.randint(1, self.precision // 2 + 2)) | 1
+        emax = 127 if self.fmt == S else 1023
+        e = rng.choice([rng.randint(-8, 8), rng.randint(-emax - self.precision, -emax + 20),
+                        rng.randint(emax - 30, emax)])
+        bits = self.bits(m * 2.0**e)
+        return bits | (self.sign if rng.random() < 0.5 else 0)
+
+    def near(self, rng: random.Random, bits: int) -> int:
+        return (bits + rng.randint(-2, 2)) & ((1 << self.width) - 1)
+
+
+def _float_operand(rng: random.Random, form: Format, pool: list[int]) -> int:
+    """A register operand: an edge value, a short one, random bits, or (for singles) an unboxed one."""
+    roll = rng.random()
+    if form.fmt == S and roll < 0.03:
+        return rng.choice([rng.getrandbits(64) & ~BOX, rng.getrandbits(32), rng.getrandbits(64)])
+    if roll < 0.45:
+        bits = rng.choice(pool)
+    elif roll < 0.75:
+        bits = form.short(rng)
+    else:
+        bits = rng.getrandbits(form.width)
+    return form.register(bits)
+
+
+def _unboxed_bits(form: Format, reg: int) -> int:
+    return reg if form.fmt == D else (reg & 0xFFFFFFFF if reg & BOX == BOX else 0x7FC00000)
+
+
+def _float_case(rng: random.Random, name: str, form: Format, pool: list[int]) -> tuple[int, int, int]:
+    a, b, c = (_float_operand(rng, form, pool) for _ in range(3))
+    va, vb = form.value(_unboxed_bits(form, a)), form.value(_unboxed_bits(form, b))
+    roll = rng.random()
+    try:
+        if name in ("ADD", "SUB") and roll < 0.4:  # near cancellation, or b a tiny part of a
+            sign = -1.0 if name == "ADD" else 1.0
+            b = form.register(form.near(rng, form.bits(sign * va * rng.choice([1.0, 2.0**-form.precision]))))
+        elif name in FUSED and roll < 0.5:  # c near -(a*b): the fused sum keeps the product's low bits
+            sign = -1.0 if name in ("MADD", "NMADD") else 1.0
+            product = va * vb * (-1.0 if name in ("NMSUB", "NMADD") else 1.0)
+            c = form.register(form.near(rng, form.bits(sign * product)))
+        elif name.startswith("CVT_") and roll < 0.5:  # near an integer, a halfway point, or a limit
+            k = rng.choice([rng.randint(-10, 10), rng.choice([1, -1]) * 2.0 ** rng.choice([31, 32, 63, 64])])
+            a = form.register(form.near(rng, form.bits(k + rng.choice([0.0, 0.5, -0.5]))))
+    except OverflowError:
+        pass
+    return a, b, c
+
+
+def _integer_operand(rng: random.Random) -> int:
+    """Integer limits, values by 2^24 and 2^53 (ties among them), and random patterns."""
+    roll = rng.random()
+    if roll < 0.3:
+        value = rng.choice([0, 1, -1, 2**31 - 1, -(2**31), 2**32 - 1, 2**63 - 1, -(2**63), 2**64 - 1,
+                            2**24 + 1, 2**24 - 1, 2**53 + 1, 2**53 - 1, 2**25 + 3])
+    elif roll < 0.6:  # p+1 significant bits ending in 1: exactly halfway between two floats
+        value = (rng.getrandbits(rng.choice([24, 53])) | 1 << rng.choice([24, 53]) | 1) << rng.randint(0, 8)
+        value = -value if rng.random() < 0.5 else value
+    else:
+        value = rng.getrandbits(rng.choice([8, 32, 40, 64]))
+    if rng.random() < 0.3:
+        value ^= rng.getrandbits(32) << 32  # the w conversions read only the low 32 bits
+    return u64(value)
+
+
+def generate_cases(seed: int = 20191213) -> list[tuple[int, int, int, int, int, int]]:
+    """(op, fmt, a, b, c, rm) for every operation, format and rounding mode."""
+    rng = random.Random(seed)
+    cases = []
+    forms = {fmt: Format(fmt) for fmt in (S, D)}
+    pools = {fmt: form.edges() for fmt, form in forms.items()}
+    for fmt, form in forms.items():
+        for rm in MODES:
+            for name in FLOAT_OPS:
+                op = getattr(lib, f"VM_RV_FP_{name}")
+                cases += [(op, fmt, *_float_case(rng, name, form, pools[fmt]), rm) for _ in range(CASES_PER_OP)]
+            for name in FROM_INTEGER_OPS:
+                op = getattr(lib, f"VM_RV_FP_{name}")
+                cases += [(op, fmt, _integer_operand(rng), 0, 0, rm) for _ in range(CASES_PER_OP)]
+    # Between the formats: doubles by the single's limits (overflow, subnormals, ties), and singles.
+    single_range = [f2b(x) for x in (2.0**128, 2.0**128 - 2.0**103, 2.0**127, 2.0**-126, 2.0**-149, 2.0**-150)]
+    for rm in MODES:
+        for _ in range(CASES_PER_OP * 2):
+            a = rng.choice([rng.choice(pools[D]), forms[D].near(rng, rng.choice(single_range)),
+                            f2b(forms[S].value(forms[S].short(rng)) * (1 + 2.0**-24)), rng.getrandbits(64),
+                            f2b(rng.uniform(-1, 1) * 2.0 ** rng.randint(-155, -120))])
+            cases.append((lib.VM_RV_FP_CVT_S_D, S, a, 0, 0, rm))
+            cases.append((lib.VM_RV_FP_CVT_D_S, D, _float_operand(rng, forms[S], pools[S]), 0, 0, rm))
+    return cases
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which(CROSS_CC) is None or shutil.which(QEMU) is None:
+        pytest.skip(f"needs {CROSS_CC} and {QEMU} (Debian packages gcc-riscv64-linux-gnu and qemu-user)")
+    binary = tmp_path_factory.mktemp("riscv-fp") / "probe"
+    subprocess.run([CROSS_CC, "-O2", "-static", f"-I{NATIVE}", str(PROBE_SOURCE), "-o", str(binary)], check=True,
+                   timeout=120)
+    return binary
+
+
+def _describe(case: tuple[int, ...], ours: tuple[int, int], theirs: tuple[int, int]) -> str:
+    op, fmt, a, b, c, rm = case
+    return (f"op {op} fmt {fmt} rm {rm} a={a:#x} b={b:#x} c={c:#x}: "
+            f"vm_rv_fp {ours[0]:#x} flags {ours[1]:#x}, qemu {theirs[0]:#x} flags {theirs[1]:#x}")
+
+
+def test_every_operation_agrees_with_qemu(probe: Path) -> None:
+    cases = generate_cases()
+    lines = "".join(f"{op} {fmt} {a:x} {b:x} {c:x} {rm}\n" for op, fmt, a, b, c, rm in cases)
+    run = subprocess.run([QEMU, str(probe)], input=lines, capture_output=True, text=True, timeout=60, check=True)
+    answers = run.stdout.splitlines()
+    assert len(answers) == len(cases)
+    disagreements = []
+    for case_, answer in zip(cases, answers, strict=True):
+        result, flags = (int(field, 16) for field in answer.split())
+        ours = rv_fp(*case_)
+        if ours != (result, flags):
+            disagreements.append(_describe(case_, ours, (result, flags)))
+    assert not disagreements, f"{len(disagreements)} of {len(cases)} disagree:\n" + "\n".join(disagreements[:40])
