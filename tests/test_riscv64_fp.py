@@ -328,6 +328,27 @@ class Format:
         bits = self.bits(m * 2.0**e)
         return bits | (self.sign if rng.random() < 0.5 else 0)
 
+    def tie_factors(self, rng: random.Random) -> tuple[int, int]:
+        """Two values whose exact product has p+1 significant bits ending in 1: halfway between two floats
+        (or, scaled into the subnormals or near the largest normal, a tie at another bit or an overflow)."""
+        p, emax = self.precision, (127 if self.fmt == S else 1023)
+        k = rng.randint(1, p)
+        m1 = rng.getrandbits(k) | 1 | 1 << (k - 1)
+        m2 = rng.getrandbits(p + 2 - k) | 1 | 1 << (p + 1 - k)
+        e = rng.choice([rng.randint(-60, 0), rng.randint(-emax - 2 * p, -emax - p + 5),
+                        rng.randint(emax - p - 10, emax - p)])
+        e1 = rng.randint(-30, 30)
+        return self.bits(m1 * 2.0**e1), self.bits(m2 * 2.0 ** (e - e1 - p))
+
+    def tie_quotient(self, rng: random.Random) -> tuple[int, int]:
+        """A small normal and a power of two whose quotient is a subnormal exactly halfway between two
+        (quotients in the normal range are never ties)."""
+        p = self.precision
+        exp, t = rng.randint(1, 4), rng.randint(1, p)
+        fraction = (rng.getrandbits(p - 1) & ~((1 << t) - 1)) | 1 << (t - 1)
+        sign = self.sign if rng.random() < 0.5 else 0
+        return sign | exp << (p - 1) | fraction, self.bits(2.0 ** (exp - 1 + t))
+
     def near(self, rng: random.Random, bits: int) -> int:
         return (bits + rng.randint(-2, 2)) & ((1 << self.width) - 1)
 
@@ -358,7 +379,11 @@ def _float_case(rng: random.Random, name: str, form: Format, pool: list[int]) ->
         if name in ("ADD", "SUB") and roll < 0.4:  # near cancellation, or b a tiny part of a
             sign = -1.0 if name == "ADD" else 1.0
             b = form.register(form.near(rng, form.bits(sign * va * rng.choice([1.0, 2.0**-form.precision]))))
-        elif name in FUSED and roll < 0.5:  # c near -(a*b): the fused sum keeps the product's low bits
+        elif name in ("MUL", *FUSED) and roll < 0.3:  # a product halfway between two floats, plus c
+            a, b = (form.register(bits) for bits in form.tie_factors(rng))
+        elif name == "DIV" and roll < 0.3:
+            a, b = (form.register(bits) for bits in form.tie_quotient(rng))
+        elif name in FUSED and roll < 0.6:  # c near -(a*b): the fused sum keeps the product's low bits
             sign = -1.0 if name in ("MADD", "NMADD") else 1.0
             product = va * vb * (-1.0 if name in ("NMSUB", "NMADD") else 1.0)
             c = form.register(form.near(rng, form.bits(sign * product)))
