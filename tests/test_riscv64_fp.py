@@ -261,9 +261,11 @@ def test_flags_are_ored_into_fflags_and_the_host_state_is_restored() -> None:
     flags = ffi.new("int32_t *", NV)
     lib.vm_rv_fp(lib.VM_RV_FP_DIV, D, s64(fd(1.0)), s64(fd(3.0)), 0, RUP, flags)
     assert flags[0] == NV | NX
-    # Python's own float arithmetic still rounds to nearest afterwards.
+    # Python's own float arithmetic still rounds to nearest afterwards ...
     one, three = 1.0, 3.0
     assert one / three == 0.3333333333333333
+    # ... and the inexact flag it just left in the host is not taken for the next operation's.
+    assert rv_fp(lib.VM_RV_FP_ADD, D, fd(1.0), fd(2.0), rm=RUP) == (fd(3.0), 0)
 
 
 # -- against QEMU ---------------------------------------------------------------------------------------
