@@ -85,34 +85,45 @@ static int32_t host_flags(void) {
            | (raised & FE_INEXACT ? VM_RV_FP_NX : 0);
 }
 
-/* One arithmetic operation in type T under the current rounding mode; operands are volatile so the
- * compiler neither folds them nor moves the operation away from the mode and flag calls around it. */
-#define DEFINE_ARITHMETIC(name, T, SQRT, FMA)                                                                 \
+/* One arithmetic operation in type T under the current rounding mode. Operands and result are volatile:
+ * the compiler folds nothing, and the operation happens before the caller reads the flags (GCC does not
+ * otherwise keep float operations in place around fenv calls). */
+#define DEFINE_ARITHMETIC(name, T, FMA)                                                                       \
     static T name(int op, volatile T x, volatile T y, volatile T z) {                                        \
+        volatile T result;                                                                                    \
         switch (op) {                                                                                         \
-        case VM_RV_FP_ADD: return x + y;                                                                      \
-        case VM_RV_FP_SUB: return x - y;                                                                      \
-        case VM_RV_FP_MUL: return x * y;                                                                      \
-        case VM_RV_FP_DIV: return x / y;                                                                      \
-        case VM_RV_FP_SQRT: return SQRT(x);                                                                   \
-        case VM_RV_FP_MADD: return FMA(x, y, z);                                                              \
-        case VM_RV_FP_MSUB: return FMA(x, y, -z);                                                             \
-        case VM_RV_FP_NMSUB: return FMA(-x, y, z);                                                            \
-        default: return FMA(-x, y, -z); /* VM_RV_FP_NMADD */                                                  \
+        case VM_RV_FP_ADD: result = x + y; break;                                                             \
+        case VM_RV_FP_SUB: result = x - y; break;                                                             \
+        case VM_RV_FP_MUL: result = x * y; break;                                                             \
+        case VM_RV_FP_DIV: result = x / y; break;                                                             \
+        case VM_RV_FP_MADD: result = FMA(x, y, z); break;                                                     \
+        case VM_RV_FP_MSUB: result = FMA(x, y, -z); break;                                                    \
+        case VM_RV_FP_NMSUB: result = FMA(-x, y, z); break;                                                   \
+        default: result = FMA(-x, y, -z); break; /* VM_RV_FP_NMADD */                                         \
         }                                                                                                     \
+        return result;                                                                                        \
     }
 
-/* binary128 has no sqrt here and needs none (see round_to_odd); its fma is exact in two steps, since
- * the product of two 53-bit significands fits in 113 bits. */
-#define NO_SQRT(x) (x)
+/* binary128's fma is exact in two steps: the product of two 53-bit significands fits in 113 bits. */
 static __float128 fma_by_exact_product(__float128 x, __float128 y, __float128 z) {
     volatile __float128 product = x * y;
     return product + z;
 }
 
-DEFINE_ARITHMETIC(arithmetic_s, float, sqrtf, fmaf)
-DEFINE_ARITHMETIC(arithmetic_d, double, sqrt, fma)
-DEFINE_ARITHMETIC(arithmetic_q, __float128, NO_SQRT, fma_by_exact_product)
+DEFINE_ARITHMETIC(arithmetic_s, float, fmaf)
+DEFINE_ARITHMETIC(arithmetic_d, double, fma)
+DEFINE_ARITHMETIC(arithmetic_q, __float128, fma_by_exact_product)
+
+/* sqrt in format fmt under the current rounding mode, on the host only: a square root is never halfway
+ * between two floats, and never subnormal, so RNE's result and flags are RMM's too. */
+static uint64_t sqrt_bits(int fmt, volatile double x) {
+    if (fmt == VM_RV_FP_FMT_D) {
+        volatile double root = sqrt(x);
+        return bits_of_double(root);
+    }
+    volatile float root = sqrtf((float)x);
+    return bits_of_float(root);
+}
 
 /* Round a binary128 value (exact, or round-to-odd) to format fmt, to nearest with ties away (RMM). */
 static uint64_t round_rmm(int fmt, __float128 q, int32_t *flags) {
@@ -162,15 +173,11 @@ static uint64_t round_rmm(int fmt, __float128 q, int32_t *flags) {
 static int64_t arithmetic(int op, int fmt, double x, double y, double z, int rm, int32_t *flags) {
     uint64_t bits;
     if (rm == VM_RV_FP_RMM && op != VM_RV_FP_SQRT) {
-        /* Truncated in binary128 with the last bit set if inexact (round-to-odd), then rounded once.
-         * sqrt has no ties to break (a square root is never halfway between two floats), so RNE is
-         * already RMM there. */
+        /* Truncated in binary128 with the last bit set if inexact (round-to-odd), then rounded once. */
         fesetround(FE_TOWARDZERO);
-        feclearexcept(FE_ALL_EXCEPT);
         __float128 truncated = arithmetic_q(op, x, y, z);
         int lost = fetestexcept(FE_INEXACT);
         *flags |= host_flags() & (VM_RV_FP_NV | VM_RV_FP_DZ);
-        fesetround(FE_TONEAREST);
         if (lost) {
             u128 qbits;
             memcpy(&qbits, &truncated, sizeof qbits);
@@ -180,11 +187,10 @@ static int64_t arithmetic(int op, int fmt, double x, double y, double z, int rm,
         bits = round_rmm(fmt, truncated, flags);
     } else {
         fesetround(HOST_MODE[rm == VM_RV_FP_RMM ? VM_RV_FP_RNE : rm]);
-        feclearexcept(FE_ALL_EXCEPT);
-        bits = fmt == VM_RV_FP_FMT_D ? bits_of_double(arithmetic_d(op, x, y, z))
-                                     : bits_of_float(arithmetic_s(op, (float)x, (float)y, (float)z));
+        if (op == VM_RV_FP_SQRT) bits = sqrt_bits(fmt, x);
+        else if (fmt == VM_RV_FP_FMT_D) bits = bits_of_double(arithmetic_d(op, x, y, z));
+        else bits = bits_of_float(arithmetic_s(op, (float)x, (float)y, (float)z));
         *flags |= host_flags();
-        fesetround(FE_TONEAREST);
         if (is_nan(fmt, bits)) return canonical_nan(fmt);
     }
     return register_value(fmt, bits);
@@ -197,14 +203,17 @@ static int64_t from_integer(int fmt, int is_signed, int64_t value, int rm, int32
         return register_value(fmt, round_rmm(fmt, exact, flags));
     }
     fesetround(HOST_MODE[rm]);
-    feclearexcept(FE_ALL_EXCEPT);
     volatile int64_t v = value;
     volatile uint64_t u = (uint64_t)value;
     uint64_t bits;
-    if (fmt == VM_RV_FP_FMT_D) bits = bits_of_double(is_signed ? (double)v : (double)u);
-    else bits = bits_of_float(is_signed ? (float)v : (float)u);
+    if (fmt == VM_RV_FP_FMT_D) {
+        volatile double converted = is_signed ? (double)v : (double)u;
+        bits = bits_of_double(converted);
+    } else {
+        volatile float converted = is_signed ? (float)v : (float)u;
+        bits = bits_of_float(converted);
+    }
     *flags |= host_flags();
-    fesetround(FE_TONEAREST);
     return register_value(fmt, bits);
 }
 
@@ -227,9 +236,8 @@ static int64_t to_integer(int fmt, uint64_t bits, int width, int is_signed, int 
             r = round(x);
         } else {
             fesetround(HOST_MODE[rm]);
-            volatile double vx = x;
-            r = nearbyint(vx);
-            fesetround(FE_TONEAREST);
+            volatile double vx = x, rounded = nearbyint(vx);
+            r = rounded;
         }
         if (r < low || r >= high) { /* -0.0 is in range of the unsigned conversions */
             *flags |= VM_RV_FP_NV;
@@ -336,11 +344,10 @@ static int64_t operate(int op, int fmt, int64_t a, int64_t b, int64_t c, int rm,
         double value = value_of(VM_RV_FP_FMT_D, d);
         if (rm == VM_RV_FP_RMM) return register_value(VM_RV_FP_FMT_S, round_rmm(VM_RV_FP_FMT_S, value, flags));
         fesetround(HOST_MODE[rm]);
-        feclearexcept(FE_ALL_EXCEPT);
         volatile double v = value;
-        uint64_t bits = bits_of_float((float)v);
+        volatile float converted = (float)v;
+        uint64_t bits = bits_of_float(converted);
         *flags |= host_flags();
-        fesetround(FE_TONEAREST);
         return register_value(VM_RV_FP_FMT_S, bits);
     }
     case VM_RV_FP_CVT_D_S: {
@@ -356,7 +363,8 @@ static int64_t operate(int op, int fmt, int64_t a, int64_t b, int64_t c, int rm,
 }
 
 int64_t vm_rv_fp(int32_t op, int32_t fmt, int64_t a, int64_t b, int64_t c, int32_t rm, int32_t *fflags) {
-    /* A known host state (round to nearest, no flush-to-zero, flags clear), and the caller's back after. */
+    /* A known host state (no flush-to-zero, flags clear), and the caller's back after. Every operation
+     * sets the rounding mode it needs and reads the flags after its one host computation. */
     fenv_t host;
     fegetenv(&host);
     fesetenv(FE_DFL_ENV);
