@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from riscv64_support import missing_tool
 
 CC = "riscv64-linux-gnu-gcc"
 
@@ -40,7 +40,7 @@ void _start(void) {
 def build(directory: Path, name: str, source: str, *flags: str) -> Path:
     """Compile source into directory/name with the cross compiler, or skip the test when it is missing."""
     if shutil.which(CC) is None:
-        pytest.skip(f"{CC} is not installed (Debian package gcc-riscv64-linux-gnu)")
+        missing_tool(f"{CC} is not installed (Debian package gcc-riscv64-linux-gnu)")
     c_file = directory / f"{name}.c"
     c_file.write_text(source)
     out = directory / name

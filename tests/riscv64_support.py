@@ -18,6 +18,7 @@ import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from elftools.common.exceptions import ELFError
@@ -35,11 +36,19 @@ RUN_SECONDS = 60.0  # a reference run; the largest default-size program takes we
 
 
 # -- tools -----------------------------------------------------------------------------------------------
+def missing_tool(reason: str) -> NoReturn:
+    """Skip the calling test for want of a tool, or fail it where CI runs (VM_REQUIRE_TOOLS=1), which must
+    run every test: .ci/run installs the tools."""
+    if os.environ.get("VM_REQUIRE_TOOLS") == "1":
+        pytest.fail(f"{reason} (VM_REQUIRE_TOOLS=1: every test must run here)")
+    pytest.skip(reason)
+
+
 def require_qemu() -> str:
     """The path of qemu-riscv64, or the calling test is skipped with the package that provides it."""
     path = shutil.which(QEMU)
     if path is None:
-        pytest.skip(f"{QEMU} not found: install Debian's {QEMU_PACKAGE} package")
+        missing_tool(f"{QEMU} not found: install Debian's {QEMU_PACKAGE} package")
     return path
 
 
@@ -47,7 +56,7 @@ def require_compiler() -> str:
     """The path of the RISC-V cross compiler, or the calling test is skipped with its package."""
     path = shutil.which(CC)
     if path is None:
-        pytest.skip(f"{CC} not found: install Debian's {CC_PACKAGE} package")
+        missing_tool(f"{CC} not found: install Debian's {CC_PACKAGE} package")
     return path
 
 
@@ -156,7 +165,7 @@ def riscv_tests_dir() -> Path:
     """The unmodified riscv-tests checkout, or the calling test is skipped saying where it was looked for."""
     missing = riscv_tests_missing()
     if missing:
-        pytest.skip(missing)
+        missing_tool(missing)
     return third_party_dir() / "riscv-tests"
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import INT64_MAX, INT64_MIN, M64, f2b, s64, u64
+from riscv64_support import missing_tool
 from vm._hostcalls import ffi, lib
 
 S, D = lib.VM_RV_FP_FMT_S, lib.VM_RV_FP_FMT_D
@@ -442,7 +443,7 @@ def generate_cases(seed: int = 20191213) -> list[tuple[int, int, int, int, int, 
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which(CROSS_CC) is None or shutil.which(QEMU) is None:
-        pytest.skip(f"needs {CROSS_CC} and {QEMU} (Debian packages gcc-riscv64-linux-gnu and qemu-user)")
+        missing_tool(f"needs {CROSS_CC} and {QEMU} (Debian packages gcc-riscv64-linux-gnu and qemu-user)")
     binary = tmp_path_factory.mktemp("riscv-fp") / "probe"
     subprocess.run([CROSS_CC, "-O2", "-static", f"-I{NATIVE}", str(PROBE_SOURCE), "-o", str(binary)], check=True,
                    timeout=120)
