@@ -377,23 +377,19 @@ def _float_case(rng: random.Random, name: str, form: Format, pool: list[int]) ->
     a, b, c = (_float_operand(rng, form, pool) for _ in range(3))
     va, vb = form.value(_unboxed_bits(form, a)), form.value(_unboxed_bits(form, b))
     roll = rng.random()
-    try:
-        if name in ("ADD", "SUB") and roll < 0.4:  # near cancellation, or b a tiny part of a
-            sign = -1.0 if name == "ADD" else 1.0
-            b = form.register(form.near(rng, form.bits(sign * va * rng.choice([1.0, 2.0**-form.precision]))))
-        elif name in ("MUL", *FUSED) and roll < 0.3:  # a product halfway between two floats, plus c
-            a, b = (form.register(bits) for bits in form.tie_factors(rng))
-        elif name == "DIV" and roll < 0.3:
-            a, b = (form.register(bits) for bits in form.tie_quotient(rng))
-        elif name in FUSED and roll < 0.6:  # c near -(a*b): the fused sum keeps the product's low bits
-            sign = -1.0 if name in ("MADD", "NMADD") else 1.0
-            product = va * vb * (-1.0 if name in ("NMSUB", "NMADD") else 1.0)
-            c = form.register(form.near(rng, form.bits(sign * product)))
-        elif name.startswith("CVT_") and roll < 0.5:  # near an integer, a halfway point, or a limit
-            k = rng.choice([rng.randint(-10, 10), rng.choice([1, -1]) * 2.0 ** rng.choice([31, 32, 63, 64])])
-            a = form.register(form.near(rng, form.bits(k + rng.choice([0.0, 0.5, -0.5]))))
-    except OverflowError:
-        pass
+    if name in ("ADD", "SUB") and roll < 0.4:  # near cancellation, or b a tiny part of a
+        sign = -1.0 if name == "ADD" else 1.0
+        b = form.register(form.near(rng, form.bits(sign * va * rng.choice([1.0, 2.0**-form.precision]))))
+    elif name in ("MUL", *FUSED) and roll < 0.3:  # a product halfway between two floats, plus c
+        a, b = (form.register(bits) for bits in form.tie_factors(rng))
+    elif name == "DIV" and roll < 0.3:
+        a, b = (form.register(bits) for bits in form.tie_quotient(rng))
+    elif name in FUSED and roll < 0.6:  # c near -(a*b): the fused sum keeps the product's low bits
+        sign = -1.0 if name in ("MADD", "NMADD") else 1.0  # a*b+c and -(a*b)-c cancel with c = -(a*b)
+        c = form.register(form.near(rng, form.bits(sign * va * vb)))
+    elif name.startswith("CVT_") and roll < 0.5:  # near an integer, a halfway point, or a limit
+        k = rng.choice([rng.randint(-10, 10), rng.choice([1, -1]) * 2.0 ** rng.choice([31, 32, 63, 64])])
+        a = form.register(form.near(rng, form.bits(k + rng.choice([0.0, 0.5, -0.5]))))
     return a, b, c
 
 
