@@ -257,6 +257,12 @@ def test_an_operation_follows_the_spec(op: int, fmt: int, a: int, b: int, c: int
     assert rv_fp(op, fmt, a, b, c, rm) == (result, flags)
 
 
+@pytest.mark.parametrize(("op", "fmt", "rm"), [(99, D, RNE), (lib.VM_RV_FP_ADD, 2, RNE), (lib.VM_RV_FP_ADD, D, 5),
+                                            (lib.VM_RV_FP_ADD, D, 7), (lib.VM_RV_FP_ADD, S, -1)])
+def test_an_operation_out_of_range_gives_zero_and_raises_nothing(op: int, fmt: int, rm: int) -> None:
+    assert rv_fp(op, fmt, fd(1.0), fd(2.0), 0, rm) == (0, 0)
+
+
 def test_flags_are_ored_into_fflags_and_the_host_state_is_restored() -> None:
     flags = ffi.new("int32_t *", NV)
     lib.vm_rv_fp(lib.VM_RV_FP_DIV, D, s64(fd(1.0)), s64(fd(3.0)), 0, RUP, flags)
