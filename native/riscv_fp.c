@@ -219,7 +219,7 @@ static int64_t from_integer(int fmt, int is_signed, int64_t value, int rm, int32
 
 /* A float of format fmt converted to an integer of `width` bits, rounded by rm, saturating. */
 static int64_t to_integer(int fmt, uint64_t bits, int width, int is_signed, int rm, int32_t *flags) {
-    /* The limits as doubles: all exact (powers of two, or 32-bit values). */
+    /* The limits as doubles, exact: powers of two. */
     double low = is_signed ? -ldexp(1.0, width - 1) : 0.0;
     double high = is_signed ? ldexp(1.0, width - 1) : ldexp(1.0, width); /* first value out of range */
     uint64_t min_result = is_signed ? (uint64_t)1 << (width - 1) : 0;
