@@ -219,7 +219,7 @@ static int64_t from_integer(int fmt, int is_signed, int64_t value, int rm, int32
 
 /* A float of format fmt converted to an integer of `width` bits, rounded by rm, saturating. */
 static int64_t to_integer(int fmt, uint64_t bits, int width, int is_signed, int rm, int32_t *flags) {
-    /* The limits as doubles: all exact (powers of two, or 32-bit values). */
+    /* The limits as doubles, exact: powers of two. */
     double low = is_signed ? -ldexp(1.0, width - 1) : 0.0;
     double high = is_signed ? ldexp(1.0, width - 1) : ldexp(1.0, width); /* first value out of range */
     uint64_t min_result = is_signed ? (uint64_t)1 << (width - 1) : 0;
@@ -363,13 +363,14 @@ static int64_t operate(int op, int fmt, int64_t a, int64_t b, int64_t c, int rm,
 }
 
 int64_t vm_rv_fp(int32_t op, int32_t fmt, int64_t a, int64_t b, int64_t c, int32_t rm, int32_t *fflags) {
+    if ((fmt != VM_RV_FP_FMT_S && fmt != VM_RV_FP_FMT_D) || rm < VM_RV_FP_RNE || rm > VM_RV_FP_RMM) return 0;
     /* A known host state (no flush-to-zero, flags clear), and the caller's back after. Every operation
      * sets the rounding mode it needs and reads the flags after its one host computation. */
     fenv_t host;
     fegetenv(&host);
     fesetenv(FE_DFL_ENV);
     int32_t flags = 0;
-    int64_t result = operate(op, fmt != VM_RV_FP_FMT_S, a, b, c, rm, &flags);
+    int64_t result = operate(op, fmt, a, b, c, rm, &flags);
     fesetenv(&host);
     *fflags |= flags;
     return result;

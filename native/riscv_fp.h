@@ -4,6 +4,7 @@
  * binary64 in all five rounding modes with fcsr's flags, so the hw engine calls this instead.
  * Operands and results are register values: a float register's raw 64 bits (singles NaN-boxed)
  * or an integer register's value. The flags an operation raises are ORed into *fflags.
+ * An op, fmt or rm out of range gives 0 and raises nothing: the caller decodes and traps those.
  */
 #include <stdint.h>
 
