@@ -7,32 +7,40 @@ import bisect
 from collections.abc import Iterator
 
 from vm.arch.riscv64.isa import RiscvIsa, instruction_length, riscv64_isa
-from vm.arch.riscv64.model import OperandKind, RvInstruction
+from vm.arch.riscv64.model import Operand, OperandKind, RvInstruction
 from vm.arch.riscv64.registers import CSR_NAMES, F_NAMES, ROUNDING_MODES, X_NAMES
 
 
-def operand_text(kind: OperandKind, value: int, pc: int) -> str:
+def operand_text(op: Operand, value: int, pc: int) -> str:
+    """An operand as GNU objdump writes it (with -M no-aliases), so listings compare line by line."""
+    kind = op.kind
     if kind is OperandKind.X:
         return X_NAMES[value]
     if kind is OperandKind.F:
         return F_NAMES[value]
     if kind is OperandKind.OFFSET:
-        return f"{(pc + value) & (1 << 64) - 1:#x}"
+        return f"{(pc + value) & (1 << 64) - 1:x}"
     if kind is OperandKind.CSR:
         return CSR_NAMES.get(value, f"{value:#x}")
     if kind is OperandKind.RM:
         return ROUNDING_MODES[value]
+    if kind is OperandKind.FENCE:
+        return "".join(letter for bit, letter in zip((8, 4, 2, 1), "iorw", strict=True) if value & bit) or "0"
+    if op.name == "shamt" or op.field is not None and op.field.shift == 12:  # an upper immediate: its 20 bits
+        return f"{value >> op.field.shift & 0xFFFFF if op.field.shift == 12 else value:#x}"
     return str(value)
 
 
 def instruction_text(ins: RvInstruction, values: dict[str, int], pc: int) -> str:
-    """`mnemonic operands`, the rounding mode left out where it is the dynamic one (as objdump does)."""
-    shown = {op.name: operand_text(op.kind, values[op.name], pc) for op in ins.operands}
+    """`mnemonic operands`; an AMO's ordering bits as its suffix, and the rounding mode left out where
+    it is the dynamic one, as objdump writes them."""
+    shown = {op.name: operand_text(op, values[op.name], pc) for op in ins.operands}
     syntax = ins.syntax
     if shown.get("rm") == "dyn":
         syntax = syntax.replace(", {rm}", "")
-    text = syntax.format(**shown)
-    return f"{ins.mnemonic} {text}".rstrip()
+    order = "".join(name for name in ("aq", "rl") if values.get(name))
+    mnemonic = ins.mnemonic + ("." + order if order else "")
+    return f"{mnemonic} {syntax.format(**shown)}".rstrip()
 
 
 def disassemble_word(word: int, size: int, pc: int, isa: RiscvIsa | None = None) -> str:

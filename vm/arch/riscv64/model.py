@@ -59,6 +59,8 @@ class OperandKind(Enum):
     OFFSET = "pc-relative offset"
     CSR = "CSR number"
     RM = "rounding mode"
+    FENCE = "fence set (i, o, r, w)"
+    ORDER = "memory ordering bit (aq or rl)"
 
 
 _KIND_BY_NAME = {
@@ -66,6 +68,7 @@ _KIND_BY_NAME = {
     **{n: OperandKind.F for n in ("fd", "fs1", "fs2", "fs3")},
     "imm": OperandKind.INT, "shamt": OperandKind.INT, "uimm": OperandKind.INT,
     "offset": OperandKind.OFFSET, "csr": OperandKind.CSR, "rm": OperandKind.RM,
+    "pred": OperandKind.FENCE, "succ": OperandKind.FENCE, "aq": OperandKind.ORDER, "rl": OperandKind.ORDER,
 }
 
 
@@ -117,6 +120,7 @@ FIELDS: dict[str, Field] = {name: Field.parse(spec) for name, spec in {
     "rd": "7:5", "rs1": "15:5", "rs2": "20:5", "rs3": "27:5",
     "fd": "7:5", "fs1": "15:5", "fs2": "20:5", "fs3": "27:5",
     "rm": "12:3", "csr": "20:12", "uimm": "15:5", "shamt": "20:6", "shamtw": "20:5",
+    "pred": "24:4", "succ": "20:4", "aq": "26:1", "rl": "25:1",
     "imm_i": "20:s12", "imm_s": "25:s7 7:5", "imm_u": "12:s20 <<12",
     "imm_b": "31:s1 7:1 25:6 8:4 <<1", "imm_j": "31:s1 12:8 20:1 21:10 <<1",
     # the 16-bit formats: registers x8..x15 in three bits, or any in five

@@ -18,18 +18,18 @@ def instructions() -> list[RvInstruction]:
     for suffix, f3, size, operand in _WIDTHS:
         align = f"if rs1 & {size - 1}:\n    trap(MISALIGNED)\n"
         out += [
-            instruction(f"lr.{suffix}", f"00010 . . 00000 ..... {f3} ..... 0101111", "rd rs1",
+            instruction(f"lr.{suffix}", f"00010 . . 00000 ..... {f3} ..... 0101111", "rd rs1 aq rl",
                         align + f"rd = load_reserved(rs1, {size})",
                         f"load {size} bytes, sign-extended, and reserve the address", extension="A",
                         syntax="{rd}, ({rs1})"),
-            instruction(f"sc.{suffix}", f"00011 . . ..... ..... {f3} ..... 0101111", "rd rs1 rs2",
+            instruction(f"sc.{suffix}", f"00011 . . ..... ..... {f3} ..... 0101111", "rd rs1 rs2 aq rl",
                         align + f"rd = store_conditional(rs1, {size}, rs2)",
                         f"store {size} bytes if the address is still reserved: rd = 0 if stored, else 1",
                         extension="A", syntax="{rd}, {rs2}, ({rs1})"),
         ]
         for name, f5, stored, doc in _AMOS:
             out.append(instruction(
-                f"{name}.{suffix}", f"{f5} . . ..... ..... {f3} ..... 0101111", "rd rs1 rs2",
+                f"{name}.{suffix}", f"{f5} . . ..... ..... {f3} ..... 0101111", "rd rs1 rs2 aq rl",
                 align + f"t = load(rs1, {size}, 1)\nb = {operand}\nstore(rs1, {size}, {stored})\nrd = t",
                 f"atomically: rd = the {size} bytes at rs1, which become the {doc} of them and rs2",
                 extension="A", syntax="{rd}, {rs2}, ({rs1})"))

@@ -86,9 +86,11 @@ def instructions() -> list[RvInstruction]:
             out.append(_f(f"fcvt.{suffix}.{s}", f"11000{fmt_bits} {rs2} ..... ... ..... 1010011", "rd fs1 rm",
                           f"rd = fp({to_int}, {fmt}, fs1, 0, 0, rm)",
                           f"rd = fs1 rounded to a {kind_int} integer, saturating", ext, valid=_VALID_RM))
+            exact = size == 8 and suffix in ("w", "wu")  # every 32-bit integer is a double: rm is not shown
             out.append(_f(f"fcvt.{s}.{suffix}", f"11010{fmt_bits} {rs2} ..... ... ..... 1010011", "fd rs1 rm",
                           f"fd = fp({from_int}, {fmt}, rs1, 0, 0, rm)",
-                          f"fd = the {kind_int} integer rs1, rounded", ext, valid=_VALID_RM))
+                          f"fd = the {kind_int} integer rs1, {'exactly' if exact else 'rounded'}", ext,
+                          valid=_VALID_RM, syntax="{fd}, {rs1}" if exact else None))
         if size == 4:
             moves = [("fmv.x.w", "rd fs1", "rd = sext32(fs1)", "rd = the low 32 bits of fs1, sign-extended"),
                      ("fmv.w.x", "fd rs1", f"fd = zext32(rs1) | {_BOX}", "fd = the low 32 bits of rs1, NaN-boxed")]
@@ -101,6 +103,6 @@ def instructions() -> list[RvInstruction]:
         _f("fcvt.s.d", "0100000 00001 ..... ... ..... 1010011", "fd fs1 rm", "fd = fp(CVT_S_D, D, fs1, 0, 0, rm)",
            "fd = the double fs1 rounded to a single", "D", valid=_VALID_RM),
         _f("fcvt.d.s", "0100001 00000 ..... ... ..... 1010011", "fd fs1 rm", "fd = fp(CVT_D_S, S, fs1, 0, 0, rm)",
-           "fd = the single fs1 as a double (exact)", "D", valid=_VALID_RM),
+           "fd = the single fs1 as a double (exact)", "D", valid=_VALID_RM, syntax="{fd}, {fs1}"),
     ]
     return out

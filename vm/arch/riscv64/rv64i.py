@@ -78,8 +78,8 @@ def instructions() -> list[RvInstruction]:
                               "rd = " + _over(_WORD[name], "rs1", "shamt"),
                               f"rd = rs1 {name} shamt (0..31) on 32 bits, sign-extended"))
     out += [
-        _i("fence", ".... .... .... ..... 000 ..... 0001111", "", "pass",
-           "order memory accesses: nothing to do for one hart", syntax=""),
+        _i("fence", ".... .... .... ..... 000 ..... 0001111", "pred succ", "pass",
+           "order memory accesses: nothing to do for one hart", syntax="{pred}, {succ}"),
         instruction("fence.i", "............ ..... 001 ..... 0001111", "", "pass",
                     "make earlier stores visible to instruction fetch: hw drops decoded code on every store to it",
                     extension="Zifencei", syntax=""),
