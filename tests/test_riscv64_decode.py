@@ -129,3 +129,13 @@ def test_the_listing_names_functions():
                              text=True, timeout=60)
     assert listing.returncode == 0, listing.stderr
     assert "<main>:" in listing.stdout and "ecall" in listing.stdout
+
+
+def test_the_reference_is_current():
+    root = PROGRAMS_DIR.parent.parent
+    proc = subprocess.run(["python", "-m", "vm", "isa", "--arch", "riscv64"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "`fmadd.d`" in proc.stdout and "`c.addi16sp`" in proc.stdout
+    assert (root / "docs" / "riscv64-isa.md").read_text() == proc.stdout, \
+        "docs/riscv64-isa.md is stale: run `python -m vm isa --arch riscv64 > docs/riscv64-isa.md`"

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+import signal
+import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from vm.image import Image
 from vm.isa import InstructionSet
 from vm.machine import DEFAULT_MEMORY, Machine
 from vm.run import RunResult, run_image, run_loaded
+from vm.run_linux import DEFAULT_LINUX_MEMORY, LinuxRun, run_executable
 
 OBSERVABLES = ("exit", "trap", "pc", "retired", "r", "f", "mem_sha256")
 ENGINES = ("hw", "para", "os")  # hw is the reference the others are checked against
@@ -159,3 +165,95 @@ def _parted(reference: RunResult, run: RunResult) -> list[str]:
         else:
             out.append(f"{key}: hw {a[key]!r} / {run.mode} {b[key]!r}")
     return out
+
+
+# -- another architecture: hw against QEMU's user mode -------------------------------------------------------
+QEMU_USER = "qemu-riscv64"
+_SIGNAL_OF_TRAP = {"MEMFAULT": signal.SIGSEGV, "ILLEGAL": signal.SIGILL, "BREAK": signal.SIGTRAP,
+                   "MISALIGNED": signal.SIGBUS}  # what Linux does to a program where hw traps
+
+
+class ReferenceMissing(Exception):
+    """The reference emulator is not installed; the message says which package has it."""
+
+
+@dataclass
+class ReferenceRun:
+    stdout: bytes
+    stderr: bytes
+    status: int  # the exit status, or minus the signal that ended it
+    seconds: float
+
+
+@dataclass
+class ExecutableComparison:
+    """hw's run of a RISC-V executable beside qemu-riscv64's: what a user sees (output, how it ended)."""
+
+    hw: LinuxRun
+    qemu: ReferenceRun
+
+    def ending(self) -> tuple[str, str]:
+        """How each run ended, in words; a trap in hw reads as the signal Linux would have sent."""
+        outcome = self.hw.outcome
+        if outcome.trap is not None:
+            sig = _SIGNAL_OF_TRAP.get(outcome.trap.name)
+            ours = f"signal {sig.name} (trap {outcome.trap.name})" if sig else f"trap {outcome.trap.name}"
+        else:
+            ours = f"exit {outcome.exit}"
+        status = self.qemu.status
+        theirs = f"signal {signal.Signals(-status).name}" if status < 0 else f"exit {status}"
+        return ours, theirs
+
+    def differences(self) -> list[str]:
+        out = [name for name in ("stdout", "stderr")
+               if getattr(self.hw.output, name) != getattr(self.qemu, name)]
+        ours, theirs = self.ending()
+        if ours.split(" (")[0] != theirs:
+            out.append("ending")
+        return out
+
+    @property
+    def same(self) -> bool:
+        return not self.differences()
+
+    def table(self) -> str:
+        ours, theirs = self.ending()
+        hw_seconds = self.hw.stats["run_seconds"]
+        retired = self.hw.outcome.retired
+        rows = [
+            ("", "hw", QEMU_USER),
+            ("result", ours, theirs),
+            ("retired instructions", f"{retired:,}", "-"),
+            ("time (s)", f"{hw_seconds:.6f}", f"{self.qemu.seconds:.6f} (wall, with start-up)"),
+            ("guest instructions/s", f"{retired / hw_seconds:,.0f}" if hw_seconds > 0 else "-", "-"),
+            ("system calls", f"{self.hw.stats.get('syscalls', 0):,}", "-"),
+        ]
+        width = max(len(r[0]) for r in rows)
+        lines = ["  ".join([f"{r[0]:<{width}}", f"{r[1]:>24}", f"{r[2]:>32}"]) for r in rows]
+        if hw_seconds > 0 and self.qemu.seconds > 0:
+            lines.append(f"hw takes {hw_seconds / self.qemu.seconds:,.1f}x qemu's time: hw interprets each "
+                         "instruction, qemu translates blocks to host code")
+        differences = self.differences()
+        if not differences:
+            lines.append(f"identical: standard output, standard error and {ours.split(' (')[0]}")
+        else:
+            lines.append("DIFFERENT: " + ", ".join(differences))
+            for name in ("stdout", "stderr"):
+                if name in differences:
+                    lines.append(f"  {name}: hw {getattr(self.hw.output, name)[:200]!r} / "
+                                 f"qemu {getattr(self.qemu, name)[:200]!r}")
+        return "\n".join(lines)
+
+
+def compare_executable(path: str | Path, args: list[str], *, stdin: bytes = b"", fuel: int | None = None,
+                       mem_limit: int = DEFAULT_LINUX_MEMORY, timeout: float = 600.0) -> ExecutableComparison:
+    """Run a static RISC-V executable in hw, then under qemu-riscv64 on the same arguments and input."""
+    qemu = shutil.which(QEMU_USER)
+    if qemu is None:
+        raise ReferenceMissing(f"{QEMU_USER} is not installed (Debian's qemu-user has it): nothing to compare "
+                               "hw's run with")
+    hw = run_executable(path, args, stdin=stdin, capture=True, fuel=fuel, mem_limit=mem_limit)
+    start = time.perf_counter()
+    done = subprocess.run([qemu, str(path), *args], input=stdin, capture_output=True, timeout=timeout, check=False)
+    return ExecutableComparison(hw, ReferenceRun(done.stdout, done.stderr, done.returncode,
+                                                 time.perf_counter() - start))

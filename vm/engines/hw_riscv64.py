@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from vm.address_space import CODE, PAGE_SHIFT, READ, WRITE, AddressSpace, MemoryFault
 from vm.arch.riscv64.isa import RiscvIsa, instruction_length, riscv64_isa
-from vm.arch.riscv64.model import OperandKind, RvInstruction
+from vm.arch.riscv64.model import OPERAND_KINDS, OperandKind, RvInstruction
 from vm.arch.riscv64.registers import X_ZERO_SINK
 from vm.engines.hw import HW_FUNCTIONS, HwLowering
 from vm.isa import DEFAULT_FUEL, Trap
@@ -30,7 +30,7 @@ _STORE_VIEW = {1: "B", 2: "H", 4: "I", 8: "q"}
 _SHIFT = {1: 0, 2: 1, 4: 2, 8: 3}
 _COUNTERS = (0xC00, 0xC02)  # cycle and instret: reading one needs the exact count of retired instructions
 _TIME = 0xC01
-_OPERAND_ARGS = ("RD", "RS1", "RS2", "RS3", "FD", "FS1", "FS2", "FS3", "IMM", "SHAMT", "UIMM", "OFFSET", "CSR", "RM")
+_OPERAND_ARGS = tuple(name.upper() for name in OPERAND_KINDS)  # every operand a description may have
 FACTORY_ARGS = ", ".join(_OPERAND_ARGS) + (", PC, NPC, TGT, X, F, mb, mB, mh, mH, mi, mI, mq, perm, B1, B2, B4, B8, "
                                            "load_slow, store_slow, syscall, csr_read, csr_write, fp, fcsr, lr, sc")
 

@@ -110,7 +110,7 @@ class Semantics:
     tree: ast.Module
     effects: frozenset[str]  # the effect names used
     assigned: frozenset[str]  # the names it assigns: operands, fixed registers and its own locals
-    language: Language = VM64
+    language: Language = field(default=VM64, compare=False)  # its vocabulary: the same text means the same
 
     @property
     def exits_to_monitor(self) -> bool:

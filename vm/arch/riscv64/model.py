@@ -63,7 +63,7 @@ class OperandKind(Enum):
     ORDER = "memory ordering bit (aq or rl)"
 
 
-_KIND_BY_NAME = {
+OPERAND_KINDS = {
     **{n: OperandKind.X for n in ("rd", "rs1", "rs2", "rs3")},
     **{n: OperandKind.F for n in ("fd", "fs1", "fs2", "fs3")},
     "imm": OperandKind.INT, "shamt": OperandKind.INT, "uimm": OperandKind.INT,
@@ -219,9 +219,9 @@ def instruction(mnemonic: str, pattern: str, operands: str, semantics: str, doc:
     ops = []
     for item in operands.split():
         name, _, source = item.partition("=")
-        kind = _KIND_BY_NAME.get(name)
+        kind = OPERAND_KINDS.get(name)
         if kind is None:
-            raise IsaError(f"{where}: unknown operand {name!r}; use one of: {', '.join(_KIND_BY_NAME)}")
+            raise IsaError(f"{where}: unknown operand {name!r}; use one of: {', '.join(OPERAND_KINDS)}")
         source = source or name
         if source.isdigit():
             ops.append(Operand(name, kind, None, int(source)))

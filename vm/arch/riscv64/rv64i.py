@@ -9,10 +9,10 @@ def _i(mnemonic: str, pattern: str, operands: str, semantics: str, doc: str, **k
     return instruction(mnemonic, pattern, operands, semantics, doc, extension="I", **kw)
 
 
-_BRANCHES = [("beq", "000", "rs1 == rs2", "equal"), ("bne", "001", "rs1 != rs2", "not equal"),
-             ("blt", "100", "rs1 < rs2", "less (signed)"), ("bge", "101", "rs1 >= rs2", "greater or equal (signed)"),
-             ("bltu", "110", "ult(rs1, rs2)", "less (unsigned)"),
-             ("bgeu", "111", "not ult(rs1, rs2)", "greater or equal (unsigned)")]
+_BRANCHES = [("beq", "000", "rs1 == rs2", "rs1 == rs2"), ("bne", "001", "rs1 != rs2", "rs1 != rs2"),
+             ("blt", "100", "rs1 < rs2", "rs1 < rs2, signed"), ("bge", "101", "rs1 >= rs2", "rs1 >= rs2, signed"),
+             ("bltu", "110", "ult(rs1, rs2)", "rs1 < rs2, unsigned"),
+             ("bgeu", "111", "not ult(rs1, rs2)", "rs1 >= rs2, unsigned")]
 _LOADS = [("lb", "000", 1, 1), ("lh", "001", 2, 1), ("lw", "010", 4, 1), ("ld", "011", 8, 1),
           ("lbu", "100", 1, 0), ("lhu", "101", 2, 0), ("lwu", "110", 4, 0)]
 _STORES = [("sb", "000", 1), ("sh", "001", 2), ("sw", "010", 4), ("sd", "011", 8)]
@@ -36,11 +36,11 @@ _MEM = "{rd}, {imm}({rs1})"
 
 def instructions() -> list[RvInstruction]:
     out = [
-        _i("lui", "....................  ..... 0110111", "rd imm=imm_u", "rd = imm",
+        _i("lui", ".................... ..... 0110111", "rd imm=imm_u", "rd = imm",
            "rd = the 20-bit immediate << 12, sign-extended"),
-        _i("auipc", "....................  ..... 0010111", "rd imm=imm_u", "rd = pc + imm",
+        _i("auipc", ".................... ..... 0010111", "rd imm=imm_u", "rd = pc + imm",
            "rd = pc + (the 20-bit immediate << 12)"),
-        _i("jal", "....................  ..... 1101111", "rd offset=imm_j", "rd = next_pc\ngoto(pc + offset)",
+        _i("jal", ".................... ..... 1101111", "rd offset=imm_j", "rd = next_pc\ngoto(pc + offset)",
            "jump to pc + offset, rd = the next instruction's address"),
         _i("jalr", "............ ..... 000 ..... 1100111", "rd rs1 imm=imm_i",
            "target = (rs1 + imm) & -2\nrd = next_pc\ngoto(target)",
@@ -48,7 +48,7 @@ def instructions() -> list[RvInstruction]:
     ]
     for name, f3, test, doc in _BRANCHES:
         out.append(_i(name, f". ...... ..... ..... {f3} .... . 1100011", "rs1 rs2 offset=imm_b",
-                      f"if {test}:\n    goto(pc + offset)", f"branch to pc + offset if rs1 and rs2 are {doc}"))
+                      f"if {test}:\n    goto(pc + offset)", f"branch to pc + offset if {doc}"))
     for name, f3, size, signed in _LOADS:
         out.append(_i(name, f"............ ..... {f3} ..... 0000011", "rd rs1 imm=imm_i",
                       f"rd = load(rs1 + imm, {size}, {signed})",
