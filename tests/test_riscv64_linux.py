@@ -384,3 +384,26 @@ def test_futex_with_one_thread(guest: Guest) -> None:
     with pytest.raises(GuestTrap, match="UNSUPPORTED") as trap:
         guest.call("futex", word, 128, 5)
     assert "would block forever" in trap.value.detail
+
+
+def test_a_private_file_mapping_is_a_copy_and_madvise_dontneed_zeroes(fs: Guest, tree: Path) -> None:
+    fd = open_file(fs, "/data.txt")
+    addr = fs.call("mmap", 0, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0)
+    assert addr > 0 and fs.space.read(addr, 17) == b"0123456789abcdef\0"
+    fs.space.write(addr, b"changed")
+    assert (tree / "data.txt").read_bytes() == b"0123456789abcdef"  # private: the file is untouched
+    assert fs.call("mmap", 0, PAGE, PROT_READ, MAP_PRIVATE, 1, 0) == -19  # ENODEV: a stream cannot be mapped
+    assert fs.call("mmap", 0, PAGE, PROT_READ, MAP_PRIVATE, fd, 100) == -EINVAL  # offset not page-aligned
+    assert fs.call(233, addr, PAGE, 4) == 0  # madvise(MADV_DONTNEED)
+    assert fs.space.read(addr, 7) == bytes(7) and fs.space.is_mapped(addr, PAGE, READ | WRITE)
+
+
+def test_host_write_and_read_share_the_hypercalls_streams() -> None:
+    host = Host(stdin=b"abc", capture=True)
+    try:
+        assert host.write(1, b"out") == 3 and host.write(2, b"err") == 3 and host.write(3, b"x") == -1
+        assert host.read(2) == b"ab" and host.input_consumed() == 2
+        assert host.read(10) == b"c" and host.read(10) == b""
+        assert host.captured().stdout == b"out" and host.captured().stderr == b"err"
+    finally:
+        host.close()
