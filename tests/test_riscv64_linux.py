@@ -36,17 +36,19 @@ NR = {
 }  # fmt: skip
 
 
-def program() -> ElfProgram:
+def program(path: str = "/guest/prog") -> ElfProgram:
     """A one-segment program: enough for a process to make system calls in (no CPU runs it)."""
     text = Segment(0x10000, 2 * PAGE, bytes(0x100), PF_R | PF_X, 0)
-    return ElfProgram("/guest/prog", 243, 64, 0x10000, False, (text,), 64, 56, 1, ())
+    return ElfProgram(path, 243, 64, 0x10000, False, (text,), 64, 56, 1, ())
 
 
 class Guest:
     """A process, its Linux and a captured Host; `call` makes a system call as the CPU would."""
 
-    def __init__(self, root: Path | None = None, stdin: bytes = b"", strict: bool = False, **options) -> None:
-        self.process = new_process(program(), [b"prog"], [], MEM)
+    def __init__(
+        self, root: Path | None = None, stdin: bytes = b"", strict: bool = False, path: str = "/guest/prog", **options
+    ) -> None:
+        self.process = new_process(program(path), [b"prog"], [], MEM)
         self.space = self.process.space
         self.host = Host(stdin=stdin, capture=True)
         self.linux = Linux(self.process, self.host, root=root, strict=strict, **options)
@@ -283,6 +285,17 @@ def test_a_file_is_created_and_written_under_root_only_when_the_flags_say_so(fs:
     assert (tree / "sub" / "new.txt").read_bytes() == b"written"
     assert stat.S_IMODE(os.stat(tree / "sub" / "new.txt").st_mode) == 0o640
     assert open_file(fs, "/other.txt") == -ENOENT  # no O_CREAT: nothing made
+
+
+def test_proc_self_exe_is_the_programs_absolute_path() -> None:
+    """glibc's static start asserts that the link is absolute, even for a program started as ./prog."""
+    guest = Guest(path="bin/prog")
+    try:
+        n = guest.call("readlinkat", AT_FDCWD, guest.cstring("/proc/self/exe", 1024), guest.scratch, 256)
+        assert guest.space.read(guest.scratch, n) == os.fsencode(os.path.abspath("bin/prog"))
+        assert guest.call("readlinkat", AT_FDCWD, guest.cstring("/proc/self/exe", 1024), guest.scratch, 4) == 4
+    finally:
+        guest.close()
 
 
 def test_without_a_root_no_file_is_reachable(guest: Guest) -> None:

@@ -437,8 +437,8 @@ class Linux:
         name = self._string(path)
         if s32(size) <= 0:
             raise SyscallError(EINVAL)
-        if name == b"/proc/self/exe":
-            target = self.process.execfn
+        if name == b"/proc/self/exe":  # absolute, as the kernel's: glibc's static start asserts it
+            target = os.fsencode(os.path.abspath(self.process.program.path))
         else:
             parts = self._parts(dirfd, name)
             parent = self._parent_fd(parts)
