@@ -298,6 +298,31 @@ def test_proc_self_exe_is_the_programs_absolute_path() -> None:
         guest.close()
 
 
+def read_entries(g: Guest, fd: int, size: int) -> list[tuple[str, int]]:
+    """The (name, d_type) records one getdents64 call gives."""
+    n = g.call(61, fd, g.scratch, size)
+    assert n >= 0, n
+    data, entries, at = g.space.read(g.scratch, n), [], 0
+    while at < n:
+        _, _, length, kind = struct.unpack_from("<QqHB", data, at)
+        assert length % 8 == 0
+        entries.append((data[at + 19 : at + length].split(b"\0")[0].decode(), kind))
+        at += length
+    return entries
+
+
+def test_getdents64_lists_a_directory_in_order_across_calls(fs: Guest) -> None:
+    fd = open_file(fs, "/", 0o200000)  # O_DIRECTORY
+    assert read_entries(fs, fd, 64) == [(".", 4), ("..", 4)]  # 24-byte records: two fit
+    assert read_entries(fs, fd, 4096) == [("data.txt", 8), ("link", 10), ("sub", 4), ("uplink", 10)]
+    assert read_entries(fs, fd, 4096) == []
+    assert fs.call("lseek", fd, 0, 0) == 0
+    assert fs.call(61, fd, fs.scratch, 8) == -EINVAL  # not even one record fits
+    assert [name for name, _ in read_entries(fs, fd, 4096)][:3] == [".", "..", "data.txt"]
+    assert fs.call("read", fd, fs.scratch, 10) == -21  # EISDIR
+    assert fs.call(61, open_file(fs, "/data.txt"), fs.scratch, 4096) == -20  # ENOTDIR
+
+
 def test_without_a_root_no_file_is_reachable(guest: Guest) -> None:
     assert open_file(guest, "/etc/passwd") == -ENOENT
     assert guest.call("faccessat", AT_FDCWD, guest.cstring("/etc/passwd", 1024), 4) == -ENOENT
@@ -349,6 +374,9 @@ def test_start_up_calls_answer_as_linux_does(guest: Guest) -> None:
     assert guest.call("ioctl", 9, 0x5401, guest.scratch) == -EBADF
     assert guest.call("fstat", 1, guest.scratch) == 0
     assert stat.S_ISFIFO(struct.unpack_from("<I", guest.space.read(guest.scratch, 128), 16)[0])
+    assert guest.call(179, guest.scratch) == 0  # sysinfo: the memory limit is the RAM
+    fields = struct.unpack("<q3Q6QHH4xQQI4x", guest.space.read(guest.scratch, 112))
+    assert (fields[4], fields[5], fields[10], fields[14]) == (MEM, MEM - guest.space.mapped, 1, 1)
     assert guest.call("getrandom", guest.scratch, 64, 0) == 64
     assert guest.space.read(guest.scratch, 64) != bytes(64)
 

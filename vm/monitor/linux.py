@@ -74,6 +74,9 @@ MADV_DONTNEED = 4
 
 STAT = struct.Struct("<QQIIIIQQqiiqqQqQqQII")  # asm-generic struct stat: 128 bytes
 TIMESPEC = struct.Struct("<qq")
+SYSINFO = struct.Struct("<q3Q6QHH4xQQI4x")  # struct sysinfo: 112 bytes on a 64-bit machine
+DIRENT = struct.Struct("<QqHB")  # struct linux_dirent64 before its name: inode, next offset, length, type
+DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 1, 2, 4, 6, 8, 10, 12
 IOVEC = struct.Struct("<QQ")
 SIGACTION = struct.Struct("<QQQ")  # riscv64's kernel struct sigaction: handler, flags, mask (no restorer)
 STACK_T = struct.Struct("<QiiQ")  # ss_sp, ss_flags, padding, ss_size
@@ -104,6 +107,17 @@ def _host_errno(e: OSError) -> int:
     import errno as host_errno
 
     return _HOST_ERRNO.get(host_errno.errorcode.get(e.errno or 0, ""), 5)  # anything else: EIO
+
+
+def _dirent_type(entry: os.DirEntry) -> int:
+    mode = entry.stat(follow_symlinks=False).st_mode
+    for test, kind in (
+        (stat.S_ISREG, DT_REG), (stat.S_ISDIR, DT_DIR), (stat.S_ISLNK, DT_LNK), (stat.S_ISFIFO, DT_FIFO),
+        (stat.S_ISCHR, DT_CHR), (stat.S_ISBLK, DT_BLK), (stat.S_ISSOCK, DT_SOCK),
+    ):  # fmt: skip
+        if test(mode):
+            return kind
+    return 0
 
 
 @dataclass
@@ -379,6 +393,32 @@ class Linux:
             raise SyscallError(EINVAL)
         entry.offset = start + offset
         return entry.offset
+
+    def sys_getdents64(self, fd: int, addr: int, size: int, *_: int) -> int:
+        """Directory entries from the file's offset (an index into ".", ".." and the names, sorted, so that
+        every run lists a directory in the same order), as many whole records as fit in size bytes."""
+        entry = self._file(fd)
+        if isinstance(entry, int) or not entry.is_dir:
+            raise SyscallError(ENOTDIR)
+        host_fd = self._host_fds[s32(fd)]
+        here = os.fstat(host_fd)
+        with os.scandir(host_fd) as listing:
+            names = [(".", here.st_ino, DT_DIR), ("..", here.st_ino, DT_DIR)]
+            names += sorted((e.name, e.inode(), _dirent_type(e)) for e in listing)
+        out, index = bytearray(), entry.offset
+        while index < len(names):
+            name, inode, kind = names[index]
+            encoded = os.fsencode(name) + b"\0"
+            length = (DIRENT.size + len(encoded) + 7) & -8
+            if len(out) + length > size & M64:
+                break
+            index += 1
+            out += DIRENT.pack(inode, index, length, kind) + encoded.ljust(length - DIRENT.size, b"\0")
+        if index < len(names) and not out:
+            raise SyscallError(EINVAL)  # the buffer cannot hold the next entry
+        self._poke(addr, bytes(out))
+        entry.offset = index
+        return len(out)
 
     # -- file status -------------------------------------------------------------------------------------
     def _stat_bytes(self, st: os.stat_result) -> bytes:
@@ -727,6 +767,12 @@ class Linux:
             time.sleep(max(0.0, seconds + nanos / 1e9 - time.clock_gettime(s32(clock))))
             return 0
         return self.sys_nanosleep(req, rem)
+
+    def sys_sysinfo(self, info: int, *_: int) -> int:
+        """The memory limit as the machine's RAM (glibc's qsort sizes its buffer by it), one process, no swap."""
+        limit, uptime = self.space.limit, int(time.clock_gettime(time.CLOCK_MONOTONIC))
+        self._poke(info, SYSINFO.pack(uptime, 0, 0, 0, limit, limit - self.space.mapped, 0, 0, 0, 0, 1, 0, 0, 0, 1))
+        return 0
 
     def sys_sched_yield(self, *_: int) -> int:
         return 0
