@@ -24,6 +24,7 @@ PROT_BITS = READ | WRITE | EXEC
 
 _ACCESS_BIT = {"read": READ, "write": WRITE, "fetch": EXEC}
 _DENIED = {"read": "page is not readable", "write": "page is read-only", "fetch": "page is not executable"}
+_CODE_BIT = bytes(i & CODE for i in range(256))  # a translate() table that keeps only the CODE bit
 _VERB = {"read": "read from", "write": "write to", "fetch": "fetch from"}
 
 
@@ -91,7 +92,7 @@ class AddressSpace:
                 run_start = None
 
     def _has_code(self, pages: range) -> bool:
-        return any(self.perm[p] & CODE for p in pages)
+        return self.perm[pages.start : pages.stop].translate(_CODE_BIT).count(0) != len(pages)
 
     def _zero(self, pages: range) -> None:
         self.mem.madvise(mmap.MADV_DONTNEED, pages.start << PAGE_SHIFT, len(pages) << PAGE_SHIFT)
