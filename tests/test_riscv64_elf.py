@@ -190,6 +190,13 @@ def test_a_program_that_does_not_fit_the_memory_limit_is_one_line(programs) -> N
     new_process(program, [b"bare"], [], STACK_SIZE + 2 * PAGE)  # both pages of it, and the stack, exactly
 
 
+def test_a_memory_limit_the_host_cannot_reserve_is_one_line(programs) -> None:
+    program = read_executable(programs["bare"])
+    problem = r"bare: the host cannot reserve \d+ bytes of address space .*: give less memory$"
+    with pytest.raises(ElfError, match=problem):
+        new_process(program, [b"bare"], [], 1 << 56)
+
+
 def test_arguments_that_cannot_be_passed_are_refused(programs) -> None:
     program = read_executable(programs["bare"])
     with pytest.raises(ValueError, match="NUL"):

@@ -66,7 +66,10 @@ def new_process(
             f"its segments ({segment_bytes} bytes) and the {STACK_SIZE >> 20} MiB stack do not fit "
             f"the memory limit of {mem_limit} bytes: give more memory",
         )
-    space = AddressSpace(page_up(brk_start + mem_limit), mem_limit)
+    try:
+        space = AddressSpace(page_up(brk_start + mem_limit), mem_limit)
+    except OutOfMemory as e:
+        raise ElfError(program.path, f"{e}: give less memory") from None
 
     # Pages two segments share get both segments' permissions, as a page table can hold only one entry.
     page_prot: dict[int, int] = {}
