@@ -265,7 +265,9 @@ class Linux:
         parent = self._parent_fd(parts)
         try:
             name = parts[-1] if parts else "."
-            return os.open(name, host_flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode & ~self.umask & 0o777, dir_fd=parent)
+            # O_NONBLOCK: opening a FIFO under root must not wait for a writer that never comes (one thread)
+            host_flags |= os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+            return os.open(name, host_flags, mode & ~self.umask & 0o777, dir_fd=parent)
         except OSError as e:
             raise SyscallError(_host_errno(e)) from None
         finally:
@@ -289,8 +291,8 @@ class Linux:
     def sys_openat(self, dirfd: int, path: int, flags: int, mode: int, *_: int) -> int:
         parts = self._parts(dirfd, self._string(path))
         flags = s32(flags)
-        host_fd = self._open_host(parts, flags, mode)
         fd = self._new_fd()
+        host_fd = self._open_host(parts, flags, mode)
         is_dir = stat.S_ISDIR(os.fstat(host_fd).st_mode)
         self.files[fd] = OpenFile(parts, flags, 0, is_dir)
         self._host_fds[fd] = host_fd
