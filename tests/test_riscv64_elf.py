@@ -10,7 +10,7 @@ import pytest
 from riscv64_programs import BARE_C, HELLO_C, build
 
 from vm.address_space import EXEC, PAGE, READ, WRITE
-from vm.elf import EM_RISCV, PF_R, PF_W, PF_X, ElfError, read_executable
+from vm.elf import EM_RISCV, PF_R, PF_W, PF_X, ElfError, ElfProgram, Segment, read_executable
 from vm.monitor.linux_process import HWCAP, PIE_BASE, STACK_SIZE, new_process
 
 MEM = 64 << 20
@@ -203,3 +203,28 @@ def test_arguments_that_cannot_be_passed_are_refused(programs) -> None:
         new_process(program, [b"a\0b"], [], MEM)
     with pytest.raises(ValueError, match="arguments and environment"):
         new_process(program, [b"x" * (STACK_SIZE // 4)], [], MEM)
+
+
+def crafted(*segments: Segment, phoff: int = 64) -> ElfProgram:
+    return ElfProgram("/crafted", EM_RISCV, 64, segments[0].vaddr, False, segments, phoff, 56, 1, ())
+
+
+def test_a_page_two_segments_share_gets_both_permissions() -> None:
+    text = Segment(0x10000, 0x800, b"\x13" * 0x800, PF_R | PF_X, 0)
+    data = Segment(0x10800, 0x1000, b"\x01" * 0x10, PF_R | PF_W, 0x800)
+    process = new_process(crafted(text, data), [b"x"], [], MEM)
+    space = process.space
+    assert space.is_mapped(0x10000, PAGE, READ | WRITE | EXEC)
+    assert space.is_mapped(0x11000, PAGE, READ | WRITE) and not space.is_mapped(0x11000, 1, EXEC)
+    assert space.read(0x107FF, 3) == b"\x13\x01\x01"
+    assert space.read(0x10810, 0x7F0) == bytes(0x7F0)  # the rest of the data segment is its bss
+    assert process.brk_start == 0x12000
+
+
+def test_program_headers_outside_every_segment_and_segments_below_64k_are_refused() -> None:
+    text = Segment(0x10000, 0x100, bytes(0x100), PF_R | PF_X, 0x1000)  # the headers at 64 are not loaded
+    with pytest.raises(ElfError, match="^/crafted: the program header table is in no loaded segment"):
+        new_process(crafted(text), [b"x"], [], MEM)
+    low = Segment(0x1000, 0x100, bytes(0x100), PF_R | PF_X, 0)
+    with pytest.raises(ElfError, match="^/crafted: a segment starts at 0x1000, below 0x10000: link it higher"):
+        new_process(crafted(low), [b"x"], [], MEM)
