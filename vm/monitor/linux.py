@@ -58,6 +58,7 @@ AT_SYMLINK_NOFOLLOW = 0x100
 PATH_MAX = 4096
 MAX_FDS = 1024
 MAX_IO = 1 << 24  # bytes one read or write moves at most (Linux's limit is 2 GiB): a short count is legal
+MAX_SLEEP = 1 << 31  # seconds: longer is forever for a run (and past what time.sleep takes)
 GUEST_PID = 100  # one process, the same number on every run
 O_ACCMODE, O_WRONLY, O_RDWR = 3, 1, 2
 O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECTORY = 0o100, 0o200, 0o1000, 0o2000, 0o200000
@@ -553,14 +554,14 @@ class Linux:
         addr, length, flags = addr & M64, length & M64, s32(flags)
         if not length or offset % PAGE or offset < 0 or flags & (MAP_SHARED | MAP_PRIVATE) == 0:
             raise SyscallError(EINVAL)
-        data = b""
+        host_fd = None
         if not flags & MAP_ANONYMOUS:
             entry = self._file(fd)
             if isinstance(entry, int) or entry.is_dir:
                 raise SyscallError(ENODEV)
             if flags & MAP_SHARED and prot & WRITE:
                 raise SyscallError(ENODEV)  # a copy cannot write back to the file
-            data = os.pread(self._host_fds[s32(fd)], length, offset)
+            host_fd = self._host_fds[s32(fd)]
         size = page_up(length)
         if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
             if addr % PAGE:
@@ -576,7 +577,12 @@ class Linux:
             self.space.map(where, size, self._prot(prot))
         except OutOfMemory:
             raise SyscallError(ENOMEM) from None
-        self.space.poke(where, data)
+        if host_fd is not None:  # a private file mapping is a copy of the file's bytes (zeros past its end)
+            try:
+                self.space.poke(where, os.pread(host_fd, length, offset))
+            except OSError as e:
+                self.space.unmap(where, size)
+                raise SyscallError(_host_errno(e)) from None
         return where
 
     def _free_range(self, size: int) -> int:
@@ -760,13 +766,13 @@ class Linux:
         seconds, nanos = TIMESPEC.unpack(self._peek(req, TIMESPEC.size))
         if seconds < 0 or not 0 <= nanos < 10**9:
             raise SyscallError(EINVAL)
-        time.sleep(seconds + nanos / 1e9)
+        time.sleep(min(seconds + nanos / 1e9, MAX_SLEEP))
         return 0
 
     def sys_clock_nanosleep(self, clock: int, flags: int, req: int, rem: int, *_: int) -> int:
         if s32(flags) & 1:  # TIMER_ABSTIME: until that time on that clock
             seconds, nanos = TIMESPEC.unpack(self._peek(req, TIMESPEC.size))
-            time.sleep(max(0.0, seconds + nanos / 1e9 - time.clock_gettime(s32(clock))))
+            time.sleep(min(max(0.0, seconds + nanos / 1e9 - time.clock_gettime(s32(clock))), MAX_SLEEP))
             return 0
         return self.sys_nanosleep(req, rem)
 
