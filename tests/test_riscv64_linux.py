@@ -9,13 +9,15 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vm.address_space import PAGE, READ, WRITE
 from vm.elf import PF_R, PF_X, ElfProgram, Segment
 from vm.isa import Trap
 from vm.machine import GuestTrap, Halted
 from vm.monitor.host import Host
-from vm.monitor.linux import Linux, new_process
+from vm.monitor.linux import NAMES, Linux, new_process
 
 MEM = 32 << 20
 AT_FDCWD = -100
@@ -448,3 +450,37 @@ def test_host_write_and_read_share_the_hypercalls_streams() -> None:
         assert host.captured().stdout == b"out" and host.captured().stderr == b"err"
     finally:
         host.close()
+
+
+# Calls that may end the run or wait on the host's clock are left out: the others must always answer.
+ANSWERING = sorted(set(NAMES) - {93, 94, 98, 101, 115}) + [999]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    calls=st.lists(
+        st.tuples(
+            st.sampled_from(ANSWERING),
+            st.lists(
+                st.one_of(
+                    st.integers(-(1 << 63), (1 << 63) - 1),
+                    st.integers(-200, 4200),
+                    st.sampled_from([0, 0x10000, 1 << 40, 0x1000, -100]),
+                ),
+                min_size=6,
+                max_size=6,
+            ),
+        ),
+        max_size=20,
+    )
+)
+def test_any_arguments_get_a_result_or_an_errno_never_a_python_exception(tree: Path, calls) -> None:
+    guest = Guest(root=tree)
+    try:
+        for number, args in calls:
+            if args[1] in range(0, 4096):
+                args[1] = guest.scratch + args[1]  # a valid pointer now and then
+            result = guest.call(number, *args)
+            assert -4096 < result < 1 << 63, (NAMES.get(number), args, result)
+    finally:
+        guest.close()
