@@ -456,7 +456,7 @@ def test_host_write_and_read_share_the_hypercalls_streams() -> None:
 ANSWERING = sorted(set(NAMES) - {93, 94, 98, 101, 115}) + [999]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     calls=st.lists(
         st.tuples(
