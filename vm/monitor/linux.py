@@ -425,11 +425,11 @@ class Linux:
 
     # -- file status -------------------------------------------------------------------------------------
     def _stat_bytes(self, st: os.stat_result) -> bytes:
+        """A host file's status for the guest: files under root belong to the guest's own user."""
         return STAT.pack(
             st.st_dev & M64, st.st_ino & M64, st.st_mode, st.st_nlink & 0xFFFFFFFF, GUEST_UID, GUEST_GID,
             st.st_rdev & M64, 0, st.st_size, st.st_blksize, 0, st.st_blocks,
-            int(st.st_atime), st.st_atime_ns % 10**9, int(st.st_mtime), st.st_mtime_ns % 10**9,
-            int(st.st_ctime), st.st_ctime_ns % 10**9, 0, 0,
+            *divmod(st.st_atime_ns, 10**9), *divmod(st.st_mtime_ns, 10**9), *divmod(st.st_ctime_ns, 10**9), 0, 0,
         )  # fmt: skip
 
     def _stream_stat(self) -> bytes:
