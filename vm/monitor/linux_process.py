@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 
 from vm.address_space import EXEC, PAGE, READ, WRITE, AddressSpace, OutOfMemory, page_up
-from vm.elf import PF_R, PF_W, PF_X, ElfError, ElfProgram
+from vm.elf import PF_R, PF_W, PF_X, ElfError, ElfProgram, read_executable
 
 MIN_ADDRESS = 0x10000  # Linux's mmap_min_addr: the pages below stay unmapped, so a NULL dereference faults
 PIE_BASE = 0x100000
@@ -42,6 +42,26 @@ class Process:
     load_base: int  # added to the program's addresses (0 unless it is position-independent)
     stack_low: int  # the lowest stack address; mmap places mappings below it
     execfn: bytes  # the path the program was started by, as the guest sees it (AT_EXECFN)
+
+    def save(self) -> dict:
+        """The memory and the layout as plain data; the program itself is read again from its path."""
+        return {
+            "path": self.program.path,
+            "space": self.space.save(),
+            "entry": self.entry,
+            "sp": self.sp,
+            "brk_start": self.brk_start,
+            "load_base": self.load_base,
+            "stack_low": self.stack_low,
+            "execfn": self.execfn,
+        }
+
+    @classmethod
+    def restore(cls, state: dict) -> Process:
+        """The saved process, its program read again (an ElfError if it is gone or no longer loads)."""
+        program = read_executable(state["path"])
+        fields = {k: state[k] for k in ("entry", "sp", "brk_start", "load_base", "stack_low", "execfn")}
+        return cls(space=AddressSpace.restore(state["space"]), program=program, **fields)
 
 
 def _prot(flags: int) -> int:
