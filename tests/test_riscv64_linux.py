@@ -419,6 +419,19 @@ def test_signal_calls_record_what_they_are_given(guest: Guest) -> None:
     assert struct.unpack("<QiiQ", guest.space.read(old, 24))[1] == 2  # SS_DISABLE
 
 
+def test_a_signal_to_itself_is_nothing_when_ignored_and_stops_the_run_otherwise(guest: Guest) -> None:
+    pid = guest.call("getpid")
+    assert guest.call(131, pid, pid, 0) == 0  # tgkill with signal 0: the process exists
+    assert guest.call(129, pid, 17) == 0  # kill(SIGCHLD): ignored by default
+    assert guest.call("rt_sigaction", 10, guest.put(struct.pack("<QQQ", 1, 0, 0)), 0, 8) == 0  # SIG_IGN
+    assert guest.call(130, pid, 10) == 0
+    assert guest.call(129, pid + 1, 6) == -3  # ESRCH: no other process
+    with pytest.raises(GuestTrap) as trap:
+        guest.call(131, pid, pid, 6)  # abort()'s SIGABRT
+    assert trap.value.trap == Trap.UNSUPPORTED
+    assert trap.value.detail == "the guest sent itself signal 6, and vm delivers no signal"
+
+
 def test_futex_with_one_thread(guest: Guest) -> None:
     word = guest.put(struct.pack("<I", 5))
     assert guest.call("futex", word, 128 | 1, 1) == 0  # FUTEX_WAKE | FUTEX_PRIVATE_FLAG: nobody waits
@@ -452,8 +465,8 @@ def test_host_write_and_read_share_the_hypercalls_streams() -> None:
         host.close()
 
 
-# Calls that may end the run or wait on the host's clock are left out: the others must always answer.
-ANSWERING = sorted(set(NAMES) - {93, 94, 98, 101, 115}) + [999]
+# Calls that may end the run (exit, futex, a signal to itself) or wait on the host's clock are left out.
+ANSWERING = sorted(set(NAMES) - {93, 94, 98, 101, 115, 129, 130, 131}) + [999]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -70,6 +70,8 @@ TCGETS, TIOCGWINSZ = 0x5401, 0x5413
 RLIM_INFINITY = M64
 RLIMIT_DATA, RLIMIT_STACK, RLIMIT_NOFILE, RLIMIT_AS = 2, 3, 7, 9
 SIGKILL, SIGSTOP, NSIG = 9, 19, 64
+SIG_DFL, SIG_IGN = 0, 1
+IGNORED_BY_DEFAULT = {17, 18, 23, 28}  # SIGCHLD, SIGCONT, SIGURG, SIGWINCH
 SS_DISABLE = 2
 MADV_DONTNEED = 4
 
@@ -828,6 +830,26 @@ class Linux:
             unblockable = (1 << SIGKILL - 1) | (1 << SIGSTOP - 1)
             self.sigmask = [self.sigmask | mask, self.sigmask & ~mask, mask][s32(how)] & ~unblockable
         return 0
+
+    def sys_kill(self, pid: int, sig: int, *_: int) -> int:
+        return self._signal_self(sig) if s32(pid) in (0, GUEST_PID) else -ESRCH
+
+    def sys_tkill(self, tid: int, sig: int, *_: int) -> int:
+        return self._signal_self(sig) if s32(tid) == GUEST_PID else -ESRCH
+
+    def sys_tgkill(self, pid: int, tid: int, sig: int, *_: int) -> int:
+        return self._signal_self(sig) if (s32(pid), s32(tid)) == (GUEST_PID, GUEST_PID) else -ESRCH
+
+    def _signal_self(self, sig: int) -> int:
+        """A signal the process sends itself (abort's SIGABRT): ignored ones are nothing; any other would
+        run a handler or end the process, and vm delivers none, so the run stops saying which it was."""
+        sig = s32(sig)
+        if not 0 <= sig <= NSIG:
+            raise SyscallError(EINVAL)
+        handler = self.sigactions.get(sig, [SIG_DFL])[0]
+        if sig == 0 or handler == SIG_IGN or (handler == SIG_DFL and sig in IGNORED_BY_DEFAULT):
+            return 0
+        raise GuestTrap(Trap.UNSUPPORTED, f"the guest sent itself signal {sig}, and vm delivers no signal")
 
     def sys_sigaltstack(self, new: int, old: int, *_: int) -> int:
         given = STACK_T.unpack(self._peek(new, STACK_T.size)) if new & M64 else None
