@@ -9,6 +9,7 @@ No signal is ever delivered, and there is one thread: the signal calls record wh
 
 from __future__ import annotations
 
+import errno as host_errno
 import os
 import stat
 import struct
@@ -107,8 +108,6 @@ class SyscallError(Exception):
 
 
 def _host_errno(e: OSError) -> int:
-    import errno as host_errno
-
     return _HOST_ERRNO.get(host_errno.errorcode.get(e.errno or 0, ""), 5)  # anything else: EIO
 
 
