@@ -10,8 +10,8 @@ import pytest
 from riscv64_programs import BARE_C, HELLO_C, build
 
 from vm.address_space import EXEC, PAGE, READ, WRITE
-from vm.elf import EM_RISCV, PF_R, PF_W, PF_X, ElfError, read_executable
-from vm.monitor.linux_process import HWCAP, PIE_BASE, STACK_SIZE, new_process
+from vm.elf import EM_RISCV, PF_R, PF_W, PF_X, ElfError, ElfProgram, Segment, read_executable
+from vm.monitor.linux_process import HWCAP, PIE_BASE, STACK_SIZE, Process, new_process
 
 MEM = 64 << 20
 E_TYPE, E_MACHINE, E_ENTRY, E_PHOFF = 16, 18, 24, 32
@@ -182,6 +182,23 @@ def test_a_static_pie_is_loaded_at_its_base(programs) -> None:
     assert process.brk_start == PIE_BASE + ((program.high + PAGE - 1) & -PAGE)
 
 
+def test_a_process_is_saved_and_restored_with_its_memory_and_layout(programs, tmp_path) -> None:
+    program = read_executable(programs["hello"])
+    process = new_process(program, [b"hello", b"arg"], [b"A=1"], MEM)
+    process.space.store(process.brk_start - 8, 8, 0x5EED)
+    state = process.save()
+    copy = Process.restore(state)
+    assert (copy.entry, copy.sp, copy.brk_start, copy.stack_low, copy.execfn) == (
+        process.entry, process.sp, process.brk_start, process.stack_low, process.execfn,
+    )  # fmt: skip
+    assert parse_stack(copy) == parse_stack(process)
+    assert copy.space.load(process.brk_start - 8, 8, False) == 0x5EED and copy.space.mapped == process.space.mapped
+    assert copy.program.entry == program.entry
+    state["path"] = str(tmp_path / "gone")
+    with pytest.raises(ElfError, match="gone: cannot read it"):
+        Process.restore(state)
+
+
 def test_a_program_that_does_not_fit_the_memory_limit_is_one_line(programs) -> None:
     program = read_executable(programs["bare"])
     problem = r"^\S+bare: its segments \(\d+ bytes\) and the 8 MiB stack do not fit the memory limit of"
@@ -190,9 +207,41 @@ def test_a_program_that_does_not_fit_the_memory_limit_is_one_line(programs) -> N
     new_process(program, [b"bare"], [], STACK_SIZE + 2 * PAGE)  # both pages of it, and the stack, exactly
 
 
+def test_a_memory_limit_the_host_cannot_reserve_is_one_line(programs) -> None:
+    program = read_executable(programs["bare"])
+    problem = r"bare: the host cannot reserve \d+ bytes of address space .*: give less memory$"
+    with pytest.raises(ElfError, match=problem):
+        new_process(program, [b"bare"], [], 1 << 56)
+
+
 def test_arguments_that_cannot_be_passed_are_refused(programs) -> None:
     program = read_executable(programs["bare"])
     with pytest.raises(ValueError, match="NUL"):
         new_process(program, [b"a\0b"], [], MEM)
     with pytest.raises(ValueError, match="arguments and environment"):
         new_process(program, [b"x" * (STACK_SIZE // 4)], [], MEM)
+
+
+def crafted(*segments: Segment, phoff: int = 64) -> ElfProgram:
+    return ElfProgram("/crafted", EM_RISCV, 64, segments[0].vaddr, False, segments, phoff, 56, 1, ())
+
+
+def test_a_page_two_segments_share_gets_both_permissions() -> None:
+    text = Segment(0x10000, 0x800, b"\x13" * 0x800, PF_R | PF_X, 0)
+    data = Segment(0x10800, 0x1000, b"\x01" * 0x10, PF_R | PF_W, 0x800)
+    process = new_process(crafted(text, data), [b"x"], [], MEM)
+    space = process.space
+    assert space.is_mapped(0x10000, PAGE, READ | WRITE | EXEC)
+    assert space.is_mapped(0x11000, PAGE, READ | WRITE) and not space.is_mapped(0x11000, 1, EXEC)
+    assert space.read(0x107FF, 3) == b"\x13\x01\x01"
+    assert space.read(0x10810, 0x7F0) == bytes(0x7F0)  # the rest of the data segment is its bss
+    assert process.brk_start == 0x12000
+
+
+def test_program_headers_outside_every_segment_and_segments_below_64k_are_refused() -> None:
+    text = Segment(0x10000, 0x100, bytes(0x100), PF_R | PF_X, 0x1000)  # the headers at 64 are not loaded
+    with pytest.raises(ElfError, match="^/crafted: the program header table is in no loaded segment"):
+        new_process(crafted(text), [b"x"], [], MEM)
+    low = Segment(0x1000, 0x100, bytes(0x100), PF_R | PF_X, 0)
+    with pytest.raises(ElfError, match="^/crafted: a segment starts at 0x1000, below 0x10000: link it higher"):
+        new_process(crafted(low), [b"x"], [], MEM)

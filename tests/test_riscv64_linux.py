@@ -9,13 +9,15 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vm.address_space import PAGE, READ, WRITE
 from vm.elf import PF_R, PF_X, ElfProgram, Segment
 from vm.isa import Trap
 from vm.machine import GuestTrap, Halted
 from vm.monitor.host import Host
-from vm.monitor.linux import Linux, new_process
+from vm.monitor.linux import NAMES, Linux, new_process
 
 MEM = 32 << 20
 AT_FDCWD = -100
@@ -36,17 +38,19 @@ NR = {
 }  # fmt: skip
 
 
-def program() -> ElfProgram:
+def program(path: str = "/guest/prog") -> ElfProgram:
     """A one-segment program: enough for a process to make system calls in (no CPU runs it)."""
     text = Segment(0x10000, 2 * PAGE, bytes(0x100), PF_R | PF_X, 0)
-    return ElfProgram("/guest/prog", 243, 64, 0x10000, False, (text,), 64, 56, 1, ())
+    return ElfProgram(path, 243, 64, 0x10000, False, (text,), 64, 56, 1, ())
 
 
 class Guest:
     """A process, its Linux and a captured Host; `call` makes a system call as the CPU would."""
 
-    def __init__(self, root: Path | None = None, stdin: bytes = b"", strict: bool = False, **options) -> None:
-        self.process = new_process(program(), [b"prog"], [], MEM)
+    def __init__(
+        self, root: Path | None = None, stdin: bytes = b"", strict: bool = False, path: str = "/guest/prog", **options
+    ) -> None:
+        self.process = new_process(program(path), [b"prog"], [], MEM)
         self.space = self.process.space
         self.host = Host(stdin=stdin, capture=True)
         self.linux = Linux(self.process, self.host, root=root, strict=strict, **options)
@@ -285,6 +289,42 @@ def test_a_file_is_created_and_written_under_root_only_when_the_flags_say_so(fs:
     assert open_file(fs, "/other.txt") == -ENOENT  # no O_CREAT: nothing made
 
 
+def test_proc_self_exe_is_the_programs_absolute_path() -> None:
+    """glibc's static start asserts that the link is absolute, even for a program started as ./prog."""
+    guest = Guest(path="bin/prog")
+    try:
+        n = guest.call("readlinkat", AT_FDCWD, guest.cstring("/proc/self/exe", 1024), guest.scratch, 256)
+        assert guest.space.read(guest.scratch, n) == os.fsencode(os.path.abspath("bin/prog"))
+        assert guest.call("readlinkat", AT_FDCWD, guest.cstring("/proc/self/exe", 1024), guest.scratch, 4) == 4
+    finally:
+        guest.close()
+
+
+def read_entries(g: Guest, fd: int, size: int) -> list[tuple[str, int]]:
+    """The (name, d_type) records one getdents64 call gives."""
+    n = g.call(61, fd, g.scratch, size)
+    assert n >= 0, n
+    data, entries, at = g.space.read(g.scratch, n), [], 0
+    while at < n:
+        _, _, length, kind = struct.unpack_from("<QqHB", data, at)
+        assert length % 8 == 0
+        entries.append((data[at + 19 : at + length].split(b"\0")[0].decode(), kind))
+        at += length
+    return entries
+
+
+def test_getdents64_lists_a_directory_in_order_across_calls(fs: Guest) -> None:
+    fd = open_file(fs, "/", 0o200000)  # O_DIRECTORY
+    assert read_entries(fs, fd, 64) == [(".", 4), ("..", 4)]  # 24-byte records: two fit
+    assert read_entries(fs, fd, 4096) == [("data.txt", 8), ("link", 10), ("sub", 4), ("uplink", 10)]
+    assert read_entries(fs, fd, 4096) == []
+    assert fs.call("lseek", fd, 0, 0) == 0
+    assert fs.call(61, fd, fs.scratch, 8) == -EINVAL  # not even one record fits
+    assert [name for name, _ in read_entries(fs, fd, 4096)][:3] == [".", "..", "data.txt"]
+    assert fs.call("read", fd, fs.scratch, 10) == -21  # EISDIR
+    assert fs.call(61, open_file(fs, "/data.txt"), fs.scratch, 4096) == -20  # ENOTDIR
+
+
 def test_without_a_root_no_file_is_reachable(guest: Guest) -> None:
     assert open_file(guest, "/etc/passwd") == -ENOENT
     assert guest.call("faccessat", AT_FDCWD, guest.cstring("/etc/passwd", 1024), 4) == -ENOENT
@@ -336,6 +376,9 @@ def test_start_up_calls_answer_as_linux_does(guest: Guest) -> None:
     assert guest.call("ioctl", 9, 0x5401, guest.scratch) == -EBADF
     assert guest.call("fstat", 1, guest.scratch) == 0
     assert stat.S_ISFIFO(struct.unpack_from("<I", guest.space.read(guest.scratch, 128), 16)[0])
+    assert guest.call(179, guest.scratch) == 0  # sysinfo: the memory limit is the RAM
+    fields = struct.unpack("<q3Q6QHH4xQQI4x", guest.space.read(guest.scratch, 112))
+    assert (fields[4], fields[5], fields[10], fields[14]) == (MEM, MEM - guest.space.mapped, 1, 1)
     assert guest.call("getrandom", guest.scratch, 64, 0) == 64
     assert guest.space.read(guest.scratch, 64) != bytes(64)
 
@@ -376,6 +419,19 @@ def test_signal_calls_record_what_they_are_given(guest: Guest) -> None:
     assert struct.unpack("<QiiQ", guest.space.read(old, 24))[1] == 2  # SS_DISABLE
 
 
+def test_a_signal_to_itself_is_nothing_when_ignored_and_stops_the_run_otherwise(guest: Guest) -> None:
+    pid = guest.call("getpid")
+    assert guest.call(131, pid, pid, 0) == 0  # tgkill with signal 0: the process exists
+    assert guest.call(129, pid, 17) == 0  # kill(SIGCHLD): ignored by default
+    assert guest.call("rt_sigaction", 10, guest.put(struct.pack("<QQQ", 1, 0, 0)), 0, 8) == 0  # SIG_IGN
+    assert guest.call(130, pid, 10) == 0
+    assert guest.call(129, pid + 1, 6) == -3  # ESRCH: no other process
+    with pytest.raises(GuestTrap) as trap:
+        guest.call(131, pid, pid, 6)  # abort()'s SIGABRT
+    assert trap.value.trap == Trap.UNSUPPORTED
+    assert trap.value.detail == "the guest sent itself signal 6, and vm delivers no signal"
+
+
 def test_futex_with_one_thread(guest: Guest) -> None:
     word = guest.put(struct.pack("<I", 5))
     assert guest.call("futex", word, 128 | 1, 1) == 0  # FUTEX_WAKE | FUTEX_PRIVATE_FLAG: nobody waits
@@ -384,3 +440,60 @@ def test_futex_with_one_thread(guest: Guest) -> None:
     with pytest.raises(GuestTrap, match="UNSUPPORTED") as trap:
         guest.call("futex", word, 128, 5)
     assert "would block forever" in trap.value.detail
+
+
+def test_a_private_file_mapping_is_a_copy_and_madvise_dontneed_zeroes(fs: Guest, tree: Path) -> None:
+    fd = open_file(fs, "/data.txt")
+    addr = fs.call("mmap", 0, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0)
+    assert addr > 0 and fs.space.read(addr, 17) == b"0123456789abcdef\0"
+    fs.space.write(addr, b"changed")
+    assert (tree / "data.txt").read_bytes() == b"0123456789abcdef"  # private: the file is untouched
+    assert fs.call("mmap", 0, PAGE, PROT_READ, MAP_PRIVATE, 1, 0) == -19  # ENODEV: a stream cannot be mapped
+    assert fs.call("mmap", 0, PAGE, PROT_READ, MAP_PRIVATE, fd, 100) == -EINVAL  # offset not page-aligned
+    assert fs.call(233, addr, PAGE, 4) == 0  # madvise(MADV_DONTNEED)
+    assert fs.space.read(addr, 7) == bytes(7) and fs.space.is_mapped(addr, PAGE, READ | WRITE)
+
+
+def test_host_write_and_read_share_the_hypercalls_streams() -> None:
+    host = Host(stdin=b"abc", capture=True)
+    try:
+        assert host.write(1, b"out") == 3 and host.write(2, b"err") == 3 and host.write(3, b"x") == -1
+        assert host.read(2) == b"ab" and host.input_consumed() == 2
+        assert host.read(10) == b"c" and host.read(10) == b""
+        assert host.captured().stdout == b"out" and host.captured().stderr == b"err"
+    finally:
+        host.close()
+
+
+# Calls that may end the run (exit, futex, a signal to itself) or wait on the host's clock are left out.
+ANSWERING = sorted(set(NAMES) - {93, 94, 98, 101, 115, 129, 130, 131}) + [999]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    calls=st.lists(
+        st.tuples(
+            st.sampled_from(ANSWERING),
+            st.lists(
+                st.one_of(
+                    st.integers(-(1 << 63), (1 << 63) - 1),
+                    st.integers(-200, 4200),
+                    st.sampled_from([0, 0x10000, 1 << 40, 0x1000, -100]),
+                ),
+                min_size=6,
+                max_size=6,
+            ),
+        ),
+        max_size=20,
+    )
+)
+def test_any_arguments_get_a_result_or_an_errno_never_a_python_exception(tree: Path, calls) -> None:
+    guest = Guest(root=tree)
+    try:
+        for number, args in calls:
+            if args[1] in range(0, 4096):
+                args[1] = guest.scratch + args[1]  # a valid pointer now and then
+            result = guest.call(number, *args)
+            assert -4096 < result < 1 << 63, (NAMES.get(number), args, result)
+    finally:
+        guest.close()

@@ -9,6 +9,7 @@ No signal is ever delivered, and there is one thread: the signal calls record wh
 
 from __future__ import annotations
 
+import errno as host_errno
 import os
 import stat
 import struct
@@ -58,6 +59,7 @@ AT_SYMLINK_NOFOLLOW = 0x100
 PATH_MAX = 4096
 MAX_FDS = 1024
 MAX_IO = 1 << 24  # bytes one read or write moves at most (Linux's limit is 2 GiB): a short count is legal
+MAX_SLEEP = 1 << 31  # seconds: longer is forever for a run (and past what time.sleep takes)
 GUEST_PID = 100  # one process, the same number on every run
 O_ACCMODE, O_WRONLY, O_RDWR = 3, 1, 2
 O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECTORY = 0o100, 0o200, 0o1000, 0o2000, 0o200000
@@ -69,11 +71,16 @@ TCGETS, TIOCGWINSZ = 0x5401, 0x5413
 RLIM_INFINITY = M64
 RLIMIT_DATA, RLIMIT_STACK, RLIMIT_NOFILE, RLIMIT_AS = 2, 3, 7, 9
 SIGKILL, SIGSTOP, NSIG = 9, 19, 64
+SIG_DFL, SIG_IGN = 0, 1
+IGNORED_BY_DEFAULT = {17, 18, 23, 28}  # SIGCHLD, SIGCONT, SIGURG, SIGWINCH
 SS_DISABLE = 2
 MADV_DONTNEED = 4
 
 STAT = struct.Struct("<QQIIIIQQqiiqqQqQqQII")  # asm-generic struct stat: 128 bytes
 TIMESPEC = struct.Struct("<qq")
+SYSINFO = struct.Struct("<q3Q6QHH4xQQI4x")  # struct sysinfo: 112 bytes on a 64-bit machine
+DIRENT = struct.Struct("<QqHB")  # struct linux_dirent64 before its name: inode, next offset, length, type
+DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 1, 2, 4, 6, 8, 10, 12
 IOVEC = struct.Struct("<QQ")
 SIGACTION = struct.Struct("<QQQ")  # riscv64's kernel struct sigaction: handler, flags, mask (no restorer)
 STACK_T = struct.Struct("<QiiQ")  # ss_sp, ss_flags, padding, ss_size
@@ -101,9 +108,18 @@ class SyscallError(Exception):
 
 
 def _host_errno(e: OSError) -> int:
-    import errno as host_errno
-
     return _HOST_ERRNO.get(host_errno.errorcode.get(e.errno or 0, ""), 5)  # anything else: EIO
+
+
+def _dirent_type(entry: os.DirEntry) -> int:
+    mode = entry.stat(follow_symlinks=False).st_mode
+    for test, kind in (
+        (stat.S_ISREG, DT_REG), (stat.S_ISDIR, DT_DIR), (stat.S_ISLNK, DT_LNK), (stat.S_ISFIFO, DT_FIFO),
+        (stat.S_ISCHR, DT_CHR), (stat.S_ISBLK, DT_BLK), (stat.S_ISSOCK, DT_SOCK),
+    ):  # fmt: skip
+        if test(mode):
+            return kind
+    return 0
 
 
 @dataclass
@@ -251,7 +267,9 @@ class Linux:
         parent = self._parent_fd(parts)
         try:
             name = parts[-1] if parts else "."
-            return os.open(name, host_flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode & ~self.umask & 0o777, dir_fd=parent)
+            # O_NONBLOCK: opening a FIFO under root must not wait for a writer that never comes (one thread)
+            host_flags |= os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+            return os.open(name, host_flags, mode & ~self.umask & 0o777, dir_fd=parent)
         except OSError as e:
             raise SyscallError(_host_errno(e)) from None
         finally:
@@ -275,8 +293,8 @@ class Linux:
     def sys_openat(self, dirfd: int, path: int, flags: int, mode: int, *_: int) -> int:
         parts = self._parts(dirfd, self._string(path))
         flags = s32(flags)
-        host_fd = self._open_host(parts, flags, mode)
         fd = self._new_fd()
+        host_fd = self._open_host(parts, flags, mode)
         is_dir = stat.S_ISDIR(os.fstat(host_fd).st_mode)
         self.files[fd] = OpenFile(parts, flags, 0, is_dir)
         self._host_fds[fd] = host_fd
@@ -380,13 +398,39 @@ class Linux:
         entry.offset = start + offset
         return entry.offset
 
+    def sys_getdents64(self, fd: int, addr: int, size: int, *_: int) -> int:
+        """Directory entries from the file's offset (an index into ".", ".." and the names, sorted, so that
+        every run lists a directory in the same order), as many whole records as fit in size bytes."""
+        entry = self._file(fd)
+        if isinstance(entry, int) or not entry.is_dir:
+            raise SyscallError(ENOTDIR)
+        host_fd = self._host_fds[s32(fd)]
+        here = os.fstat(host_fd)
+        with os.scandir(host_fd) as listing:
+            names = [(".", here.st_ino, DT_DIR), ("..", here.st_ino, DT_DIR)]
+            names += sorted((e.name, e.inode(), _dirent_type(e)) for e in listing)
+        out, index = bytearray(), entry.offset
+        while index < len(names):
+            name, inode, kind = names[index]
+            encoded = os.fsencode(name) + b"\0"
+            length = (DIRENT.size + len(encoded) + 7) & -8
+            if len(out) + length > size & M64:
+                break
+            index += 1
+            out += DIRENT.pack(inode, index, length, kind) + encoded.ljust(length - DIRENT.size, b"\0")
+        if index < len(names) and not out:
+            raise SyscallError(EINVAL)  # the buffer cannot hold the next entry
+        self._poke(addr, bytes(out))
+        entry.offset = index
+        return len(out)
+
     # -- file status -------------------------------------------------------------------------------------
     def _stat_bytes(self, st: os.stat_result) -> bytes:
+        """A host file's status for the guest: files under root belong to the guest's own user."""
         return STAT.pack(
             st.st_dev & M64, st.st_ino & M64, st.st_mode, st.st_nlink & 0xFFFFFFFF, GUEST_UID, GUEST_GID,
             st.st_rdev & M64, 0, st.st_size, st.st_blksize, 0, st.st_blocks,
-            int(st.st_atime), st.st_atime_ns % 10**9, int(st.st_mtime), st.st_mtime_ns % 10**9,
-            int(st.st_ctime), st.st_ctime_ns % 10**9, 0, 0,
+            *divmod(st.st_atime_ns, 10**9), *divmod(st.st_mtime_ns, 10**9), *divmod(st.st_ctime_ns, 10**9), 0, 0,
         )  # fmt: skip
 
     def _stream_stat(self) -> bytes:
@@ -437,8 +481,8 @@ class Linux:
         name = self._string(path)
         if s32(size) <= 0:
             raise SyscallError(EINVAL)
-        if name == b"/proc/self/exe":  # always absolute, as Linux gives it (glibc's start-up checks)
-            target = os.fsencode(os.path.abspath(self.process.execfn))
+        if name == b"/proc/self/exe":  # absolute, as the kernel's: glibc's static start asserts it
+            target = os.fsencode(os.path.abspath(self.process.program.path))
         else:
             parts = self._parts(dirfd, name)
             parent = self._parent_fd(parts)
@@ -511,14 +555,14 @@ class Linux:
         addr, length, flags = addr & M64, length & M64, s32(flags)
         if not length or offset % PAGE or offset < 0 or flags & (MAP_SHARED | MAP_PRIVATE) == 0:
             raise SyscallError(EINVAL)
-        data = b""
+        host_fd = None
         if not flags & MAP_ANONYMOUS:
             entry = self._file(fd)
             if isinstance(entry, int) or entry.is_dir:
                 raise SyscallError(ENODEV)
             if flags & MAP_SHARED and prot & WRITE:
                 raise SyscallError(ENODEV)  # a copy cannot write back to the file
-            data = os.pread(self._host_fds[s32(fd)], length, offset)
+            host_fd = self._host_fds[s32(fd)]
         size = page_up(length)
         if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
             if addr % PAGE:
@@ -534,7 +578,12 @@ class Linux:
             self.space.map(where, size, self._prot(prot))
         except OutOfMemory:
             raise SyscallError(ENOMEM) from None
-        self.space.poke(where, data)
+        if host_fd is not None:  # a private file mapping is a copy of the file's bytes (zeros past its end)
+            try:
+                self.space.poke(where, os.pread(host_fd, length, offset))
+            except OSError as e:
+                self.space.unmap(where, size)
+                raise SyscallError(_host_errno(e)) from None
         return where
 
     def _free_range(self, size: int) -> int:
@@ -718,15 +767,21 @@ class Linux:
         seconds, nanos = TIMESPEC.unpack(self._peek(req, TIMESPEC.size))
         if seconds < 0 or not 0 <= nanos < 10**9:
             raise SyscallError(EINVAL)
-        time.sleep(seconds + nanos / 1e9)
+        time.sleep(min(seconds + nanos / 1e9, MAX_SLEEP))
         return 0
 
     def sys_clock_nanosleep(self, clock: int, flags: int, req: int, rem: int, *_: int) -> int:
         if s32(flags) & 1:  # TIMER_ABSTIME: until that time on that clock
             seconds, nanos = TIMESPEC.unpack(self._peek(req, TIMESPEC.size))
-            time.sleep(max(0.0, seconds + nanos / 1e9 - time.clock_gettime(s32(clock))))
+            time.sleep(min(max(0.0, seconds + nanos / 1e9 - time.clock_gettime(s32(clock))), MAX_SLEEP))
             return 0
         return self.sys_nanosleep(req, rem)
+
+    def sys_sysinfo(self, info: int, *_: int) -> int:
+        """The memory limit as the machine's RAM (glibc's qsort sizes its buffer by it), one process, no swap."""
+        limit, uptime = self.space.limit, int(time.clock_gettime(time.CLOCK_MONOTONIC))
+        self._poke(info, SYSINFO.pack(uptime, 0, 0, 0, limit, limit - self.space.mapped, 0, 0, 0, 0, 1, 0, 0, 0, 1))
+        return 0
 
     def sys_sched_yield(self, *_: int) -> int:
         return 0
@@ -774,6 +829,26 @@ class Linux:
             unblockable = (1 << SIGKILL - 1) | (1 << SIGSTOP - 1)
             self.sigmask = [self.sigmask | mask, self.sigmask & ~mask, mask][s32(how)] & ~unblockable
         return 0
+
+    def sys_kill(self, pid: int, sig: int, *_: int) -> int:
+        return self._signal_self(sig) if s32(pid) in (0, GUEST_PID) else -ESRCH
+
+    def sys_tkill(self, tid: int, sig: int, *_: int) -> int:
+        return self._signal_self(sig) if s32(tid) == GUEST_PID else -ESRCH
+
+    def sys_tgkill(self, pid: int, tid: int, sig: int, *_: int) -> int:
+        return self._signal_self(sig) if (s32(pid), s32(tid)) == (GUEST_PID, GUEST_PID) else -ESRCH
+
+    def _signal_self(self, sig: int) -> int:
+        """A signal the process sends itself (abort's SIGABRT): ignored ones are nothing; any other would
+        run a handler or end the process, and vm delivers none, so the run stops saying which it was."""
+        sig = s32(sig)
+        if not 0 <= sig <= NSIG:
+            raise SyscallError(EINVAL)
+        handler = self.sigactions.get(sig, [SIG_DFL])[0]
+        if sig == 0 or handler == SIG_IGN or (handler == SIG_DFL and sig in IGNORED_BY_DEFAULT):
+            return 0
+        raise GuestTrap(Trap.UNSUPPORTED, f"the guest sent itself signal {sig}, and vm delivers no signal")
 
     def sys_sigaltstack(self, new: int, old: int, *_: int) -> int:
         given = STACK_T.unpack(self._peek(new, STACK_T.size)) if new & M64 else None

@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 
 from vm.address_space import EXEC, PAGE, READ, WRITE, AddressSpace, OutOfMemory, page_up
-from vm.elf import PF_R, PF_W, PF_X, ElfError, ElfProgram
+from vm.elf import PF_R, PF_W, PF_X, ElfError, ElfProgram, read_executable
 
 MIN_ADDRESS = 0x10000  # Linux's mmap_min_addr: the pages below stay unmapped, so a NULL dereference faults
 PIE_BASE = 0x100000
@@ -43,6 +43,26 @@ class Process:
     stack_low: int  # the lowest stack address; mmap places mappings below it
     execfn: bytes  # the path the program was started by, as the guest sees it (AT_EXECFN)
 
+    def save(self) -> dict:
+        """The memory and the layout as plain data; the program itself is read again from its path."""
+        return {
+            "path": self.program.path,
+            "space": self.space.save(),
+            "entry": self.entry,
+            "sp": self.sp,
+            "brk_start": self.brk_start,
+            "load_base": self.load_base,
+            "stack_low": self.stack_low,
+            "execfn": self.execfn,
+        }
+
+    @classmethod
+    def restore(cls, state: dict) -> Process:
+        """The saved process, its program read again (an ElfError if it is gone or no longer loads)."""
+        program = read_executable(state["path"])
+        fields = {k: state[k] for k in ("entry", "sp", "brk_start", "load_base", "stack_low", "execfn")}
+        return cls(space=AddressSpace.restore(state["space"]), program=program, **fields)
+
 
 def _prot(flags: int) -> int:
     return (READ if flags & PF_R else 0) | (WRITE if flags & PF_W else 0) | (EXEC if flags & PF_X else 0)
@@ -66,8 +86,10 @@ def new_process(
             f"its segments ({segment_bytes} bytes) and the {STACK_SIZE >> 20} MiB stack do not fit "
             f"the memory limit of {mem_limit} bytes: give more memory",
         )
-    # A power of two: hw's CPU tells an address inside the space with one mask.
-    space = AddressSpace(1 << (page_up(brk_start + mem_limit) - 1).bit_length(), mem_limit)
+    try:  # a power of two: hw's CPU tells an address inside the space with one mask
+        space = AddressSpace(1 << (page_up(brk_start + mem_limit) - 1).bit_length(), mem_limit)
+    except OutOfMemory as e:
+        raise ElfError(program.path, f"{e}: give less memory") from None
 
     # Pages two segments share get both segments' permissions, as a page table can hold only one entry.
     page_prot: dict[int, int] = {}
