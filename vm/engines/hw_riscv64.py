@@ -243,11 +243,15 @@ class RiscvCpu:
         self.handlers = _Handlers(self)
         self.counted: dict[int, Callable[[], int]] = {}  # pc -> the real handler of a counter read
         self.page_pcs: dict[int, set[int]] = {}  # page -> the decoded pcs on it
-        self.decoded: dict[tuple[int, int], tuple[RvInstruction, dict[str, int]] | None] = {}
+        self.prepared: dict[tuple[int, int], tuple[Callable, tuple[int, ...], int, bool]] = {}
         self.fcsr = ffi.new("int32_t[2]")  # fflags, frm: the C library accrues flags in place
         mem = memoryview(space.mem)
         self.views = {code: mem.cast(code) for code in "bBhHiIq"}
-        self.bad = {size: -space.size | (size - 1) for size in (1, 2, 4, 8)}
+        bad = {size: -space.size | (size - 1) for size in (1, 2, 4, 8)}  # set where an address is not fast
+        v, m = self.views, machine
+        self.shared = (m.x, m.f, v["b"], v["B"], v["h"], v["H"], v["i"], v["I"], v["q"], space.perm, bad[1], bad[2],
+                       bad[4], bad[8], self.load_slow, space.store, self.syscall, self.csr_read, self.csr_write,
+                       lib.vm_rv_fp, self.fcsr, self.load_reserved, self.store_conditional)
         space.code_changed = self.code_changed
 
     # -- decoding ------------------------------------------------------------------------------------
@@ -275,36 +279,44 @@ class RiscvCpu:
         return "page is not executable"
 
     def decode(self, pc: int) -> tuple[RvInstruction, dict[str, int]]:
+        """The instruction at pc and its operands' values; traps as fetching it would."""
         word, size = self.fetch(pc)
-        key = (word, size)
-        found = self.decoded.get(key, False)
-        if found is False:
-            found = self.decoded[key] = self.isa.decode(word, size)
+        found = self.isa.decode(word, size)
         if found is None:
             bits = f"{word:#010x}" if size == 4 else f"{word:#06x}"
             raise GuestTrap(Trap.ILLEGAL, f"{bits} is not an RV64GC instruction")
         return found
 
-    def install(self, pc: int) -> Callable[[], int]:
-        ins, values = self.decode(pc)
+    def _prepare(self, word: int, size: int) -> tuple[Callable, tuple[int, ...], int, bool]:
+        """What every pc holding this word shares: its factory, its operands as the factory takes them
+        (a write to x0 goes to the sink, a read of x0 reads 0), its jump offset, whether it reads a counter."""
+        found = self.isa.decode(word, size)
+        if found is None:
+            bits = f"{word:#010x}" if size == 4 else f"{word:#06x}"
+            raise GuestTrap(Trap.ILLEGAL, f"{bits} is not an RV64GC instruction")
+        ins, values = found
         args = dict.fromkeys(_OPERAND_ARGS, 0)
         for name, value in values.items():
             args[name.upper()] = value
-        for op in ins.operands:  # a write to x0 goes to the sink; a read of x0 reads 0
-            if op.kind is OperandKind.X and op.name == "rd" and args["RD"] == 0:
-                args["RD"] = X_ZERO_SINK
-        npc = pc + ins.size
-        tgt = (pc + args["OFFSET"]) & M64
-        tgt = tgt - (1 << 64) if tgt >> 63 else tgt
-        v, b, m = self.views, self.bad, self.machine
-        handler = _factory(ins)(
-            *args.values(), pc, npc, tgt, m.x, m.f, v["b"], v["B"], v["h"], v["H"], v["i"], v["I"], v["q"],
-            self.space.perm, b[1], b[2], b[4], b[8], self.load_slow, self.space.store, self.syscall,
-            self.csr_read, self.csr_write, lib.vm_rv_fp, self.fcsr, self.load_reserved, self.store_conditional)
+        if "rd" in values and args["RD"] == 0:  # rd is always an integer register
+            args["RD"] = X_ZERO_SINK
+        return _factory(ins), tuple(args.values()), args["OFFSET"], values.get("csr") in _COUNTERS
+
+    def install(self, pc: int) -> Callable[[], int]:
+        word, size = self.fetch(pc)
+        prepared = self.prepared.get((word, size))
+        if prepared is None:
+            prepared = self.prepared[word, size] = self._prepare(word, size)
+        factory, operands, offset, counted = prepared
+        npc = pc + size
+        handler = factory(*operands, pc, npc, pc + offset, *self.shared)
         for page in {pc >> PAGE_SHIFT, (npc - 1) >> PAGE_SHIFT}:
-            self.space.perm[page] |= CODE
-            self.page_pcs.setdefault(page, set()).add(pc)
-        if "csr" in values and values["csr"] in _COUNTERS:
+            pcs = self.page_pcs.get(page)
+            if pcs is None:
+                pcs = self.page_pcs[page] = set()
+                self.space.perm[page] |= CODE
+            pcs.add(pc)
+        if counted:
             self.counted[pc] = handler
             handler = _needs_count
         self.handlers[pc] = handler
