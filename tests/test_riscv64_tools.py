@@ -195,6 +195,21 @@ def test_a_snapshot_of_a_resumed_run_resumes_too() -> None:
     assert rest.state() == whole.state()
 
 
+def test_a_snapshot_keeps_fcsr_and_the_reservation(traced_program: Path, tmp_path: Path) -> None:
+    whole = run_executable(traced_program, capture=True, seed=SEED)
+    first = run_executable(traced_program, capture=True, seed=SEED, fuel=6)  # just after the inexact fdiv.d
+    first.machine.reservation = (0x1234, 8, -5)  # as an lr.d would leave it
+    saved = first.snapshot(DEFAULT_FUEL - 6)
+    snapshot = read_process_snapshot(saved.to_bytes(), "s")
+    m, n = snapshot.machine, saved.machine
+    assert (m.x, m.f, m.fflags, m.frm, m.pc, m.retired, m.reservation) == (n.x, n.f, 1, 0, n.pc, 6, (0x1234, 8, -5))
+    assert m.space.save() == n.space.save() and snapshot.process.save() == saved.process.save()
+    assert (snapshot.linux, snapshot.input_consumed, snapshot.budget, snapshot.root, snapshot.strict) == (
+        saved.linux, saved.input_consumed, saved.budget, saved.root, saved.strict)
+    rest = resume_executable(snapshot, capture=True)
+    assert rest.state() == whole.state() and rest.state()["x"][14] == 1  # frflags read what the fdiv.d raised
+
+
 READER_C = r"""
 #include <fcntl.h>
 #include <unistd.h>
