@@ -156,7 +156,8 @@ class ProcessSnapshot:
             "reservation": list(m.reservation) if m.reservation is not None else None,
             "space": {"size": space["size"], "limit": space["limit"], "runs": runs},
             "process": self.process.save(), "linux": self.linux, "input_consumed": self.input_consumed,
-            "budget": self.budget, "root": str(self.root) if self.root is not None else None, "strict": self.strict,
+            "budget": self.budget, "root": str(self.root.absolute()) if self.root is not None else None,
+            "strict": self.strict,
         }
         text = json.dumps(header, separators=(",", ":")).encode()
         body = _PREFIX.pack(PROCESS_MAGIC, PROCESS_FORMAT_VERSION, len(text)) + text + b"".join(parts)

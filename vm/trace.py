@@ -12,7 +12,7 @@ state after every instruction, so the run ends as an untraced one would.
 A RISC-V Linux executable is traced the same way by TracingRiscvCpu, its instructions named by function
 and offset, its registers by their ABI names (f as their bits in hex), fcsr shown when it changed:
 
-     181  0x0000010436  main+0x1a                fadd.d fa0, fa0, fa1         fa0=0x4008000000000000 fcsr=0x01
+         6  0x0000010120  _start+0x14              fdiv.d fa2, fa0, fa1         fa2=0x4005555555555555 fcsr=0x01
 """
 
 from __future__ import annotations
