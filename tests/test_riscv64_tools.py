@@ -327,6 +327,18 @@ def test_a_damaged_snapshot_is_refused_in_one_line(tmp_path: Path, how: str, mes
     assert lines[0].startswith(f"vm: {path}") and message in lines[0]
 
 
+def test_a_snapshot_whose_system_call_state_is_malformed_is_refused_in_one_line(tmp_path: Path) -> None:
+    first = run_executable(ARGS_STDIN, ARGS, stdin=INPUT, capture=True, seed=SEED, fuel=5000)
+    data = first.snapshot(DEFAULT_FUEL - 5000).to_bytes()
+    assert data.count(b'"brk":') == 1
+    path = tmp_path / "bad.snap"
+    path.write_bytes(_resealed(data[:-32].replace(b'"brk":', b'"brx":')))
+    proc = vm("resume", path)
+    assert (proc.returncode, proc.stdout) == (2, b"")
+    assert proc.stderr.decode().splitlines() == [
+        f"vm: {ARGS_STDIN}: the snapshot's system call state is malformed: KeyError('brk')"]
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--trace", "--snapshot-at", "10", "--snapshot-out", "s"], b"--trace and --snapshot-at: one or the other"),
     (["--snapshot-at", "10"], b"--snapshot-at N and --snapshot-out FILE go together"),

@@ -143,6 +143,9 @@ def resume_executable(snapshot: ProcessSnapshot, *, fuel: int | None = None, std
     except OSError as e:
         host.close()
         raise SnapshotError(f"{snapshot.source}: {e.strerror}: give it its files as they were") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        host.close()
+        raise SnapshotError(f"{snapshot.source}: the snapshot's system call state is malformed: {e!r}") from None
     return _run(snapshot.machine, linux, "hw", snapshot.budget if fuel is None else fuel, capture, None,
                 snapshot.input_consumed)
 
