@@ -87,16 +87,18 @@ TRACED_LINES = [
 ]
 
 
+def assemble(directory: Path, name: str, source: str) -> Path:
+    """A static executable of RISC-V assembly, linked without a C library."""
+    compiler = require_compiler()
+    (directory / f"{name}.s").write_text(source)
+    subprocess.run([compiler, "-nostdlib", "-static", "-o", str(directory / name), str(directory / f"{name}.s")],
+                   check=True, capture_output=True, timeout=120)
+    return directory / name
+
+
 @pytest.fixture(scope="module")
 def traced_program(tmp_path_factory) -> Path:
-    compiler = require_compiler()
-    directory = tmp_path_factory.mktemp("rv-trace")
-    source = directory / "traced.s"
-    source.write_text(TRACED_S)
-    out = directory / "traced"
-    subprocess.run([compiler, "-nostdlib", "-static", "-o", str(out), str(source)], check=True,
-                   capture_output=True, timeout=120)
-    return out
+    return assemble(tmp_path_factory.mktemp("rv-trace"), "traced", TRACED_S)
 
 
 def traced(path: Path, args=(), first: int = 1, last: int | None = None, **options):
@@ -117,6 +119,13 @@ def test_each_retired_instruction_is_one_line_with_the_registers_it_wrote(traced
     start = symbol_address(traced_program, "_start")
     assert lines == [expected_line(n, start, *line, run.process.sp) for n, line in enumerate(TRACED_LINES, 1)]
     assert (run.output.stdout, run.outcome.exit, run.outcome.retired) == (b"h\n", 7, len(TRACED_LINES))
+
+
+def test_an_instruction_that_traps_did_not_retire_and_has_no_line(tmp_path: Path) -> None:
+    program = assemble(tmp_path, "faults", "    .globl _start\n_start:\n    addi a0, zero, 1\n    ld a1, 0(zero)\n")
+    run, lines = traced(program)
+    assert run.outcome.trap.name == "MEMFAULT" and run.outcome.retired == 1
+    assert len(lines) == 1 and lines[0].split()[2:] == ["c.li", "a0,", "1", "a0=1"]  # no function symbol here
 
 
 @pytest.mark.parametrize(("first", "last"), [(1, 1), (3, 6), (15, 17), (20, None), (22, 22), (23, None), (5, 100)])
