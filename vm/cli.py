@@ -151,7 +151,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_traced(args: argparse.Namespace, image: Image, isa: InstructionSet, limits: Limits) -> RunResult:
-    from vm.trace import TraceSpan, run_traced
+    from vm.trace import run_traced
+
+    span = _trace_span(args)
+    try:
+        return run_traced(image, args.mode, isa, args.mem, args.fuel, span, limits=limits)
+    finally:
+        if span.out is not sys.stderr:
+            span.out.close()
+
+
+def _trace_span(args: argparse.Namespace):  # -> vm.trace.TraceSpan, its file open (the caller closes it)
+    from vm.trace import TraceSpan
 
     first = 1 if args.trace_from is None else args.trace_from
     if first < 1:
@@ -159,15 +170,10 @@ def _run_traced(args: argparse.Namespace, image: Image, isa: InstructionSet, lim
     if args.trace_to is not None and args.trace_to < first:
         raise UsageError(f"--trace-to {args.trace_to} is before --trace-from {first}")
     try:
-        out = open(args.trace_out, "w") if args.trace_out else sys.stderr  # noqa: SIM115 (closed below)
+        out = open(args.trace_out, "w") if args.trace_out else sys.stderr  # noqa: SIM115 (the caller closes it)
     except OSError as e:
         raise UsageError(f"cannot write {args.trace_out}: {e.strerror or e}") from None
-    try:
-        return run_traced(image, args.mode, isa, args.mem, args.fuel, TraceSpan(out, first, args.trace_to),
-                          limits=limits)
-    finally:
-        if out is not sys.stderr:
-            out.close()
+    return TraceSpan(out, first, args.trace_to)
 
 
 def _run_to_snapshot(args: argparse.Namespace, image: Image, isa: InstructionSet, limits: Limits) -> int:
@@ -211,13 +217,15 @@ def cmd_debug(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from vm.snapshot import read_snapshot
+    from vm.snapshot import is_process_snapshot, read_snapshot
 
-    isa = load_isa(args.ext)
     try:
         data = Path(args.file).read_bytes()
     except OSError as e:
         raise UsageError(f"cannot read {args.file}: {e.strerror or e}") from None
+    if is_process_snapshot(data):
+        return _resume_executable(args, data)
+    isa = load_isa(args.ext)
     snapshot = read_snapshot(data, args.file, isa)
     _skip_input(snapshot.input_consumed)
     start = time.perf_counter()
@@ -238,9 +246,7 @@ def _skip_input(count: int) -> None:
 
 def _run_executable(args: argparse.Namespace) -> int:
     """`vm run` of a static Linux executable (RISC-V): hw runs it; para and os refuse it."""
-    refused = [flag for flag, given in (("--trace", args.trace or args.trace_out or args.trace_from is not None
-                                         or args.trace_to is not None), ("--snapshot-at", args.snapshot_at is not None),
-                                        ("--isolate", args.isolate), ("--cpu-limit", args.cpu_limit is not None),
+    refused = [flag for flag, given in (("--isolate", args.isolate), ("--cpu-limit", args.cpu_limit is not None),
                                         ("--mem-limit", args.mem_limit is not None),
                                         ("--output-limit", args.output_limit is not None), ("--ext", args.ext))
                if given]
@@ -249,12 +255,53 @@ def _run_executable(args: argparse.Namespace) -> int:
     for item in args.env or []:
         if "=" not in item:
             raise UsageError(f"--env {item}: expected NAME=VALUE")
+    tracing = args.trace or args.trace_out or args.trace_from is not None or args.trace_to is not None
+    if tracing and args.snapshot_at is not None:
+        raise UsageError("--trace and --snapshot-at: one or the other in a run")
+    if (args.snapshot_at is None) != (args.snapshot_out is None):
+        raise UsageError("--snapshot-at N and --snapshot-out FILE go together")
     from vm.run_linux import DEFAULT_LINUX_MEMORY, run_executable
 
+    at = args.snapshot_at
+    fuel = args.fuel if at is None else at if args.fuel is None else min(at, args.fuel)
+    span = _trace_span(args) if tracing else None
     start = time.perf_counter()
-    result = run_executable(args.file, args.args, mode=args.mode, env=args.env or [],
-                            mem_limit=args.mem or DEFAULT_LINUX_MEMORY, fuel=args.fuel, root=args.dir,
-                            strict=args.strict_syscalls)
+    try:
+        result = run_executable(args.file, args.args, mode=args.mode, env=args.env or [],
+                                mem_limit=args.mem or DEFAULT_LINUX_MEMORY, fuel=fuel, root=args.dir,
+                                strict=args.strict_syscalls, trace=span)
+    finally:
+        if span is not None and span.out is not sys.stderr:
+            span.out.close()
+    if at is None or result.mode != "hw":
+        return _report(args, result, Limits(), time.perf_counter() - start)
+    outcome = result.outcome
+    if outcome.trap is not Trap.FUEL or outcome.retired != at:
+        print(f"vm: the guest ended before instruction {at}: no snapshot written", file=sys.stderr)
+        return _report(args, result, Limits(), time.perf_counter() - start)
+    budget = (DEFAULT_FUEL if args.fuel is None else args.fuel) - at
+    _write(Path(args.snapshot_out), result.snapshot(budget).to_bytes())
+    where = result.where(result.machine.pc)
+    print(f"vm: snapshot after {at} instructions, at {result.machine.pc:#x}" + (f" ({where})" if where else "") +
+          f", written to {args.snapshot_out}", file=sys.stderr)
+    if args.stats:
+        print_stats(result, time.perf_counter() - start)
+    return 0
+
+
+def _resume_executable(args: argparse.Namespace, data: bytes) -> int:
+    """`vm resume` of a RISC-V process's snapshot: in hw, its input taken up where it had read to."""
+    from vm.run_linux import resume_executable
+    from vm.snapshot import read_process_snapshot
+
+    if args.isolate or args.cpu_limit is not None or args.mem_limit is not None or args.output_limit is not None:
+        raise UsageError("--isolate and the cage's limits: not available for Linux executables yet")
+    snapshot = read_process_snapshot(data, args.file)
+    if args.mode in ("para", "os"):
+        raise UsageError(f"{args.file} is a riscv64 process: {args.mode} runs vm64 code; resume it in hw")
+    _skip_input(snapshot.input_consumed)
+    start = time.perf_counter()
+    result = resume_executable(snapshot, fuel=args.fuel)
     return _report(args, result, Limits(), time.perf_counter() - start)
 
 

@@ -21,7 +21,9 @@ from vm.isa import Trap
 from vm.machine import GuestTrap, Outcome
 from vm.monitor.host import Captured, Host
 from vm.monitor.linux import Linux
-from vm.monitor.linux_process import Process, new_process
+from vm.monitor.linux_process import Process, SeededRandom, new_process
+from vm.snapshot import ProcessSnapshot, SnapshotError
+from vm.trace import TraceSpan, run_riscv_traced
 
 DEFAULT_LINUX_MEMORY = 256 << 20  # what a Linux program may map in all, its stack's 8 MiB included
 
@@ -36,12 +38,13 @@ class LinuxRun:
     mode: str
     output: Captured | None
     stats: dict = field(default_factory=dict)
+    linux: dict = field(default_factory=dict)  # the system calls' state at the end (Linux.save)
+    root: Path | None = None  # the run's --dir and --strict-syscalls, which a resumed run keeps
+    strict: bool = False
 
     def where(self, pc: int) -> str | None:
         """The function and the instruction at pc: `main+0x12: lw a0, 0(a1)`."""
-        symbols = Symbols([(s.addr + self.process.load_base, s.size, s.name)
-                           for s in self.process.program.symbols])
-        name = symbols.at(pc)
+        name = process_symbols(self.process).at(pc)
         try:
             word, size = _word_at(self.machine, pc)
         except GuestTrap:
@@ -66,6 +69,11 @@ class LinuxRun:
             "mem_mapped": m.space.mapped,
             "mem_sha256": memory_digest(m),
         }
+
+    def snapshot(self, budget: int) -> ProcessSnapshot:
+        """The process as this run left it, to go on with `budget` more instructions."""
+        return ProcessSnapshot(self.machine, self.process, self.linux, self.stats.get("input_consumed", 0), budget,
+                               self.root, self.strict)
 
 
 def _word_at(machine: RiscvMachine, pc: int) -> tuple[int, int]:
@@ -93,47 +101,86 @@ def memory_digest(machine: RiscvMachine) -> str:
     return digest.hexdigest()
 
 
+def process_symbols(process: Process) -> Symbols:
+    """The program's function symbols where the process has them (its load base added)."""
+    return Symbols([(s.addr + process.load_base, s.size, s.name) for s in process.program.symbols])
+
+
 def run_executable(path: str | Path, args: list[str] | tuple[str, ...] = (), *, mode: str = "hw",
                    env: list[str] | tuple[str, ...] = (), mem_limit: int = DEFAULT_LINUX_MEMORY,
                    fuel: int | None = None, stdin: bytes | None = None, capture: bool = False,
-                   root: str | Path | None = None, strict: bool = False) -> LinuxRun:
-    """Run a static RISC-V Linux executable to its end (raises ElfError for a file it cannot load)."""
+                   root: str | Path | None = None, strict: bool = False, trace: TraceSpan | None = None,
+                   seed: bytes | None = None) -> LinuxRun:
+    """Run a static RISC-V Linux executable to its end (raises ElfError for a file it cannot load).
+
+    With a `seed`, the guest's random bytes (AT_RANDOM, getrandom) come from it, not from the host:
+    two runs with the same seed and input are the same, to the last byte of memory."""
     program = read_executable(path)
     argv = [str(path).encode(), *(a.encode() for a in args)]
-    process = new_process(program, argv, [e.encode() for e in env], mem_limit)
+    random = SeededRandom(seed) if seed is not None else None
+    process = new_process(program, argv, [e.encode() for e in env], mem_limit,
+                          random.take(16) if random is not None else None)
     machine = RiscvMachine(process.space, process.entry, process.sp)
-    stats: dict = {"engine": mode, "arch": "riscv64"}
     if mode in ("para", "os"):
         reason = (f"{mode} runs vm64 code on the host's own processor; {Path(path).name} is a riscv64 program: "
                   "run it in hw (--mode hw or auto)")
         outcome = Outcome(None, Trap.UNSUPPORTED, process.entry, 0, reason)
-        stats.update(retired=0, run_seconds=0.0, vm_exits=0, hypercalls=0, input_consumed=0)
+        stats = {"engine": mode, "arch": "riscv64", "retired": 0, "run_seconds": 0.0, "vm_exits": 0,
+                 "hypercalls": 0, "input_consumed": 0}
         return LinuxRun(outcome, machine, process, mode, Captured(b"", b"") if capture else None, stats)
     host = Host(stdin=stdin, capture=capture)
-    linux = Linux(process, host, root=Path(root) if root is not None else None, strict=strict)
-    calls = [0]
+    linux = Linux(process, host, root=Path(root) if root is not None else None, strict=strict, random=random)
+    return _run(machine, linux, "hw" if mode == "auto" else mode, fuel, capture, trace)
+
+
+def resume_executable(snapshot: ProcessSnapshot, *, fuel: int | None = None, stdin: bytes | None = None,
+                      capture: bool = False) -> LinuxRun:
+    """Go on with a snapshot's process, in hw, for `fuel` more instructions (by default the budget it had
+    left). `stdin` is the input from where the snapshotted run had read to; None reads this process's own."""
+    host = Host(stdin=stdin, capture=capture)
+    try:
+        linux = Linux.restore(snapshot.process, host, snapshot.linux, root=snapshot.root, strict=snapshot.strict)
+    except OSError as e:
+        host.close()
+        raise SnapshotError(f"{snapshot.source}: {e.strerror}: give it its files as they were") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        host.close()
+        raise SnapshotError(f"{snapshot.source}: the snapshot's system call state is malformed: {e!r}") from None
+    return _run(snapshot.machine, linux, "hw", snapshot.budget if fuel is None else fuel, capture, None,
+                snapshot.input_consumed)
+
+
+def _run(machine: RiscvMachine, linux: Linux, mode: str, fuel: int | None, capture: bool,
+         trace: TraceSpan | None, input_before: int = 0) -> LinuxRun:
+    """Run the process's CPU with its system calls to a stop or the end of `fuel`; the run's record."""
+    host, calls = linux.host, [0]
 
     def syscall(x: list[int]) -> None:
         calls[0] += 1
         linux.syscall(x)
 
-    cpu = RiscvCpu(machine, syscall)
+    stats: dict = {"engine": mode, "arch": "riscv64"}
     start = time.perf_counter()
     try:
-        outcome = cpu.run(fuel) or Outcome(None, Trap.FUEL, machine.pc, machine.retired,
-                                           "the instruction budget is spent")
+        if trace is None:
+            outcome = RiscvCpu(machine, syscall).run(fuel)
+        else:
+            outcome, stats["traced"] = run_riscv_traced(machine, syscall, fuel, trace, process_symbols(linux.process))
+        outcome = outcome or Outcome(None, Trap.FUEL, machine.pc, machine.retired, "the instruction budget is spent")
     finally:
         host.flush()
+        linux_state = linux.save()
+        linux.close()
     stats.update(
         run_seconds=time.perf_counter() - start,
         retired=outcome.retired,
         vm_exits=calls[0],
         hypercalls=0,
         syscalls=calls[0],
-        input_consumed=host.input_consumed(),
+        input_consumed=input_before + host.input_consumed(),
     )
     if linux.refused:
         stats["refused_syscalls"] = ", ".join(f"{name} x{n}" for name, n in sorted(linux.refused.items()))
     output = host.captured() if capture else None
     host.close()
-    return LinuxRun(outcome, machine, process, "hw" if mode == "auto" else mode, output, stats)
+    return LinuxRun(outcome, machine, linux.process, mode, output, stats, linux_state, linux.root, linux.strict)

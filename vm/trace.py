@@ -8,6 +8,11 @@ that engine, and the span runs in hw from the exact state the engine left: the e
 state after every instruction, so the run ends as an untraced one would.
 
     1202  0x001040  fib.asm:12   add r1, r2, r3               r1=55
+
+A RISC-V Linux executable is traced the same way by TracingRiscvCpu, its instructions named by function
+and offset, its registers by their ABI names (f as their bits in hex), fcsr shown when it changed:
+
+         6  0x0000010120  _start+0x14              fdiv.d fa2, fa0, fa1         fa2=0x4005555555555555 fcsr=0x01
 """
 
 from __future__ import annotations
@@ -18,8 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from vm.arch.riscv64.disassembler import Symbols, instruction_text
+from vm.arch.riscv64.model import OperandKind, RvInstruction
+from vm.arch.riscv64.registers import F_NAMES, SYSCALL_ARGS, X_NAMES
 from vm.asm.disassembler import Disassembler
 from vm.engines.hw import HwEngine, JumpFault
+from vm.engines.hw_riscv64 import RiscvCpu, RiscvMachine
 from vm.image import Image
 from vm.isa import DEFAULT_FUEL, InstructionSet, Kind, Trap
 from vm.isa.encoding import decode_word, operand_values, with_literal
@@ -32,6 +41,7 @@ from vm.monitor.monitor import Monitor
 from vm.run import RunResult, run_caged_machine, run_machine
 
 HYPERCALL_RESULT = 0  # a hypercall's result register (docs/isa.md)
+M64 = (1 << 64) - 1
 FLUSH_LINES = 4096
 
 
@@ -68,14 +78,28 @@ def describe(machine: Machine, isa: InstructionSet, disassembler: Disassembler, 
     return f"{pc:#08x}  {where:<16} {text:<28}", list(dict.fromkeys(writes))
 
 
-class TracingHw(HwEngine):
+class _LineBuffer:
+    """Trace lines gathered in a list and written FLUSH_LINES at a time: a traced instruction costs its
+    handler, a number and a list append. Both tracers (vm64's hw and RISC-V's) keep theirs in one."""
+
+    def __init__(self, out: TextIO, first: int) -> None:
+        self.out = out
+        self.numbers = itertools.count(first)  # the next traced instruction's number
+        self.lines: list[str] = []
+
+    def flush(self) -> None:
+        if self.lines:
+            self.out.write("\n".join(self.lines) + "\n")
+            self.lines.clear()
+        self.out.flush()
+
+
+class TracingHw(HwEngine, _LineBuffer):
     """hw with a line written for every instruction it retires."""
 
     def __init__(self, isa: InstructionSet, machine: Machine, monitor, out: TextIO) -> None:
-        super().__init__(isa, machine, monitor)
-        self.out = out
-        self.numbers = itertools.count(machine.retired + 1)  # the next traced instruction's number
-        self.lines: list[str] = []
+        HwEngine.__init__(self, isa, machine, monitor)
+        _LineBuffer.__init__(self, out, machine.retired + 1)
         self.disassembler = Disassembler(machine.image, isa)
 
     def install(self, pc: int) -> None:
@@ -84,12 +108,6 @@ class TracingHw(HwEngine):
         table = self.monitor_handlers if w in self.monitor_handlers else self.handlers
         text, writes = describe(self.machine, self.isa, self.disassembler, pc)
         table[w] = self._traced(table[w], text, writes)
-
-    def flush(self) -> None:
-        if self.lines:
-            self.out.write("\n".join(self.lines) + "\n")
-            self.lines.clear()
-        self.out.flush()
 
     def _traced(self, handler: Callable[[], int], prefix: str, writes: list[tuple[str, int]]) -> Callable[[], int]:
         lines, flush, numbers = self.lines, self.flush, self.numbers
@@ -222,3 +240,114 @@ class _Segments:
         if not self.capture:
             return None
         return Captured(b"".join(c.stdout for c in self.output), b"".join(c.stderr for c in self.output))
+
+
+# -- RISC-V ----------------------------------------------------------------------------------------------
+def riscv_writes(ins: RvInstruction, values: dict[str, int]) -> list[tuple[str, int]]:
+    """The registers an instruction writes, as ("x" or "f", number): its assigned rd or fd (x0 never
+    changes), and a0 for ecall, which the system call's result goes to."""
+    assigned = ins.semantics.assigned
+    writes = [("x" if op.kind is OperandKind.X else "f", values[op.name]) for op in ins.operands
+              if op.name in assigned and op.kind in (OperandKind.X, OperandKind.F)]
+    if "syscall" in ins.semantics.effects:
+        writes.append(("x", SYSCALL_ARGS[0]))
+    return [w for w in dict.fromkeys(writes) if w != ("x", 0)]
+
+
+class TracingRiscvCpu(RiscvCpu, _LineBuffer):
+    """RISC-V hw with a line written for every instruction it retires: each handler is wrapped as it is
+    installed (a counter read's real handler too), so the line's text is made once per decoded pc."""
+
+    def __init__(self, machine: RiscvMachine, syscall: Callable[[list[int]], None], out: TextIO,
+                 symbols: Symbols) -> None:
+        RiscvCpu.__init__(self, machine, syscall)
+        _LineBuffer.__init__(self, out, machine.retired + 1)
+        self.symbols = symbols
+
+    def install(self, pc: int) -> Callable[[], int]:
+        handler = super().install(pc)
+        ins, values = self.decode(pc)
+        prefix = f"{pc:#012x}  {self.symbols.at(pc) or '':<24} {instruction_text(ins, values, pc):<28}"
+        fcsr = bool(ins.semantics.effects & {"fp", "csr_write"})
+        if pc in self.counted:  # the run loop calls this one itself, between chunks
+            self.counted[pc] = self._traced(self.counted[pc], prefix, riscv_writes(ins, values), fcsr)
+            return handler
+        handler = self.handlers[pc] = self._traced(handler, prefix, riscv_writes(ins, values), fcsr)
+        return handler
+
+    def _traced(self, handler: Callable[[], int], prefix: str, writes: list[tuple[str, int]],
+                shows_fcsr: bool) -> Callable[[], int]:
+        lines, flush, numbers, fcsr = self.lines, self.flush, self.numbers, self.fcsr
+        line = self._line_maker(prefix, writes)
+        head = f"%10d  {prefix}"
+        bare = head.rstrip().__mod__
+
+        def traced() -> int:
+            try:
+                following = handler()
+            except Halted:  # exit: the ecall retired and wrote nothing
+                lines.append(bare(next(numbers)))
+                raise
+            lines.append(line(next(numbers)))
+            if len(lines) >= FLUSH_LINES:
+                flush()
+            return following
+
+        if not shows_fcsr:
+            return traced
+
+        def traced_fcsr() -> int:
+            before = fcsr[1] << 5 | fcsr[0]
+            following = handler()
+            number, after = next(numbers), fcsr[1] << 5 | fcsr[0]
+            if after == before:
+                lines.append(line(number))
+            else:
+                lines.append(f"{line(number) if writes else head % number} fcsr={after:#04x}")
+            if len(lines) >= FLUSH_LINES:
+                flush()
+            return following
+
+        return traced_fcsr
+
+    def _line_maker(self, prefix: str, writes: list[tuple[str, int]]) -> Callable[[int], str]:
+        """A function of the instruction's number that gives its line: x in decimal, f as 16 hex digits."""
+        x, f = self.machine.x, self.machine.f
+        shown = " ".join(f"{X_NAMES[n]}=%d" if kind == "x" else f"{F_NAMES[n]}=0x%016x" for kind, n in writes)
+        template = f"%10d  {prefix} {shown}" if writes else f"%10d  {prefix}".rstrip()
+        if not writes:
+            return template.__mod__
+        sources = [(x, n, -1) if kind == "x" else (f, n, M64) for kind, n in writes]
+        if len(sources) == 1:
+            values, n, mask = sources[0]
+            return lambda number: template % (number, values[n] & mask)
+        return lambda number: template % (number, *[values[n] & mask for values, n, mask in sources])
+
+
+def run_riscv_traced(machine: RiscvMachine, syscall: Callable[[list[int]], None], fuel: int | None,
+                     span: TraceSpan, symbols: Symbols) -> tuple[Outcome | None, int]:
+    """Run a RISC-V machine on with the span traced, the instructions before and after it at hw's full
+    speed: (the outcome, None if the budget ran out; how many instructions were traced).
+
+    Each part has a CPU of its own, the span's one wrapping its handlers; a new CPU decodes afresh, so
+    the one before it, dropped, leaves nothing stale behind."""
+    budget = DEFAULT_FUEL if fuel is None else fuel
+    before = min(max(span.first - 1 - machine.retired, 0), budget)
+    if span.last is None:
+        count = budget - before
+    else:
+        count = min(max(span.last - machine.retired - before, 0), budget - before)
+    outcome = RiscvCpu(machine, syscall).run(before) if before else None
+    traced = 0
+    if outcome is None and count:
+        cpu = TracingRiscvCpu(machine, syscall, span.out, symbols)
+        start = machine.retired
+        try:
+            outcome = cpu.run(count)
+        finally:
+            cpu.flush()
+            traced = machine.retired - start
+    rest = budget - before - count
+    if outcome is None and rest:
+        outcome = RiscvCpu(machine, syscall).run(rest)
+    return outcome, traced

@@ -21,7 +21,7 @@ from vm.address_space import EXEC, PAGE, READ, WRITE, CStringTooLong, MemoryFaul
 from vm.isa import Trap
 from vm.machine import GuestTrap, Halted
 from vm.monitor.host import Host
-from vm.monitor.linux_process import GUEST_GID, GUEST_UID, STACK_SIZE, Process, new_process
+from vm.monitor.linux_process import GUEST_GID, GUEST_UID, STACK_SIZE, Process, SeededRandom, new_process
 
 __all__ = ["Linux", "Process", "new_process", "NAMES"]
 
@@ -136,9 +136,11 @@ class Linux:
     """The system calls of one process; the state is plain data (`save`, `restore`)."""
 
     def __init__(
-        self, process: Process, host: Host, *, root: Path | None = None, strict: bool = False, terminal: bool = False
+        self, process: Process, host: Host, *, root: Path | None = None, strict: bool = False, terminal: bool = False,
+        random: SeededRandom | None = None,
     ) -> None:
         self.process = process
+        self.random = random  # getrandom's bytes: the host's, or from this seeded stream
         self.space = process.space
         self.host = host
         self.root = Path(root) if root is not None else None
@@ -789,7 +791,7 @@ class Linux:
     def sys_getrandom(self, buf: int, length: int, flags: int, *_: int) -> int:
         length = min(length & M64, (1 << 25) - 1)  # Linux returns at most 32 MiB - 1 at once
         self._writable(buf, length)
-        self._poke(buf, os.urandom(length))
+        self._poke(buf, self.random.take(length) if self.random is not None else os.urandom(length))
         return length
 
     def sys_futex(self, uaddr: int, op: int, val: int, timeout: int, *_: int) -> int:
@@ -860,7 +862,8 @@ class Linux:
 
     # -- snapshots -----------------------------------------------------------------------------------------
     def save(self) -> dict:
-        """The Linux state as plain data: open files by path and offset, brk, cwd, signals, limits, refusals."""
+        """The Linux state as plain data: open files by path and offset, brk, cwd, signals, limits, refusals,
+        and where a seeded random stream is."""
         return {
             "brk": self.brk,
             "cwd": list(self.cwd),
@@ -871,6 +874,7 @@ class Linux:
             "altstack": list(self.altstack),
             "umask": self.umask,
             "rlimits": {str(r): list(v) for r, v in self.rlimits.items()},
+            "random": [self.random.seed.hex(), self.random.drawn] if self.random is not None else None,
         }
 
     @classmethod
@@ -900,6 +904,8 @@ class Linux:
         linux.altstack = list(state["altstack"])
         linux.umask = state["umask"]
         linux.rlimits = {int(r): list(v) for r, v in state["rlimits"].items()}
+        if state["random"] is not None:
+            linux.random = SeededRandom(bytes.fromhex(state["random"][0]), int(state["random"][1]))
         return linux
 
     def close(self) -> None:

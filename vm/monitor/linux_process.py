@@ -7,12 +7,13 @@ so that everything the program may map, `mem_limit` bytes in all, fits above the
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 from dataclasses import dataclass
 
 from vm.address_space import EXEC, PAGE, READ, WRITE, AddressSpace, OutOfMemory, page_up
-from vm.elf import PF_R, PF_W, PF_X, ElfError, ElfProgram, read_executable
+from vm.elf import PF_R, PF_W, PF_X, ElfError, ElfProgram, Segment, Symbol
 
 MIN_ADDRESS = 0x10000  # Linux's mmap_min_addr: the pages below stay unmapped, so a NULL dereference faults
 PIE_BASE = 0x100000
@@ -44,24 +45,50 @@ class Process:
     execfn: bytes  # the path the program was started by, as the guest sees it (AT_EXECFN)
 
     def save(self) -> dict:
-        """The memory and the layout as plain data; the program itself is read again from its path."""
+        """The layout as plain data, and of the program what a running process still needs: its path,
+        header and symbols (its segments' contents are in the address space, saved with it)."""
+        p = self.program
         return {
-            "path": self.program.path,
-            "space": self.space.save(),
-            "entry": self.entry,
-            "sp": self.sp,
-            "brk_start": self.brk_start,
-            "load_base": self.load_base,
-            "stack_low": self.stack_low,
-            "execfn": self.execfn,
+            "entry": self.entry, "sp": self.sp, "brk_start": self.brk_start, "load_base": self.load_base,
+            "stack_low": self.stack_low, "execfn": os.fsdecode(self.execfn),
+            "program": {
+                "path": p.path, "machine": p.machine, "elf_class": p.elf_class, "entry": p.entry, "pie": p.pie,
+                "segments": [[s.vaddr, s.memsz, s.flags, s.offset] for s in p.segments],
+                "phoff": p.phoff, "phentsize": p.phentsize, "phnum": p.phnum,
+                "symbols": [[s.addr, s.size, s.name] for s in p.symbols],
+            },
         }
 
     @classmethod
-    def restore(cls, state: dict) -> Process:
-        """The saved process, its program read again (an ElfError if it is gone or no longer loads)."""
-        program = read_executable(state["path"])
-        fields = {k: state[k] for k in ("entry", "sp", "brk_start", "load_base", "stack_low", "execfn")}
-        return cls(space=AddressSpace.restore(state["space"]), program=program, **fields)
+    def restore(cls, state: dict, space: AddressSpace) -> Process:
+        """The saved process on its restored address space (raises KeyError, TypeError or ValueError for
+        a state that is not one); the segments come back without their bytes, which memory holds."""
+        p = state["program"]
+        program = ElfProgram(
+            str(p["path"]), int(p["machine"]), int(p["elf_class"]), int(p["entry"]), bool(p["pie"]),
+            tuple(Segment(int(vaddr), int(memsz), b"", int(flags), int(offset))
+                  for vaddr, memsz, flags, offset in p["segments"]),
+            int(p["phoff"]), int(p["phentsize"]), int(p["phnum"]),
+            tuple(Symbol(int(addr), int(size), str(name)) for addr, size, name in p["symbols"]),
+        )
+        return cls(space, int(state["entry"]), int(state["sp"]), int(state["brk_start"]), program,
+                   int(state["load_base"]), int(state["stack_low"]), os.fsencode(str(state["execfn"])))
+
+
+class SeededRandom:
+    """The guest's random bytes (AT_RANDOM, getrandom) drawn from a seed instead of the host: a run with
+    the same seed is the same run, byte for byte. Byte p of the stream is byte p % 32 of
+    sha256(seed | p // 32 as 8 bytes); `drawn` bytes have been taken, so a saved stream goes on where it was."""
+
+    def __init__(self, seed: bytes, drawn: int = 0) -> None:
+        self.seed = seed
+        self.drawn = drawn
+
+    def take(self, n: int) -> bytes:
+        start, self.drawn = self.drawn, self.drawn + n
+        blocks = b"".join(hashlib.sha256(self.seed + i.to_bytes(8, "little")).digest()
+                          for i in range(start // 32, (self.drawn + 31) // 32))
+        return blocks[start % 32 : start % 32 + n]
 
 
 def _prot(flags: int) -> int:
