@@ -41,6 +41,7 @@ class MemoryFault(Exception):
         super().__init__(f"{_VERB[access]} {addr:#x}: {reason}")
         self.addr = addr
         self.access = access
+        self.reason = reason
 
 
 class OutOfMemory(Exception):

@@ -264,16 +264,10 @@ class TracingRiscvCpu(RiscvCpu, _LineBuffer):
         _LineBuffer.__init__(self, out, machine.retired + 1)
         self.symbols = symbols
 
-    def install(self, pc: int) -> Callable[[], int]:
-        handler = super().install(pc)
-        ins, values = self.decode(pc)
+    def wrap(self, pc: int, ins: RvInstruction, values: dict[str, int], handler: Callable[[], int]) -> Callable:
         prefix = f"{pc:#012x}  {self.symbols.at(pc) or '':<24} {instruction_text(ins, values, pc):<28}"
         fcsr = bool(ins.semantics.effects & {"fp", "csr_write"})
-        if pc in self.counted:  # the run loop calls this one itself, between chunks
-            self.counted[pc] = self._traced(self.counted[pc], prefix, riscv_writes(ins, values), fcsr)
-            return handler
-        handler = self.handlers[pc] = self._traced(handler, prefix, riscv_writes(ins, values), fcsr)
-        return handler
+        return self._traced(handler, prefix, riscv_writes(ins, values), fcsr)
 
     def _traced(self, handler: Callable[[], int], prefix: str, writes: list[tuple[str, int]],
                 shows_fcsr: bool) -> Callable[[], int]:

@@ -14,7 +14,7 @@ import ast
 import time
 from collections.abc import Callable
 
-from vm.address_space import CODE, PAGE_SHIFT, READ, WRITE, AddressSpace, MemoryFault
+from vm.address_space import CODE, EXEC, PAGE_SHIFT, READ, WRITE, AddressSpace, MemoryFault
 from vm.arch.riscv64.isa import RiscvIsa, instruction_length, riscv64_isa
 from vm.arch.riscv64.model import OPERAND_KINDS, OperandKind, RvInstruction
 from vm.arch.riscv64.registers import X_ZERO_SINK
@@ -31,7 +31,7 @@ _SHIFT = {1: 0, 2: 1, 4: 2, 8: 3}
 _COUNTERS = (0xC00, 0xC02)  # cycle and instret: reading one needs the exact count of retired instructions
 _TIME = 0xC01
 _OPERAND_ARGS = tuple(name.upper() for name in OPERAND_KINDS)  # every operand a description may have
-FACTORY_ARGS = ", ".join(_OPERAND_ARGS) + (", PC, NPC, TGT, X, F, mb, mB, mh, mH, mi, mI, mq, perm, B1, B2, B4, B8, "
+FACTORY_ARGS = ", ".join(_OPERAND_ARGS) + (", PC, NPC, NW, TW, X, F, mb, mB, mh, mH, mi, mI, mq, perm, B1, B2, B4, B8, "
                                            "load_slow, store_slow, syscall, csr_read, csr_write, fp, fcsr, lr, sc")
 
 
@@ -111,9 +111,11 @@ class RiscvLowering(HwLowering):
             self._memory(name, args, target, access[0])
         elif name == "goto":
             if _is_pc_relative(args[0]):
-                self.emit("return TGT")
+                self.emit("return TW")
             else:
-                self.emit(f"return {self.expr(args[0])}")
+                target = self.temp()
+                self.emit(f"{target} = {self.expr(args[0])}")
+                self.emit(f"return {target} >> 1 if {target} >= 0 else jump_fault({target})")
         elif name == "trap":
             self.emit(f"raise GuestTrap(Trap.{args[0].id})")
         elif name == "syscall":
@@ -174,16 +176,29 @@ def _is_pc_relative(node: ast.expr) -> bool:
 
 def handler_source(ins: RvInstruction) -> str:
     """The Python source of one instruction's handler factory (shown by tests and tools).
-    A handler returns the address of the next instruction."""
+
+    A handler returns the next instruction's address halved (pc >> 1, exact: instructions are 2-byte
+    aligned): the run loop indexes a list with it, the cheapest dispatch CPython offers."""
     body = RiscvLowering(ins).lower()
     name = ins.mnemonic.replace(".", "_")
     lines = [f"def make_{name}({FACTORY_ARGS}):", f"    def do_{name}():"]
     lines += ["        " + line for line in body]
-    lines += ["        return NPC", f"    return do_{name}"]
+    lines += ["        return NW", f"    return do_{name}"]
     return "\n".join(lines) + "\n"
 
 
-_NAMESPACE = {"GuestTrap": GuestTrap, "Trap": Trap, **HW_FUNCTIONS, **_FUNCTIONS}
+class JumpFault(Exception):
+    """A jump to a negative address retired; the fetch there traps (unless the budget ends first)."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+
+
+def _jump_fault(target: int) -> int:
+    raise JumpFault(target)
+
+
+_NAMESPACE = {"GuestTrap": GuestTrap, "Trap": Trap, "jump_fault": _jump_fault, **HW_FUNCTIONS, **_FUNCTIONS}
 _FACTORIES: dict[str, Callable] = {}
 
 
@@ -220,19 +235,16 @@ class RiscvMachine:
         self.reservation: tuple[int, int, int] | None = None  # (address, size, value loaded)
 
 
-class _Handlers(dict):
-    def __init__(self, cpu: RiscvCpu) -> None:
-        super().__init__()
-        self.cpu = cpu
-
-    def __missing__(self, pc: int) -> Callable[[], int]:
-        return self.cpu.install(pc)
-
-
 class RiscvCpu:
-    """Runs a RISC-V machine instruction by instruction; `syscall` is the monitor's system calls."""
+    """Runs a RISC-V machine instruction by instruction; `syscall` is the monitor's system calls.
+
+    Handlers live in a list indexed by pc >> 1 over the program's code (the window); the list's last
+    GUARD entries stay empty, so that a pc-relative jump below address 0 lands on one of them and traps
+    at its fetch. Code outside the window (mapped at run time, say) runs one instruction at a time."""
 
     CHUNK = 1 << 22
+    GUARD = 1 << 19  # a jal reaches 1 MiB back: 2^19 halfwords
+    WINDOW_LIMIT = 1 << 26  # the window covers code below 64 MiB at most
 
     def __init__(self, machine: RiscvMachine, syscall: Callable[[list[int]], None],
                  isa: RiscvIsa | None = None) -> None:
@@ -240,10 +252,14 @@ class RiscvCpu:
         self.isa = isa or riscv64_isa()
         self.syscall = syscall
         space = self.space = machine.space
-        self.handlers = _Handlers(self)
-        self.counted: dict[int, Callable[[], int]] = {}  # pc -> the real handler of a counter read
+        executable = [page for page in range(min(len(space.perm), self.WINDOW_LIMIT >> PAGE_SHIFT))
+                      if space.perm[page] & EXEC]
+        self.window = ((executable[-1] + 1) << PAGE_SHIFT) >> 1 if executable else 0
+        self.handlers: list[Callable[[], int] | None] = [None] * (self.window + self.GUARD)
+        self.far: dict[int, Callable[[], int]] = {}  # pc >> 1 -> handler, for code outside the window
+        self.counted: dict[int, Callable[[], int]] = {}  # pc >> 1 -> the real handler of a counter read
         self.page_pcs: dict[int, set[int]] = {}  # page -> the decoded pcs on it
-        self.prepared: dict[tuple[int, int], tuple[Callable, tuple[int, ...], int, bool]] = {}
+        self.prepared: dict[tuple[int, int], tuple] = {}
         self.fcsr = ffi.new("int32_t[2]")  # fflags, frm: the C library accrues flags in place
         mem = memoryview(space.mem)
         self.views = {code: mem.cast(code) for code in "bBhHiIq"}
@@ -272,24 +288,26 @@ class RiscvCpu:
         return word, size
 
     def _fetch_problem(self, addr: int) -> str:
+        if not 0 <= addr < self.space.size:
+            return "not mapped"
         try:
             self.space.read(addr, 1)
         except MemoryFault as fault:
-            return str(fault.args[0]) if fault.args else "not mapped"
+            return fault.reason
         return "page is not executable"
 
     def decode(self, pc: int) -> tuple[RvInstruction, dict[str, int]]:
         """The instruction at pc and its operands' values; traps as fetching it would."""
         word, size = self.fetch(pc)
-        found = self.isa.decode(word, size)
-        if found is None:
-            bits = f"{word:#010x}" if size == 4 else f"{word:#06x}"
-            raise GuestTrap(Trap.ILLEGAL, f"{bits} is not an RV64GC instruction")
-        return found
+        return self._prepared(word, size)[4:]
 
-    def _prepare(self, word: int, size: int) -> tuple[Callable, tuple[int, ...], int, bool]:
+    def _prepared(self, word: int, size: int) -> tuple:
         """What every pc holding this word shares: its factory, its operands as the factory takes them
-        (a write to x0 goes to the sink, a read of x0 reads 0), its jump offset, whether it reads a counter."""
+        (a write to x0 goes to the sink, a read of x0 reads 0), its jump offset, whether it reads a
+        counter, and the instruction with its operands' values."""
+        prepared = self.prepared.get((word, size))
+        if prepared is not None:
+            return prepared
         found = self.isa.decode(word, size)
         if found is None:
             bits = f"{word:#010x}" if size == 4 else f"{word:#06x}"
@@ -300,34 +318,46 @@ class RiscvCpu:
             args[name.upper()] = value
         if "rd" in values and args["RD"] == 0:  # rd is always an integer register
             args["RD"] = X_ZERO_SINK
-        return _factory(ins), tuple(args.values()), args["OFFSET"], values.get("csr") in _COUNTERS
+        prepared = self.prepared[word, size] = (_factory(ins), tuple(args.values()), args["OFFSET"],
+                                                values.get("csr") in _COUNTERS, ins, values)
+        return prepared
 
     def install(self, pc: int) -> Callable[[], int]:
+        """Decode the instruction at pc and put its handler in place; returns the handler to call now."""
         word, size = self.fetch(pc)
-        prepared = self.prepared.get((word, size))
-        if prepared is None:
-            prepared = self.prepared[word, size] = self._prepare(word, size)
-        factory, operands, offset, counted = prepared
+        factory, operands, offset, counted, ins, values = self._prepared(word, size)
         npc = pc + size
-        handler = factory(*operands, pc, npc, pc + offset, *self.shared)
+        tgt = pc + offset
+        handler = self.wrap(pc, ins, values, factory(*operands, pc, npc, npc >> 1, tgt >> 1, *self.shared))
         for page in {pc >> PAGE_SHIFT, (npc - 1) >> PAGE_SHIFT}:
             pcs = self.page_pcs.get(page)
             if pcs is None:
                 pcs = self.page_pcs[page] = set()
                 self.space.perm[page] |= CODE
             pcs.add(pc)
-        if counted:
-            self.counted[pc] = handler
-            handler = _needs_count
-        self.handlers[pc] = handler
+        w = pc >> 1
+        if w >= self.window:
+            self.far[w] = handler  # run one at a time, with the count exact: a counter read needs nothing more
+        elif counted:
+            self.counted[w] = handler
+            self.handlers[w] = _needs_count
+        else:
+            self.handlers[w] = handler
+        return handler
+
+    def wrap(self, pc: int, ins: RvInstruction, values: dict[str, int], handler: Callable[[], int]) -> Callable:
+        """A hook for tools (the tracer) to wrap each handler as it is installed."""
         return handler
 
     def code_changed(self, lo: int, hi: int) -> None:
         """Pages in [lo, hi) that held decoded code were written or remapped: decode them again."""
         for page in range(lo >> PAGE_SHIFT, ((hi - 1) >> PAGE_SHIFT) + 1):
             for pc in self.page_pcs.pop(page, ()):
-                self.handlers.pop(pc, None)
-                self.counted.pop(pc, None)
+                w = pc >> 1
+                if w < self.window:
+                    self.handlers[w] = None
+                self.far.pop(w, None)
+                self.counted.pop(w, None)
             self.space.perm[page] &= ~CODE
 
     # -- what handlers call ------------------------------------------------------------------------
@@ -385,37 +415,92 @@ class RiscvCpu:
     def _run(self, remaining: int) -> Outcome | None:
         machine = self.machine
         handlers = self.handlers
-        pc = machine.pc
+        window = self.window
+        w = machine.pc >> 1
+        if machine.pc & 1:
+            return self._stopped(None, Trap.MISALIGNED, machine.pc, f"fetch from {machine.pc & M64:#x}")
         while True:
             chunk = min(remaining, self.CHUNK)
             if chunk == 0:
-                machine.pc = pc
+                machine.pc = w << 1
                 return None
             done = 0
             try:
                 for done in range(chunk):  # noqa: B007 - `done` counts retired instructions on exit
-                    pc = handlers[pc]()
+                    w = handlers[w]()
                 done = chunk
+            except (TypeError, IndexError):
+                if 0 <= w < window and handlers[w] is not None:
+                    raise  # an engine bug, not a missing handler
+                machine.retired += done
+                remaining -= done
+                if 0 <= w < window:
+                    try:
+                        self.install(w << 1)
+                    except GuestTrap as trap:
+                        return self._stopped(None, trap.trap, w << 1, trap.detail)
+                    continue
+                try:  # outside the window: one instruction, decoded (or its fetch trapping) now
+                    handler = self.far.get(w) or self.install(w << 1)
+                except GuestTrap as trap:
+                    return self._stopped(None, trap.trap, w << 1, trap.detail)
+                w, stop = self._one(handler, w, remaining)
+                if stop is not None or w is None:
+                    return stop
+                remaining -= 1
+                continue
             except _NeedsCount:
                 machine.retired += done
-                try:
-                    pc = self.counted[pc]()
-                except GuestTrap as trap:
-                    return self._stopped(None, trap.trap, pc, trap.detail)
-                machine.retired += 1
-                done += 1
+                remaining -= done
+                w, stop = self._one(self.counted[w], w, remaining)
+                if stop is not None or w is None:
+                    return stop
+                remaining -= 1
+                continue
             except GuestTrap as trap:
                 machine.retired += done
-                return self._stopped(None, trap.trap, pc, trap.detail)
+                return self._stopped(None, trap.trap, w << 1, trap.detail)
             except MemoryFault as fault:
                 machine.retired += done
-                return self._stopped(None, Trap.MEMFAULT, pc, str(fault))
+                return self._stopped(None, Trap.MEMFAULT, w << 1, str(fault))
             except Halted as halt:
                 machine.retired += done + 1
-                return self._stopped(halt.status, None, pc)
-            else:
-                machine.retired += done
+                return self._stopped(halt.status, None, w << 1)
+            except JumpFault as fault:
+                machine.retired += done + 1
+                return self._jump_faulted(fault.target, remaining - done - 1)
+            machine.retired += done
             remaining -= done
+
+    def _one(self, handler: Callable[[], int], w: int, remaining: int) -> tuple[int | None, Outcome | None]:
+        """Run one instruction with the retired count exact: (the next pc >> 1, None), or (None, how the
+        run stopped), or (None, None) when the budget ended at a jump to a negative address."""
+        machine = self.machine
+        try:
+            following = handler()
+        except GuestTrap as trap:
+            return None, self._stopped(None, trap.trap, w << 1, trap.detail)
+        except MemoryFault as fault:
+            return None, self._stopped(None, Trap.MEMFAULT, w << 1, str(fault))
+        except Halted as halt:
+            machine.retired += 1
+            return None, self._stopped(halt.status, None, w << 1)
+        except JumpFault as fault:
+            machine.retired += 1
+            return None, self._jump_faulted(fault.target, remaining - 1)
+        machine.retired += 1
+        return following, None
+
+    def _jump_faulted(self, target: int, left: int) -> Outcome | None:
+        """The jump retired; the fetch at its target traps there, unless the budget is spent first."""
+        if left == 0:
+            self.machine.pc = target
+            return None
+        try:
+            self.fetch(target)
+        except GuestTrap as trap:
+            return self._stopped(None, trap.trap, target, trap.detail)
+        raise AssertionError("a jump fault at a fetchable address")
 
     def _stopped(self, status: int | None, trap: Trap | None, pc: int, detail: str = "") -> Outcome:
         self.machine.pc = pc
