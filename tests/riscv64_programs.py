@@ -46,3 +46,16 @@ def build(directory: Path, name: str, source: str, *flags: str) -> Path:
     out = directory / name
     subprocess.run([CC, "-O2", *flags, str(c_file), "-o", str(out)], check=True, capture_output=True, timeout=120)
     return out
+
+
+def build_assembly(directory: Path, name: str, source: str, *flags: str) -> Path:
+    """Assemble and link a program that starts at `_start` with no C library (flags such as -N, which
+    makes its text writable)."""
+    if shutil.which(CC) is None:
+        missing_tool(f"{CC} is not installed (Debian package gcc-riscv64-linux-gnu)")
+    s_file = directory / f"{name}.S"
+    s_file.write_text(source)
+    out = directory / name
+    subprocess.run([CC, "-nostdlib", "-static", *flags, str(s_file), "-o", str(out)], check=True,
+                   capture_output=True, timeout=120)
+    return out

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from riscv64.random_program import build_random
+from riscv64_programs import build_assembly
 from riscv64_support import (
     build_isa_tests,
     guest_programs,
@@ -18,8 +19,15 @@ from riscv64_support import (
     run_reference,
 )
 
+from vm.elf import read_executable
 from vm.engines.caching import engine_cache_dir
-from vm.run_linux import run_executable
+from vm.engines.hw_riscv64 import RiscvCpu, RiscvMachine
+from vm.monitor.host import Host
+from vm.monitor.linux import Linux
+from vm.monitor.linux_process import new_process
+from vm.run_linux import DEFAULT_LINUX_MEMORY, run_executable
+
+M64 = (1 << 64) - 1
 
 MISSING = riscv_tests_missing()
 NAMES = ["riscv-tests"] if MISSING else isa_test_names(riscv_tests_dir())  # missing: the fixture skips or fails
@@ -64,3 +72,124 @@ def test_random_program_ends_as_in_qemu(tmp_path, seed):
         assert not wrong, f"{key}{wrong}: hw {[hex(ours[key][i]) for i in wrong]}, " \
                           f"qemu {[hex(theirs[key][i]) for i in wrong]}"
     assert ours == theirs
+
+
+# -- fetch, decode and dispatch at their edges: code written at run time, jumps below 0, counters, fuel
+_EXIT = "    li a7, 93\n    ecall\n"
+SELF_MODIFYING = {
+    # a page mapped at run time, written, run, rewritten and run again
+    "mapped_code": ("""
+    .globl _start
+_start:
+    li a0, 0
+    li a1, 4096
+    li a2, 7            # PROT_READ | PROT_WRITE | PROT_EXEC
+    li a3, 0x22         # MAP_PRIVATE | MAP_ANONYMOUS
+    li a4, -1
+    li a5, 0
+    li a7, 222          # mmap
+    ecall
+    mv s0, a0
+    li t0, 0x02a00513   # addi a0, zero, 42
+    sw t0, 0(s0)
+    li t0, 0x00008067   # jalr zero, 0(ra)
+    sw t0, 4(s0)
+    fence.i
+    jalr ra, 0(s0)
+    mv s1, a0
+    li t0, 0x00700513   # addi a0, zero, 7
+    sw t0, 0(s0)
+    fence.i
+    jalr ra, 0(s0)
+    add a0, a0, s1      # 42 + 7
+""" + _EXIT, 49),
+    # an instruction of the program's own (writable) text, rewritten after it ran once
+    "rewritten_text": ("""
+    .option norvc
+    .globl _start
+_start:
+    li s1, 0
+    li s2, 3
+again:
+    addi s1, s1, 1      # becomes addi s1, s1, 10
+    la t0, again
+    li t1, 0x00a48493   # addi s1, s1, 10
+    sw t1, 0(t0)
+    fence.i
+    addi s2, s2, -1
+    bnez s2, again
+    mv a0, s1           # 1 + 10 + 10
+""" + _EXIT, 21),
+}
+COUNTERS = ("""
+    .option norvc
+    .globl _start
+_start:
+    rdinstret a0
+    nop
+    nop
+    rdinstret a1
+    sub a0, a1, a0
+""" + _EXIT, 3)  # rdinstret counts the instructions retired before it (QEMU's user mode counts otherwise)
+
+
+def test_instret_counts_the_instructions_before_it(tmp_path):
+    run = run_executable(build_assembly(tmp_path, "counters", COUNTERS[0]), capture=True)
+    assert (run.outcome.trap, run.outcome.exit) == (None, COUNTERS[1])
+
+
+@pytest.mark.parametrize("name", SELF_MODIFYING)
+def test_code_written_at_run_time_runs_as_written(tmp_path, name):
+    source, status = SELF_MODIFYING[name]
+    executable = build_assembly(tmp_path, name, source, "-N")
+    run = run_executable(executable, capture=True, fuel=FUEL)
+    assert (run.outcome.trap, run.outcome.exit) == (None, status), run.outcome
+    assert run_reference(executable) == (b"", status)
+
+
+JUMPS_BELOW_ZERO = """
+    .option norvc
+    .globl _start
+_start:
+    li t0, -4096
+    jalr zero, 0(t0)
+"""
+JAL_BELOW_ZERO = """
+    .option norvc
+    .globl _start
+_start:
+    .word 0x8000006f    # jal zero, -1 MiB: below address 0
+"""
+
+
+def test_a_jump_below_zero_retires_and_its_fetch_traps(tmp_path):
+    executable = build_assembly(tmp_path, "jump", JUMPS_BELOW_ZERO)
+    run = run_executable(executable, capture=True)
+    assert (run.outcome.trap.name, run.outcome.pc & M64, run.outcome.retired) == ("MEMFAULT", M64 - 4095, 2)
+    budget = run_executable(executable, capture=True, fuel=2)  # spent at the jump: FUEL at its target
+    assert (budget.outcome.trap.name, budget.outcome.pc & M64, budget.outcome.retired) == ("FUEL", M64 - 4095, 2)
+    static = run_executable(build_assembly(tmp_path, "jal", JAL_BELOW_ZERO), capture=True)
+    assert static.outcome.trap.name == "MEMFAULT" and static.outcome.retired == 1
+    assert static.outcome.pc == static.process.entry - (1 << 20)
+
+
+def _stepped(executable: Path, steps: int) -> tuple:
+    """The machine after `steps` instructions run one budget of 1 at a time (the run loop's slow path)."""
+    process = new_process(read_executable(executable), [str(executable).encode()], [], DEFAULT_LINUX_MEMORY)
+    machine = RiscvMachine(process.space, process.entry, process.sp)
+    cpu = RiscvCpu(machine, Linux(process, Host(capture=True)).syscall)
+    for _ in range(steps):
+        assert cpu.run(1) is None
+    return machine.pc, machine.x[:32], machine.retired, bytes(process.space.mem[process.entry:process.entry + 256])
+
+
+def test_every_budget_stops_where_single_steps_reach(tmp_path):
+    """The chunked run loop and one instruction at a time agree at every budget, across rewritten code."""
+    executable = build_assembly(tmp_path, "rewritten", SELF_MODIFYING["rewritten_text"][0], "-N")
+    whole = run_executable(executable, capture=True)
+    for fuel in range(1, whole.outcome.retired):
+        run = run_executable(executable, capture=True, fuel=fuel)
+        m = run.machine
+        assert run.outcome.trap.name == "FUEL" and run.outcome.retired == fuel
+        ours = (m.pc, m.x[:32], m.retired, bytes(m.space.mem[run.process.entry:run.process.entry + 256]))
+        assert ours == _stepped(executable, fuel), fuel
