@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from riscv64_support import PROGRAMS_DIR, build_isa_tests, guest_programs, missing_tool
 
-from vm.arch.riscv64 import riscv64_isa
 from vm.arch.riscv64.disassembler import disassemble_word
+from vm.arch.riscv64.isa import riscv64_isa
 from vm.arch.riscv64.model import Field, Pattern
 from vm.engines.caching import engine_cache_dir
 from vm.isa import IsaError

@@ -21,7 +21,8 @@ from riscv64_support import (
 
 from vm.elf import read_executable
 from vm.engines.caching import engine_cache_dir
-from vm.engines.hw_riscv64 import RiscvCpu, RiscvMachine
+from vm.engines.hw_riscv64 import RiscvCpu
+from vm.machine import RiscvMachine
 from vm.monitor.host import Host
 from vm.monitor.linux import Linux
 from vm.monitor.linux_process import new_process

@@ -1,13 +1,19 @@
-"""Machine state, shared by every engine, and the outcome of a run."""
+"""Machine state, shared by every engine, and the outcome of a run: vm64's machine, and a RISC-V hart
+with its process's address space."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from vm.arch.riscv64.registers import X_ZERO_SINK
 from vm.image import LOAD_ADDRESS, Image
 from vm.isa import Trap
 from vm.isa.encoding import float_bits
+
+if TYPE_CHECKING:
+    from vm.address_space import AddressSpace
 
 DEFAULT_MEMORY = 1 << 20
 MIN_MEMORY = 64 * 1024
@@ -66,6 +72,22 @@ class Machine:
     @property
     def mem_size(self) -> int:
         return len(self.mem)
+
+
+class RiscvMachine:
+    """The state of one RISC-V hart in user mode: registers, fcsr, pc, the count of retired
+    instructions and the address space. x has 33 entries: x[32] takes the writes to x0."""
+
+    def __init__(self, space: AddressSpace, pc: int, sp: int) -> None:
+        self.space = space
+        self.x = [0] * (X_ZERO_SINK + 1)
+        self.x[2] = sp
+        self.f = [0] * 32
+        self.fflags = 0
+        self.frm = 0
+        self.pc = pc
+        self.retired = 0
+        self.reservation: tuple[int, int, int] | None = None  # (address, size, value loaded)
 
 
 @dataclass

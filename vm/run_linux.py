@@ -16,9 +16,9 @@ from vm.address_space import MAPPED, PAGE, PAGE_SHIFT
 from vm.arch.riscv64.disassembler import Symbols, disassemble_word
 from vm.arch.riscv64.isa import instruction_length
 from vm.elf import read_executable
-from vm.engines.hw_riscv64 import RiscvCpu, RiscvMachine
+from vm.engines.hw_riscv64 import RiscvCpu
 from vm.isa import Trap
-from vm.machine import GuestTrap, Outcome
+from vm.machine import GuestTrap, Outcome, RiscvMachine
 from vm.monitor.host import Captured, Host
 from vm.monitor.linux import Linux
 from vm.monitor.linux_process import Process, SeededRandom, new_process

@@ -30,7 +30,7 @@ from vm.isa.encoding import bits_float, float_bits
 from vm.machine import Machine, check_memory_size
 
 if TYPE_CHECKING:
-    from vm.engines.hw_riscv64 import RiscvMachine
+    from vm.machine import RiscvMachine
     from vm.monitor.linux_process import Process
 
 MAGIC = b"VMSNAPSH"
@@ -167,7 +167,7 @@ class ProcessSnapshot:
 def read_process_snapshot(data: bytes, name: str) -> ProcessSnapshot:
     """The RISC-V process snapshot in `data` (from the file `name`), checked whole before anything is used."""
     from vm.address_space import PAGE, AddressSpace  # here: a vm64 command does not load the RISC-V machine
-    from vm.engines.hw_riscv64 import RiscvMachine
+    from vm.machine import RiscvMachine
     from vm.monitor.linux_process import Process
 
     body, version, header_length = _checked_body(data, name, PROCESS_MAGIC, PROCESS_FORMAT_VERSION)

@@ -14,14 +14,14 @@ import ast
 import time
 from collections.abc import Callable
 
-from vm.address_space import CODE, EXEC, PAGE_SHIFT, READ, WRITE, AddressSpace, MemoryFault
+from vm.address_space import CODE, EXEC, PAGE_SHIFT, READ, WRITE, MemoryFault
 from vm.arch.riscv64.isa import RiscvIsa, instruction_length, riscv64_isa
 from vm.arch.riscv64.model import OPERAND_KINDS, OperandKind, RvInstruction
 from vm.arch.riscv64.registers import X_ZERO_SINK
 from vm.engines.hw import HW_FUNCTIONS, HwLowering
 from vm.isa import DEFAULT_FUEL, Trap
 from vm.isa.semantics import memory_access
-from vm.machine import GuestTrap, Halted, Outcome
+from vm.machine import GuestTrap, Halted, Outcome, RiscvMachine
 from vm.monitor.host import ffi, lib
 
 M64 = (1 << 64) - 1
@@ -217,22 +217,6 @@ class _NeedsCount(Exception):
 
 def _needs_count() -> int:
     raise _NeedsCount
-
-
-class RiscvMachine:
-    """The state of one RISC-V hart in user mode: registers, fcsr, pc, the count of retired
-    instructions and the address space. x has 33 entries: x[32] takes the writes to x0."""
-
-    def __init__(self, space: AddressSpace, pc: int, sp: int) -> None:
-        self.space = space
-        self.x = [0] * (X_ZERO_SINK + 1)
-        self.x[2] = sp
-        self.f = [0] * 32
-        self.fflags = 0
-        self.frm = 0
-        self.pc = pc
-        self.retired = 0
-        self.reservation: tuple[int, int, int] | None = None  # (address, size, value loaded)
 
 
 class RiscvCpu:
