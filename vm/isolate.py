@@ -68,9 +68,9 @@ def main(fd_text: str) -> int:
         if request["cache_dir"]:
             os.environ["VM_CACHE_DIR"] = request["cache_dir"]
         from vm.extensions import load_extensions
+        from vm.in_process import run_machine
         from vm.isa import core_isa
         from vm.monitor.host import Host
-        from vm.run import run_machine
 
         isa = load_extensions(core_isa(), request["extensions"])
         image = Image.from_bytes(Path(IMAGE).read_bytes(), IMAGE)

@@ -5,39 +5,22 @@ This is the API under the CLI, the tests and the benchmarks.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from vm.asm.assembler import assemble
-from vm.engines.hw import run_in_hw
 from vm.image import Image, ImageError
+from vm.in_process import RunResult, run_machine
 from vm.isa import InstructionSet, core_isa
-from vm.machine import DEFAULT_MEMORY, Machine, Outcome, state_dict
+from vm.machine import DEFAULT_MEMORY, Machine, Outcome
 from vm.monitor.cage import Attachment, Limits
 from vm.monitor.host import Captured, Host
-from vm.monitor.monitor import Monitor
+
+__all__ = ["MODES", "RunResult", "exit_status", "load_program", "outcome_message", "run_caged_machine", "run_image",
+           "run_loaded", "run_machine"]
 
 MODES = ("hw", "para", "auto", "os")
 TRAP_EXIT_BASE = 64  # a trap exits with 64 + its code (ILLEGAL 65 ... UNSUPPORTED 74)
 LIMIT_EXIT = 80  # the cage stopped the guest at one of its limits
-
-
-@dataclass
-class RunResult:
-    """Everything a run produced: its outcome, final machine, output (if captured) and statistics."""
-
-    outcome: Outcome
-    machine: Machine
-    mode: str
-    output: Captured | None
-    stats: dict = field(default_factory=dict)
-
-    def state(self) -> dict:
-        return state_dict(self.machine, self.outcome)
-
-    def where(self, pc: int) -> str | None:
-        return self.machine.image.where(pc)
 
 
 def exit_status(outcome: Outcome) -> int:
@@ -115,31 +98,6 @@ def run_loaded(machine: Machine, mode: str, isa: InstructionSet, fuel: int | Non
     result.output = host.captured() if capture else None
     host.close()
     return result
-
-
-def run_machine(machine: Machine, mode: str, isa: InstructionSet, fuel: int | None, host: Host) -> RunResult:
-    """Run a loaded machine in this process, in hw, para or auto, with this host's streams."""
-    monitor = Monitor(machine, host)
-    stats: dict = {"engine": mode}
-    if mode != "hw":
-        start = time.perf_counter()
-        from vm.engines.para.engine import run_para  # imports Numba: a cost of its own
-
-        stats["load_seconds"] = time.perf_counter() - start
-    start = time.perf_counter()
-    try:
-        if mode == "hw":
-            outcome = run_in_hw(isa, machine, monitor, fuel)
-        else:
-            outcome = run_para(isa, machine, monitor, fuel, fallback=(mode == "auto"), stats=stats)
-    finally:
-        host.flush()
-    stats["run_seconds"] = time.perf_counter() - start - stats.get("compile_seconds", 0.0)
-    stats["retired"] = outcome.retired
-    stats["vm_exits"] = monitor.vm_exits
-    stats["hypercalls"] = host.hypercalls
-    stats["input_consumed"] = host.input_consumed()
-    return RunResult(outcome, machine, mode, None, stats)
 
 
 def run_caged_machine(machine: Machine, mode: str, isa: InstructionSet, fuel: int | None, *, stdin: bytes | None,

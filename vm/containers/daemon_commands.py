@@ -12,10 +12,11 @@ import os
 import sys
 import time
 
+from vm.arguments import parse_fuel, parse_limit_size, parse_seconds, parse_size
+
 
 def add_commands(command) -> None:
     """Add this module's subcommands through the CLI's `command(name, func, help)` factory."""
-    from vm.cli import parse_fuel, parse_limit_size, parse_seconds, parse_size
     from vm.run import MODES
 
     p = command("daemon", cmd_daemon, "run containers and serve their API until interrupted")
