@@ -194,3 +194,23 @@ def test_every_budget_stops_where_single_steps_reach(tmp_path):
         assert run.outcome.trap.name == "FUEL" and run.outcome.retired == fuel
         ours = (m.pc, m.x[:32], m.retired, bytes(m.space.mem[run.process.entry:run.process.entry + 256]))
         assert ours == _stepped(executable, fuel), fuel
+
+
+def test_compiled_handlers_are_kept_between_runs_and_a_damaged_file_is_ignored(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "VM_CACHE_DIR": str(tmp_path)}
+    hello = PROGRAMS[0].path
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "vm", "run", str(hello)], env=env, capture_output=True,
+                              timeout=120)
+
+    assert run().stdout == b"Hello from RISC-V!\n"
+    (kept,) = (tmp_path / "hw-riscv64").iterdir()
+    assert kept.stat().st_size > 1000
+    kept.write_bytes(b"not marshal data")
+    assert run().stdout == b"Hello from RISC-V!\n"
+    assert kept.stat().st_size > 1000  # written again whole

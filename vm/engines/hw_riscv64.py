@@ -11,13 +11,23 @@ code takes effect at its next fetch.
 from __future__ import annotations
 
 import ast
+import hashlib
+import marshal
+import os
+import sys
+import tempfile
 import time
+import types
 from collections.abc import Callable
+from pathlib import Path
 
 from vm.address_space import CODE, EXEC, PAGE_SHIFT, READ, WRITE, MemoryFault
 from vm.arch.riscv64.isa import RiscvIsa, instruction_length, riscv64_isa
 from vm.arch.riscv64.model import OPERAND_KINDS, OperandKind, RvInstruction
 from vm.arch.riscv64.registers import X_ZERO_SINK
+from vm.engines import hw as hw_module
+from vm.engines import lowering as lowering_module
+from vm.engines.caching import engine_cache_dir
 from vm.engines.hw import HW_FUNCTIONS, HwLowering
 from vm.isa import DEFAULT_FUEL, Trap
 from vm.isa.semantics import memory_access
@@ -202,10 +212,59 @@ _NAMESPACE = {"GuestTrap": GuestTrap, "Trap": Trap, "jump_fault": _jump_fault, *
 _FACTORIES: dict[str, Callable] = {}
 
 
+class _CompiledFactories:
+    """The factories' compiled code, kept on disk between processes: lowering and compiling them is
+    most of a short program's start-up. The file is named by a digest of all that decides the code (the
+    descriptions, the generators' sources, the Python version), so a change makes a new one."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, types.CodeType] | None = None
+        self.path: Path | None = None
+        self.added = False
+
+    def get(self, ins: RvInstruction) -> types.CodeType:
+        if self.code is None:
+            self.path = engine_cache_dir("hw-riscv64") / f"{_digest(riscv64_isa())}.marshal"
+            try:
+                self.code = marshal.loads(self.path.read_bytes())
+            except (OSError, ValueError, EOFError, TypeError):
+                self.code = {}
+        code = self.code.get(ins.mnemonic)
+        if code is None:
+            code = self.code[ins.mnemonic] = compile(handler_source(ins), f"<hw {ins.mnemonic}>", "exec")
+            self.added = True
+        return code
+
+    def save(self) -> None:
+        """Write the file again if this process compiled factories it did not have (atomically)."""
+        if not self.added or self.path is None:
+            return
+        self.added = False
+        try:
+            with tempfile.NamedTemporaryFile(dir=self.path.parent, delete=False) as f:
+                f.write(marshal.dumps(self.code))
+            os.replace(f.name, self.path)
+        except OSError:
+            pass  # a cache that cannot be written is only slower
+
+
+def _digest(isa: RiscvIsa) -> str:
+    h = hashlib.sha256(sys.version.encode())
+    for module in (sys.modules[__name__], hw_module, lowering_module):
+        h.update(Path(module.__file__).read_bytes())
+    for ins in isa.instructions:
+        ops = [(o.name, o.kind.name, o.field.spec if o.field else o.value) for o in ins.operands]
+        h.update(repr((ins.mnemonic, ins.pattern.text, ops, ins.source)).encode())
+    return h.hexdigest()[:32]
+
+
+_COMPILED = _CompiledFactories()
+
+
 def _factory(ins: RvInstruction) -> Callable:
     made = _FACTORIES.get(ins.mnemonic)
     if made is None:
-        exec(compile(handler_source(ins), f"<hw {ins.mnemonic}>", "exec"), _NAMESPACE)
+        exec(_COMPILED.get(ins), _NAMESPACE)
         made = _FACTORIES[ins.mnemonic] = _NAMESPACE["make_" + ins.mnemonic.replace(".", "_")]
     return made
 
@@ -395,6 +454,7 @@ class RiscvCpu:
             return self._run(DEFAULT_FUEL if fuel is None else fuel)
         finally:
             machine.fflags, machine.frm = self.fcsr[0], self.fcsr[1]
+            _COMPILED.save()
 
     def _run(self, remaining: int) -> Outcome | None:
         machine = self.machine
