@@ -249,3 +249,24 @@ def test_translate_prints_what_para_and_os_generate(tmp_path):
     os_ = vm("translate", program, "--mode", "os")
     assert os_.returncode == 0 and b'#include "guest_runtime.h"' in os_.stdout and b"vm_guest_run" in os_.stdout
     assert vm("translate", program, "--mode", "hw").returncode == 2  # hw runs the image, it translates nothing
+
+
+SPIN = "main: jmp main\n"
+
+
+@pytest.mark.parametrize("limit", [["--cpu-limit", "1"], ["--mem-limit", "64M"], ["--output-limit", "1K"]])
+@pytest.mark.parametrize("mode", ["hw", "para", "auto"])
+def test_a_cage_limit_without_the_cage_is_refused_not_ignored(tmp_path, mode, limit):
+    proc = vm("run", write(tmp_path / "spin.asm", SPIN), "--mode", mode, *limit, "--fuel", "1000000")
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == f"vm: {limit[0]} is enforced by the cage: add --isolate (or use --mode os)\n"
+
+
+def test_a_cage_limit_of_resume_without_the_cage_is_refused(tmp_path):
+    program = write(tmp_path / "p.asm", PROGRAM)
+    snapshot = tmp_path / "p.snap"
+    assert vm("run", program, "--snapshot-at", "1", "--snapshot-out", snapshot).returncode == 0
+    proc = vm("resume", snapshot, "--cpu-limit", "1", "--output-limit", "1K")
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == ("vm: --cpu-limit and --output-limit are enforced by the cage: "
+                                    "add --isolate (or use --mode os)\n")

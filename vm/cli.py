@@ -132,7 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if (args.snapshot_at is None) != (args.snapshot_out is None):
         raise UsageError("--snapshot-at N and --snapshot-out FILE go together")
     start = time.perf_counter()
-    limits = Limits(args.cpu_limit, args.mem_limit, args.output_limit)
+    limits = _cage_limits(args)
     if args.snapshot_at is not None:
         return _run_to_snapshot(args, image, isa, limits)
     if tracing:
@@ -214,10 +214,20 @@ def cmd_resume(args: argparse.Namespace) -> int:
     snapshot = read_snapshot(data, args.file, isa)
     _skip_input(snapshot.input_consumed)
     start = time.perf_counter()
-    limits = Limits(args.cpu_limit, args.mem_limit, args.output_limit)
+    limits = _cage_limits(args)
     fuel = snapshot.budget if args.fuel is None else args.fuel
     result = run_loaded(snapshot.machine, args.mode, isa, fuel, isolate=args.isolate, limits=limits)
     return _report(args, result, limits, time.perf_counter() - start)
+
+
+def _cage_limits(args: argparse.Namespace) -> Limits:
+    """The cage's limits; refused where no cage would enforce them (hw, para and auto run uncaged
+    unless --isolate), so a limit is never ignored in silence."""
+    given = [f"--{name}-limit" for name in ("cpu", "mem", "output") if getattr(args, f"{name}_limit") is not None]
+    if given and not args.isolate and args.mode != "os":
+        raise UsageError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} enforced by the cage: "
+                         f"add --isolate (or use --mode os)")
+    return Limits(args.cpu_limit, args.mem_limit, args.output_limit)
 
 
 def _skip_input(count: int) -> None:
