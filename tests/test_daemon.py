@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import signal
 import stat
 import subprocess
@@ -168,6 +169,53 @@ def test_kill_wait_and_rm_of_a_running_container(daemon) -> None:
     assert json.loads(ok("inspect", "victim", env=env))["result"]["message"] == "vm: stopped by `vm kill` (SIGKILL)"
     ok("container", "run", "-d", "--name", "victim2", "ticker:1", env=env)
     assert ok("rm", "-f", "victim", "victim2", env=env).split() == ["victim", "victim2"]
+
+
+def _attached_client(env: dict[str, str], *args: str) -> subprocess.Popen:
+    """`vm container run ARGS`, attached, once the container has printed its first line (within 30 s)."""
+    client = subprocess.Popen([sys.executable, "-m", "vm", "container", "run", *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env={**os.environ, **env})
+    with selectors.DefaultSelector() as selector:
+        selector.register(client.stdout, selectors.EVENT_READ)
+        if not selector.select(30) or client.stdout.readline() != b"1\n":
+            stop(client, signal.SIGKILL)
+            raise AssertionError(f"the attached container printed nothing: {client.stderr.read().decode()}")
+    return client
+
+
+@pytest.mark.parametrize("image", ["ticker:1", "tickerhw:1"])
+def test_ctrl_c_on_an_attached_container_is_passed_on_to_it_and_waits_for_its_end(daemon, image) -> None:
+    _, env = daemon
+    name = f"interrupted-{image[:-2]}"
+    client = _attached_client(env, "--name", name, image)
+    try:
+        client.send_signal(signal.SIGINT)
+        _, err = client.communicate(timeout=REQUEST_SECONDS)
+    finally:
+        stop(client)
+    assert client.returncode == 128 + signal.SIGINT, err
+    assert err.startswith(b"vm: passing SIGINT on to the container (Ctrl-C again sends SIGTERM)\n"), err
+    assert err.endswith(b"vm: stopped by `vm kill` (SIGINT)\n") and b"Traceback" not in err, err
+    inspected = json.loads(ok("inspect", name, env=env))
+    assert inspected["status"] == "exited" and inspected["exit_status"] == 128 + signal.SIGINT
+    ok("rm", name, env=env)
+
+
+def test_ctrl_c_without_the_signal_proxy_detaches_and_the_container_runs_on(daemon) -> None:
+    _, env = daemon
+    client = _attached_client(env, "--name", "detached", "--sig-proxy=false", "ticker:1")
+    try:
+        client.send_signal(signal.SIGINT)
+        _, err = client.communicate(timeout=REQUEST_SECONDS)
+    finally:
+        stop(client)
+    assert client.returncode == 130
+    assert err.decode() == ("vm: detached from detached; it runs on (`vm logs -f detached` follows it, "
+                            "`vm stop detached` stops it)\n")
+    assert json.loads(ok("inspect", "detached", env=env))["status"] == "running"
+    ok("kill", "-s", "TERM", "detached", env=env)
+    assert ok("wait", "detached", env=env).strip() == str(128 + signal.SIGTERM)
+    ok("rm", "detached", env=env)
 
 
 def test_twenty_containers_at_once(daemon) -> None:

@@ -8,9 +8,14 @@ client and their libraries are imported by the handlers that use them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
+
+from vm.containers import KILL_SIGNALS
 
 
 def add_commands(command) -> None:
@@ -46,9 +51,11 @@ def add_commands(command) -> None:
         p.add_argument("--rm", action="store_true", help="remove the container once it ends")
         if name == "run":
             p.add_argument("-d", "--detach", action="store_true", help="print its id and return; do not follow it")
+            _sig_proxy_option(p)
     p = _sub(sub, "start", cmd_start, "start a created container")
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("-a", "--attach", action="store_true", help="follow its output and exit with its status")
+    _sig_proxy_option(p)
 
     p = _host_options(command("ps", cmd_ps, "list running containers"))
     p.add_argument("-a", "--all", action="store_true", help="every container, ended ones too")
@@ -58,8 +65,10 @@ def add_commands(command) -> None:
     p = _host_options(command("stop", cmd_stop, "stop containers: SIGTERM, then SIGKILL after a grace period"))
     p.add_argument("containers", nargs="+", metavar="CONTAINER")
     p.add_argument("-t", "--time", type=float, default=10.0, metavar="SECONDS", help="the grace period (default: 10)")
-    p = _host_options(command("kill", cmd_kill, "kill running containers (SIGKILL)"))
+    p = _host_options(command("kill", cmd_kill, "send running containers a signal (default: SIGKILL)"))
     p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("-s", "--signal", type=_signal_name, default="KILL", metavar="SIGNAL",
+                   help=f"the signal: {', '.join(KILL_SIGNALS)} (default: KILL)")
     p = _host_options(command("wait", cmd_wait, "wait for containers to end; print their exit statuses"))
     p.add_argument("containers", nargs="+", metavar="CONTAINER")
     p = _host_options(command("rm", cmd_rm, "remove containers and their logs"))
@@ -67,6 +76,27 @@ def add_commands(command) -> None:
     p.add_argument("-f", "--force", action="store_true", help="kill a running one first")
     p = _host_options(command("inspect", cmd_inspect, "print a container's settings, state and result as JSON"))
     p.add_argument("container", metavar="CONTAINER")
+
+
+def _sig_proxy_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sig-proxy", type=_boolean, nargs="?", const=True, default=True, metavar="true|false",
+                   help="attached, pass Ctrl-C on to the container: SIGINT, then SIGTERM, then SIGKILL, and wait for "
+                   "it to end (default: true; false: Ctrl-C detaches and the container runs on)")
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is neither true nor false")
+
+
+def _signal_name(text: str) -> str:
+    name = text.upper().removeprefix("SIG")
+    if name not in KILL_SIGNALS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(KILL_SIGNALS)}")
+    return name
 
 
 def _sub(sub, name: str, func, help_text: str) -> argparse.ArgumentParser:
@@ -127,15 +157,57 @@ def cmd_run(args: argparse.Namespace) -> int:
             client.request("POST", f"/containers/{container['id']}/start")
             print(container["id"])
             return 0
-        return _attached(client.stream("POST", f"/containers/{container['id']}/start", attach=True))
+        return _start_attached(client, args, container["name"])
 
 
 def cmd_start(args: argparse.Namespace) -> int:
     with _client(args) as client:
         if args.attach:
-            return _attached(client.stream("POST", f"/containers/{args.container}/start", attach=True))
+            return _start_attached(client, args, args.container)
         print(client.request("POST", f"/containers/{args.container}/start")["name"])
     return 0
+
+
+def _start_attached(client, args: argparse.Namespace, ref: str) -> int:
+    """Start a container and follow it; Ctrl-C is passed on to it (as Docker's --sig-proxy), or detaches."""
+    lines = client.stream("POST", f"/containers/{ref}/start", attach=True)
+    if not args.sig_proxy:
+        try:
+            return _attached(lines)
+        except KeyboardInterrupt:
+            print(f"vm: detached from {ref}; it runs on (`vm logs -f {ref}` follows it, `vm stop {ref}` stops it)",
+                  file=sys.stderr)
+            return 130
+    with _interrupts_passed_on(args, ref):
+        return _attached(lines)
+
+
+@contextlib.contextmanager
+def _interrupts_passed_on(args: argparse.Namespace, ref: str):
+    """While attached, each Ctrl-C sends the container the next of SIGINT, SIGTERM, SIGKILL (through the
+    daemon, from a thread: the stream goes on, and ends with the container)."""
+    sent = 0
+
+    def pass_on(signum, frame) -> None:
+        nonlocal sent
+        name = KILL_SIGNALS[min(sent, len(KILL_SIGNALS) - 1)]
+        sent += 1
+        threading.Thread(target=_send_signal, args=(args, ref, name), daemon=True).start()
+
+    previous = signal.signal(signal.SIGINT, pass_on)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _send_signal(args: argparse.Namespace, ref: str, name: str) -> None:
+    from vm.containers.errors import ContainerError
+
+    following = {"INT": "Ctrl-C again sends SIGTERM", "TERM": "Ctrl-C again sends SIGKILL", "KILL": "waiting"}
+    print(f"vm: passing SIG{name} on to the container ({following[name]})", file=sys.stderr, flush=True)
+    with contextlib.suppress(ContainerError), _client(args) as client:  # it may have ended meanwhile
+        client.request("POST", f"/containers/{ref}/kill", signal=name, wait_seconds=None)
 
 
 def _attached(lines) -> int:
@@ -212,7 +284,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_kill(args: argparse.Namespace) -> int:
     with _client(args) as client:
         for ref in args.containers:
-            print(client.request("POST", f"/containers/{ref}/kill")["name"])
+            print(client.request("POST", f"/containers/{ref}/kill", signal=args.signal)["name"])
     return 0
 
 
