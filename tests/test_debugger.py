@@ -7,6 +7,7 @@ import hashlib
 import io
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pexpect
@@ -186,6 +187,33 @@ def test_the_prompt_in_a_pseudo_terminal(tmp_path: Path) -> None:
         child.close(force=True)
     assert child.exitstatus == 0
     assert "regs" in (tmp_path / ".local" / "share" / "vm" / "debug_history").read_text()
+
+
+def test_ctrl_c_during_continue_stops_the_guest_and_returns_to_the_prompt(tmp_path) -> None:
+    """As in gdb: the guest stops before its next instruction, and the session goes on from there."""
+    program = tmp_path / "spin.asm"
+    program.write_text("main:   addi r1, r1, 1\n        jmp  main\n")
+    child = pexpect.spawn(sys.executable, ["-m", "vm", "debug", str(program)], timeout=30,
+                          env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "TERM": "dumb",
+                               "PYTHONPATH": str(ROOT)}, dimensions=(40, 200))
+    try:
+        child.expect_exact("(vm) ")
+        child.sendline("continue")
+        time.sleep(1)
+        child.sendintr()
+        child.expect_exact("interrupted")
+        child.expect(r"0x100[08] .*spin\.asm:[12]:")
+        child.expect_exact("(vm) ")
+        child.sendintr()  # at the prompt: a new prompt
+        child.expect_exact("(vm) ")
+        child.sendline("step")
+        child.expect(r"spin\.asm:[12]:")
+        child.expect_exact("(vm) ")
+        child.sendline("quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
 
 
 def test_a_memory_watch_stops_when_the_sort_moves_a_value() -> None:

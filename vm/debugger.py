@@ -14,8 +14,10 @@ Session holds the breakpoints and watches and runs the commands; `main` is the t
 from __future__ import annotations
 
 import shlex
+import signal
 import struct
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -233,6 +235,14 @@ class Session:
         engine.hook[0] = stop_here if (self.watches or check) else None
         engine.breakpoints.clear()
         base, logged = machine.retired, engine.records
+        interrupted: list[bool] = []
+
+        def interrupt(signum, frame) -> None:  # Ctrl-C, as in gdb: stop before the next instruction
+            interrupted.append(True)
+            engine.hook[0] = lambda pc: True
+
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, interrupt) if on_main_thread else None
         sys.stdout.flush()
         try:
             outcome = engine.run(1)  # the instruction it stands at runs, even where a breakpoint is
@@ -248,10 +258,14 @@ class Session:
                 number = next(n for n, a in self.breakpoints.items() if a == stop.pc)
                 self.say(f"breakpoint {number}")
         finally:
+            if on_main_thread:
+                signal.signal(signal.SIGINT, previous)
             engine.hook[0] = None
             engine.breakpoints.clear()
             self.host.flush()
         engine.discard_unretired(engine.records - logged - (machine.retired - base))
+        if interrupted and outcome is None:
+            self.say("interrupted")
         for hit in hits:
             self.say(hit)
         if outcome is not None and not (outcome.trap is not None and outcome.trap.name == "FUEL"):
@@ -564,7 +578,9 @@ def run_terminal(session: Session) -> int:
     while True:
         try:
             line = prompt.prompt("(vm) ")
-        except (EOFError, KeyboardInterrupt):
+        except KeyboardInterrupt:  # as at gdb's prompt: a new line, not the end
+            continue
+        except EOFError:
             return 0
         try:
             if not session.command(line):
