@@ -270,3 +270,19 @@ def test_a_cage_limit_of_resume_without_the_cage_is_refused(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.decode() == ("vm: --cpu-limit and --output-limit are enforced by the cage: "
                                     "add --isolate (or use --mode os)\n")
+
+
+def test_stats_give_no_rate_for_a_loop_the_compiler_counted_instead_of_running(tmp_path):
+    """os's C compiler reduces a loop that only spends the budget to its count: 2^62 'retired' at once."""
+    proc = vm("run", write(tmp_path / "spin.asm", SPIN), "--mode", "os", "--stats")
+    assert proc.returncode == 64 + TRAP_CODES["FUEL"]
+    stats = dict(line.split(":", 1) for line in proc.stderr.decode().splitlines()[1:])
+    assert int(stats["retired"]) == 2**62
+    assert stats["guest ips"].strip() == ("none: counted, not run (the compiler reduced a loop that changes "
+                                          "nothing but the budget to its count)")
+
+
+def test_stats_give_the_rate_of_a_loop_that_runs(tmp_path):
+    proc = vm("run", write(tmp_path / "spin.asm", SPIN), "--fuel", "100000", "--stats")
+    stats = dict(line.split(":", 1) for line in proc.stderr.decode().splitlines()[1:])
+    assert 1000 < int(stats["guest ips"].replace(",", "")) < 10**11
