@@ -384,6 +384,10 @@ ERRORS = [
     ("  add r1, r2,\n", 1, 14, ["expected"]),
     ("  .zero 0x7fffffffffffffff\n", 1, 3, ["memory"]),
     ("  .ascii\n", 1, 9, ["operand"]),
+    ("main: adi r1, r1, 1\n", 1, 7, ["unknown instruction 'adi'; did you mean addi?"]),
+    ("  hlt\n", 1, 3, ["unknown instruction 'hlt'; did you mean halt?"]),
+    ("  jmpp main\n", 1, 3, ["did you mean jmp?"]),
+    ("  xyzzy\n", 1, 3, ["unknown instruction 'xyzzy'"]),
 ]
 
 
@@ -393,6 +397,10 @@ def test_error_position_and_message(source, line, col, words):
     assert (got_line, got_col) == (line, col), message
     for w in words:
         assert w.lower() in message.lower(), message
+
+
+def test_an_unknown_word_far_from_every_mnemonic_suggests_none():
+    assert one_error("  xyzzy\n")[2] == "unknown instruction 'xyzzy'"
 
 
 def test_cyclic_equ_is_reported_at_every_constant_and_use():
