@@ -388,6 +388,9 @@ ERRORS = [
     ("  hlt\n", 1, 3, ["unknown instruction 'hlt'; did you mean halt?"]),
     ("  jmpp main\n", 1, 3, ["did you mean jmp?"]),
     ("  xyzzy\n", 1, 3, ["unknown instruction 'xyzzy'"]),
+    ("", 1, 1, ["no instructions"]),
+    ("; only a comment\n\n", 1, 1, ["no instructions"]),
+    ("main:\n", 1, 1, ["no instructions"]),
 ]
 
 

@@ -207,6 +207,8 @@ class Assembler:
                         f"({MAX_MEMORY:#x} bytes)")
         else:
             image = self._emit(statements)
+        if not self.errors and all(st.kind == "label" for st in statements):  # an image of nothing would trap
+            self._error(1, 1, "no instructions: a program needs at least one to run (`main: halt` is the least)")
         if self.errors:
             self.errors.sort(key=lambda d: (d.line, d.col))
             raise AssemblyError(self.errors)
