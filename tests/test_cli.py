@@ -286,3 +286,18 @@ def test_stats_give_the_rate_of_a_loop_that_runs(tmp_path):
     proc = vm("run", write(tmp_path / "spin.asm", SPIN), "--fuel", "100000", "--stats")
     stats = dict(line.split(":", 1) for line in proc.stderr.decode().splitlines()[1:])
     assert 1000 < int(stats["guest ips"].replace(",", "")) < 10**11
+
+
+@pytest.mark.parametrize("command", ["disasm", "run", "translate"])
+def test_a_file_neither_image_nor_assembly_is_one_line(tmp_path, command):
+    data = write(tmp_path / "settings.json", json.dumps({"name": "upper", "tags": [1, 2, 3]}, indent=2) + "\n")
+    proc = vm(command, data)
+    assert proc.returncode == 2
+    assert proc.stderr.decode().splitlines() == [
+        f"vm: {data} is neither a vm image (.vmi) nor assembly: line 1: unknown instruction '{{' (and 7 more errors)"]
+
+
+def test_bad_assembly_in_an_asm_file_still_lists_every_error(tmp_path):
+    proc = vm("disasm", write(tmp_path / "bad.asm", "  frob\n  frob\n"))
+    assert proc.returncode == 2 and proc.stderr.decode().count("unknown instruction 'frob'") == 2
+

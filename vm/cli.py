@@ -80,6 +80,12 @@ def _read_program(path: str, isa: InstructionSet) -> Image:
         image = load_program(path, isa)
     except FileNotFoundError:
         raise UsageError(f"cannot read {path}: no such file") from None
+    except AssemblyError as e:
+        if Path(path).suffix == ".asm":
+            raise
+        first, more = e.diagnostics[0], len(e.diagnostics) - 1
+        raise UsageError(f"{path} is neither a vm image (.vmi) nor assembly: line {first.line}: {first.message}"
+                         + (f" (and {more} more error{'s' if more > 1 else ''})" if more else "")) from None
     except IsADirectoryError:
         raise UsageError(f"cannot read {path}: it is a directory") from None
     except PermissionError:
