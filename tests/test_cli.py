@@ -301,3 +301,12 @@ def test_bad_assembly_in_an_asm_file_still_lists_every_error(tmp_path):
     proc = vm("disasm", write(tmp_path / "bad.asm", "  frob\n  frob\n"))
     assert proc.returncode == 2 and proc.stderr.decode().count("unknown instruction 'frob'") == 2
 
+
+@pytest.mark.parametrize(("reference", "hint"), [("upper:1", True), ("127.0.0.1:5000/upper:1", True),
+                                                 ("upper.asm", False)])
+def test_run_of_an_image_reference_hints_at_container_run(tmp_path, reference, hint):
+    proc = vm("run", reference, cwd=tmp_path)
+    expected = f"vm: cannot read {reference}: no such file"
+    if hint:
+        expected += f"; to run the image {reference}, use `vm container run {reference}`"
+    assert proc.returncode == 2 and proc.stderr.decode() == expected + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -75,11 +76,16 @@ def load_isa(ext_files: list[str] | None) -> InstructionSet:
     return load_extensions(core_isa(), ext_files or [])
 
 
+# What `vm container run` takes and a file seldom is called: NAME:TAG (a registry's HOST:PORT/ before it).
+_IMAGE_REFERENCE = re.compile(r"([\w.-]+(:\d+)?/)?[\w./-]+:[\w.-]+")
+
+
 def _read_program(path: str, isa: InstructionSet) -> Image:
     try:
         image = load_program(path, isa)
     except FileNotFoundError:
-        raise UsageError(f"cannot read {path}: no such file") from None
+        hint = f"; to run the image {path}, use `vm container run {path}`" if _IMAGE_REFERENCE.fullmatch(path) else ""
+        raise UsageError(f"cannot read {path}: no such file{hint}") from None
     except AssemblyError as e:
         if Path(path).suffix == ".asm":
             raise
