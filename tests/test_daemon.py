@@ -8,6 +8,7 @@ the ones it was running as lost; every mistake is one clear line.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import selectors
@@ -15,6 +16,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -307,6 +309,36 @@ def test_without_a_daemon_the_message_says_how_to_start_one(tmp_path) -> None:
     proc = vm("ps", env={"VM_HOST": f"unix://{tmp_path / 'none.sock'}"})
     assert proc.returncode == 2 and b"no daemon answers at unix://" in proc.stderr
     assert b"start one with `vm daemon`" in proc.stderr
+
+
+class _NotADaemon(http.server.BaseHTTPRequestHandler):
+    """A web server, not a vm daemon: 404 for /v1/containers, an HTML page for the rest."""
+
+    def do_GET(self) -> None:
+        status, body = (404, b"not found") if self.path.startswith("/v1/containers") else (200, b"<html></html>")
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize("args", [["ps"], ["inspect", "x"], ["logs", "x"]])
+def test_a_host_that_is_not_a_vm_daemon_is_named_so(args) -> None:
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotADaemon) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            host = f"tcp://127.0.0.1:{server.server_address[1]}"
+            proc = vm(*args, "--host", host, env={})
+        finally:
+            server.shutdown()
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == (f"vm: {host} does not answer as a vm daemon (HTTP 404 Not Found, not the "
+                                    "daemon's JSON); point --host or $VM_HOST at one\n")
 
 
 def test_a_damaged_image_is_refused_at_create(images, tmp_path) -> None:
