@@ -165,7 +165,9 @@ def test_kill_wait_and_rm_of_a_running_container(daemon) -> None:
     _, env = daemon
     ok("container", "run", "-d", "--name", "victim", "tickerhw:1", env=env)
     refused = vm("rm", "victim", env=env)
-    assert refused.returncode == 2 and b"is running; stop it first" in refused.stderr
+    assert refused.returncode == 2
+    assert refused.stderr == b"vm: container victim is running; stop it first (`vm stop`), or remove it with force " \
+                             b"(`vm rm -f`)\n"
     assert ok("kill", "victim", env=env).strip() == "victim"
     assert ok("wait", "victim", env=env).strip() == str(128 + signal.SIGKILL)
     assert json.loads(ok("inspect", "victim", env=env))["result"]["message"] == "vm: stopped by `vm kill` (SIGKILL)"

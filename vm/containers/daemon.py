@@ -265,8 +265,8 @@ class Daemon:
         running = self.running.get(container.id)
         if running is not None:
             if not _flag(request, "force"):
-                raise ApiError(409, "RUNNING", f"container {container.name} is running; stop it first, "
-                               "or remove it with force")
+                raise ApiError(409, "RUNNING", f"container {container.name} is running; stop it first "
+                               "(`vm stop`), or remove it with force (`vm rm -f`)")
             running.signal(signal.SIGKILL, "kill")
             await running.done.wait()
         self._forget(container.id)
