@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -310,3 +311,16 @@ def test_run_of_an_image_reference_hints_at_container_run(tmp_path, reference, h
     if hint:
         expected += f"; to run the image {reference}, use `vm container run {reference}`"
     assert proc.returncode == 2 and proc.stderr.decode() == expected + "\n"
+
+
+@pytest.mark.parametrize("mode", ["para", "os"])
+def test_stats_name_the_compile_cache_alike_in_para_and_os(tmp_path, mode):
+    program = write(tmp_path / "p.asm", PROGRAM)
+    env = {**os.environ, "VM_CACHE_DIR": str(tmp_path / "cache")}
+
+    def cache_line() -> str:
+        proc = subprocess.run([sys.executable, "-m", "vm", "run", str(program), "--mode", mode, "--stats"],
+                              capture_output=True, timeout=300, env=env)
+        return next(line for line in proc.stderr.decode().splitlines() if line.startswith("compile cache:"))
+
+    assert [cache_line(), cache_line()] == ["compile cache:    miss", "compile cache:    hit"]
