@@ -324,3 +324,16 @@ def test_stats_name_the_compile_cache_alike_in_para_and_os(tmp_path, mode):
         return next(line for line in proc.stderr.decode().splitlines() if line.startswith("compile cache:"))
 
     assert [cache_line(), cache_line()] == ["compile cache:    miss", "compile cache:    hit"]
+
+
+def test_para_and_os_name_a_store_into_their_code_alike():
+    """Both give the store's pc and the address it writes (para knew only the first, os the second)."""
+    program = ROOT / "guest_programs" / "selfmod.asm"
+    image = assemble(program.read_text(), str(program))
+    store = next(line.address for line in image.lines if line.text.startswith("sw ") and "getval+4" in line.text)
+    target = image.symbols["getval"] + 4
+    for mode in ("para", "os"):
+        proc = vm("run", program, "--mode", mode)
+        assert proc.returncode == 64 + TRAP_CODES["UNSUPPORTED"]
+        assert (f"{mode} cannot run a store at {store:#x} into translated code at {target:#x} (self-modifying code)"
+                in proc.stderr.decode()), proc.stderr

@@ -69,7 +69,8 @@ def test_refusal_names_the_cause_and_keeps_state_exact() -> None:
     assert para.outcome.pc == image.symbols["patch"] - 8
     assert para.outcome.retired == 3  # the store did not retire
     assert para.machine.regs[1] == 7
-    assert "store into translated code" in para.outcome.detail
+    store, patch = image.symbols["patch"] - 8, image.symbols["patch"]
+    assert para.outcome.detail.startswith(f"para cannot run a store at {store:#x} into translated code at {patch:#x} ")
     auto = run_image_in(image, "auto")
     hw = run_image_in(image, "hw")
     assert auto.outcome == hw.outcome and auto.outcome.exit == 7
