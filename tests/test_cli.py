@@ -337,3 +337,15 @@ def test_para_and_os_name_a_store_into_their_code_alike():
         assert proc.returncode == 64 + TRAP_CODES["UNSUPPORTED"]
         assert (f"{mode} cannot run a store at {store:#x} into translated code at {target:#x} (self-modifying code)"
                 in proc.stderr.decode()), proc.stderr
+
+
+@pytest.mark.parametrize("args", [["run", "{missing}"], ["resume", "{missing}"], ["asm", "{missing}"],
+                                  ["disasm", "{missing}"], ["debug", "{missing}", "-x", "{program}"],
+                                  ["debug", "{program}", "-x", "{missing}"], ["compare", "{program}", "--stdin",
+                                                                              "{missing}"],
+                                  ["image", "load", "{missing}"]])
+def test_a_missing_file_is_the_same_line_for_every_command(tmp_path, args):
+    missing, program = tmp_path / "missing.file", write(tmp_path / "p.asm", PROGRAM)
+    proc = vm(*(a.format(missing=missing, program=program) for a in args))
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == f"vm: cannot read {missing}: no such file\n"

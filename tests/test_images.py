@@ -228,7 +228,7 @@ def test_an_assembly_error_names_the_file_and_line(store, tmp_path):
     (["image", "rm", "ghost:1"], "no image ghost:1 in the store"),
     (["image", "tag", "ghost:1", "other:1"], "no image ghost:1 in the store"),
     (["image", "save", "ghost:1", "-o", "out.tar"], "no image ghost:1 in the store"),
-    (["image", "load", "/nonexistent.tar"], "/nonexistent.tar: not a readable tar file"),
+    (["image", "load", "/nonexistent.tar"], "cannot read /nonexistent.tar: no such file"),
     (["image"], "`vm image` needs a subcommand"),
 ])
 def test_usage_errors_are_one_line(store, args, message):

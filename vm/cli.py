@@ -80,22 +80,27 @@ def load_isa(ext_files: list[str] | None) -> InstructionSet:
 _IMAGE_REFERENCE = re.compile(r"([\w.-]+(:\d+)?/)?[\w./-]+:[\w.-]+")
 
 
+def cannot_read(path: str | Path, error: OSError | UnicodeDecodeError) -> UsageError:
+    """One message for a file that cannot be read, whichever command reads it."""
+    reason = {FileNotFoundError: "no such file", IsADirectoryError: "it is a directory",
+              PermissionError: "permission denied", UnicodeDecodeError: "not UTF-8 text"}.get(type(error))
+    return UsageError(f"cannot read {path}: {reason or getattr(error, 'strerror', None) or error}")
+
+
 def _read_program(path: str, isa: InstructionSet) -> Image:
     try:
         image = load_program(path, isa)
-    except FileNotFoundError:
+    except FileNotFoundError as e:
         hint = f"; to run the image {path}, use `vm container run {path}`" if _IMAGE_REFERENCE.fullmatch(path) else ""
-        raise UsageError(f"cannot read {path}: no such file{hint}") from None
+        raise UsageError(f"{cannot_read(path, e)}{hint}") from None
+    except OSError as e:
+        raise cannot_read(path, e) from None
     except AssemblyError as e:
         if Path(path).suffix == ".asm":
             raise
         first, more = e.diagnostics[0], len(e.diagnostics) - 1
         raise UsageError(f"{path} is neither a vm image (.vmi) nor assembly: line {first.line}: {first.message}"
                          + (f" (and {more} more error{'s' if more > 1 else ''})" if more else "")) from None
-    except IsADirectoryError:
-        raise UsageError(f"cannot read {path}: it is a directory") from None
-    except PermissionError:
-        raise UsageError(f"cannot read {path}: permission denied") from None
     missing = [e for e in image.extensions if e not in isa.extensions]
     if missing:
         raise UsageError(f"{path} needs the extension(s) {', '.join(missing)}: load them with --ext FILE")
@@ -213,7 +218,7 @@ def cmd_debug(args: argparse.Namespace) -> int:
         stdin = Path(args.stdin).read_bytes() if args.stdin else b""
         script = Path(args.commands).read_text().splitlines() if args.commands else None
     except OSError as e:
-        raise UsageError(f"cannot read {e.filename}: {e.strerror}") from None
+        raise cannot_read(e.filename, e) from None
     session = Session(image, isa, args.mem, stdin, sys.stdout)
     if script is not None:
         return run_script(session, script)
@@ -229,7 +234,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     try:
         data = Path(args.file).read_bytes()
     except OSError as e:
-        raise UsageError(f"cannot read {args.file}: {e.strerror or e}") from None
+        raise cannot_read(args.file, e) from None
     snapshot = read_snapshot(data, args.file, isa)
     _skip_input(snapshot.input_consumed)
     start = time.perf_counter()
@@ -276,7 +281,7 @@ def cmd_asm(args: argparse.Namespace) -> int:
     try:
         source = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+        raise cannot_read(path, e) from None
     image = assemble(source, str(path), isa)
     out = Path(args.output) if args.output else path.with_suffix(".vmi")
     _write(out, image.to_bytes())
@@ -323,7 +328,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         try:
             stdin = Path(args.stdin).read_bytes()
         except OSError as e:
-            raise UsageError(f"cannot read {args.stdin}: {e.strerror or e}") from None
+            raise cannot_read(args.stdin, e) from None
     else:
         stdin = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
     report = compare_file(image, isa, mem_size=args.mem, fuel=args.fuel, stdin=stdin)

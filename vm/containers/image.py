@@ -311,6 +311,8 @@ def load_images(store: ImageStore, tar_path: Path) -> list[str]:
     try:
         with tarfile.open(tar_path) as tar:
             members = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    except FileNotFoundError:
+        raise StoreError(f"cannot read {tar_path}: no such file") from None
     except (OSError, tarfile.TarError) as e:
         detail = "" if "\n" in str(e) else f": {e}"  # tarfile's "could not be opened" lists every method it tried
         raise StoreError(f"{tar_path}: not a readable tar file{detail}") from None
