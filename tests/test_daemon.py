@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import selectors
 import signal
 import stat
@@ -154,6 +155,8 @@ def test_a_detached_container_is_listed_followed_stopped_and_removed(daemon) -> 
     assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 3  # all of it, in order, once
     inspected = json.loads(ok("inspect", "tick", env=env))
     assert inspected["status"] == "exited" and inspected["exit_status"] == 128 + signal.SIGTERM
+    for key in ("created", "started", "finished"):  # as `vm image ls` gives an image's time
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", inspected[key]), inspected[key]
     assert inspected["result"]["message"] == "vm: stopped by `vm stop` (SIGTERM)"
     assert "exited (143)" in ok("ps", "-a", env=env)
     assert ok("logs", "tick", env=env).encode() == out  # the stored logs are what the follower saw

@@ -306,5 +306,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     import json
 
     with _client(args) as client:
-        print(json.dumps(client.request("GET", f"/containers/{args.container}"), indent=2))
+        container = client.request("GET", f"/containers/{args.container}")
+    for key in ("created", "started", "finished"):  # ISO 8601, as an image's config has its time
+        if isinstance(container.get(key), int | float):
+            container[key] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(container[key]))
+    print(json.dumps(container, indent=2))
     return 0
