@@ -349,3 +349,13 @@ def test_a_missing_file_is_the_same_line_for_every_command(tmp_path, args):
     proc = vm(*(a.format(missing=missing, program=program) for a in args))
     assert proc.returncode == 2
     assert proc.stderr.decode() == f"vm: cannot read {missing}: no such file\n"
+
+
+def test_compare_prints_words_not_python_values():
+    proc = vm("compare", ROOT / "guest_programs" / "selfmod.asm")
+    assert proc.returncode == 1
+    lines = proc.stdout.decode().splitlines()
+    for engine in ("para", "os"):
+        assert f"  exit: hw 0 / {engine} none" in lines and f"  trap: hw none / {engine} UNSUPPORTED" in lines
+        assert f"  pc: hw 0x1138 / {engine} 0x1030" in lines
+    assert not [line for line in lines if "None" in line or "'" in line]
