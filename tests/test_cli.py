@@ -359,3 +359,35 @@ def test_compare_prints_words_not_python_values():
         assert f"  exit: hw 0 / {engine} none" in lines and f"  trap: hw none / {engine} UNSUPPORTED" in lines
         assert f"  pc: hw 0x1138 / {engine} 0x1030" in lines
     assert not [line for line in lines if "None" in line or "'" in line]
+
+
+def _parsers(parser, path):
+    """Every (command path, parser) under `vm`, subcommands of subcommands too."""
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, f"{path} {name}")
+
+
+def test_every_option_and_positional_has_help():
+    import argparse
+
+    from vm.cli import build_parser
+
+    missing = [(path, action.dest) for path, parser in _parsers(build_parser(), "vm") for action in parser._actions
+               if not action.help and not isinstance(action, argparse._HelpAction | argparse._SubParsersAction)]
+    assert missing == []
+
+
+@pytest.mark.parametrize("args", [["run", "p.asm"], ["disasm", "p.asm"], ["container", "run", "x:1"], ["image", "ls"],
+                                  ["ps"], ["registry", "serve", "--port", "0", "--root", "r"]])
+def test_an_unknown_flag_shows_the_subcommands_usage(args):
+    command = " ".join(a for a in args if not a.startswith("-") and a not in ("p.asm", "x:1", "0", "r"))
+    proc = vm(*args, "--bogus")
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert err.startswith(f"usage: vm {command} ") and err.endswith(f"vm {command}: error: unrecognized arguments: "
+                                                                   "--bogus\n"), err

@@ -21,6 +21,7 @@ from vm.monitor.cage import Limits
 from vm.run import MODES, RunResult, exit_status, load_program, outcome_message, run_image, run_loaded
 from vm.snapshot import SnapshotError
 
+PROGRAM_HELP = "the program: assembly (.asm, or any text) or an image (.vmi)"
 EXIT_USAGE = 2  # bad usage, unreadable file, bad assembly or image
 EXIT_DIFFERENT = 1  # `vm compare`: the engines disagree
 
@@ -359,12 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, func, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, usage_of=p)
         p.add_argument("--ext", action="append", metavar="FILE", help="load an instruction-set extension")
         return p
 
     p = command("run", cmd_run, "run a guest program (.asm or .vmi)")
-    p.add_argument("file")
+    p.add_argument("file", help=PROGRAM_HELP)
     p.add_argument("--mem", type=parse_size, default=DEFAULT_MEMORY, metavar="BYTES",
                    help="guest memory size, a multiple of 4096 from 64K to 4G (default: 1M)")
     _engine_options(p, "stop after N instructions")
@@ -378,35 +379,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot-out", metavar="FILE", help="the snapshot's file (docs/snapshot-format.md)")
 
     p = command("resume", cmd_resume, "continue a snapshot in any engine")
-    p.add_argument("file", metavar="SNAPSHOT")
+    p.add_argument("file", metavar="SNAPSHOT", help="a snapshot written by vm run --snapshot-out")
     _engine_options(p, "run N more instructions (default: what was left of the snapshotted run's budget)")
 
     p = command("debug", cmd_debug, "debug a program in hw: step, break, watch, and step backwards")
-    p.add_argument("file")
+    p.add_argument("file", help=PROGRAM_HELP)
     p.add_argument("--mem", type=parse_size, default=DEFAULT_MEMORY, metavar="BYTES", help="guest memory (default: 1M)")
     p.add_argument("--stdin", metavar="FILE", help="the guest's input (default: none: the terminal is the debugger's)")
     p.add_argument("-x", "--commands", metavar="FILE", help="run these commands, one a line, instead of a prompt")
 
     p = command("asm", cmd_asm, "assemble a program into a .vmi image")
-    p.add_argument("file")
-    p.add_argument("-o", "--output", metavar="FILE.vmi")
+    p.add_argument("file", help="the assembly source")
+    p.add_argument("-o", "--output", metavar="FILE.vmi", help="the image's file (default: FILE, its suffix .vmi)")
 
     p = command("disasm", cmd_disasm, "disassemble an image or program")
-    p.add_argument("file")
+    p.add_argument("file", help=PROGRAM_HELP)
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="highlight the assembly (default: auto, on a terminal unless $NO_COLOR is set)")
 
     p = command("isa", cmd_isa, "print the instruction reference")
-    p.add_argument("--format", choices=("md", "text"), default="md")
+    p.add_argument("--format", choices=("md", "text"), default="md",
+                   help="markdown, as docs/isa.md is made of it, or plain text (default: md)")
 
     p = command("translate", cmd_translate, "print the source para (Python for Numba) or os (C) generates")
-    p.add_argument("file")
+    p.add_argument("file", help=PROGRAM_HELP)
     p.add_argument("--mode", choices=("para", "os"), default="para", help="whose translation (default: para)")
 
     p = command("compare", cmd_compare, "run hw, para and os, check they agree, and compare speed")
-    p.add_argument("file")
-    p.add_argument("--mem", type=parse_size, default=DEFAULT_MEMORY, metavar="BYTES")
-    p.add_argument("--fuel", type=parse_fuel, default=None, metavar="N")
+    p.add_argument("file", help=PROGRAM_HELP)
+    p.add_argument("--mem", type=parse_size, default=DEFAULT_MEMORY, metavar="BYTES",
+                   help="guest memory size, as vm run's (default: 1M)")
+    p.add_argument("--fuel", type=parse_fuel, default=None, metavar="N",
+                   help="stop each engine after N instructions, at the same one")
     p.add_argument("--stdin", metavar="FILE", help="guest input (default: this process's stdin)")
     p.add_argument("--trace-diff", action="store_true",
                    help="where an engine differs from hw, find the first instruction after which they part")
@@ -439,7 +443,9 @@ def _engine_options(p: argparse.ArgumentParser, fuel_help: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said with the usage of the command given, not the top level's
+        args.usage_of.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.func(args)
     except AssemblyError as e:

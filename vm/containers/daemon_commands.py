@@ -17,6 +17,8 @@ import time
 
 from vm.containers import KILL_SIGNALS
 
+CONTAINER_HELP = "the container: its name, its id, or the start of its id"
+
 
 def add_commands(command) -> None:
     """Add this module's subcommands through the CLI's `command(name, func, help)` factory."""
@@ -53,29 +55,29 @@ def add_commands(command) -> None:
             p.add_argument("-d", "--detach", action="store_true", help="print its id and return; do not follow it")
             _sig_proxy_option(p)
     p = _sub(sub, "start", cmd_start, "start a created container")
-    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("container", metavar="CONTAINER", help=CONTAINER_HELP)
     p.add_argument("-a", "--attach", action="store_true", help="follow its output and exit with its status")
     _sig_proxy_option(p)
 
     p = _host_options(command("ps", cmd_ps, "list running containers"))
     p.add_argument("-a", "--all", action="store_true", help="every container, ended ones too")
     p = _host_options(command("logs", cmd_logs, "print a container's output"))
-    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("container", metavar="CONTAINER", help=CONTAINER_HELP)
     p.add_argument("-f", "--follow", action="store_true", help="keep printing it until the container ends")
     p = _host_options(command("stop", cmd_stop, "stop containers: SIGTERM, then SIGKILL after a grace period"))
-    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER", help=CONTAINER_HELP)
     p.add_argument("-t", "--time", type=float, default=10.0, metavar="SECONDS", help="the grace period (default: 10)")
     p = _host_options(command("kill", cmd_kill, "send running containers a signal (default: SIGKILL)"))
-    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER", help=CONTAINER_HELP)
     p.add_argument("-s", "--signal", type=_signal_name, default="KILL", metavar="SIGNAL",
                    help=f"the signal: {', '.join(KILL_SIGNALS)} (default: KILL)")
     p = _host_options(command("wait", cmd_wait, "wait for containers to end; print their exit statuses"))
-    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER", help=CONTAINER_HELP)
     p = _host_options(command("rm", cmd_rm, "remove containers and their logs"))
-    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER", help=CONTAINER_HELP)
     p.add_argument("-f", "--force", action="store_true", help="kill a running one first")
     p = _host_options(command("inspect", cmd_inspect, "print a container's settings, state and result as JSON"))
-    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("container", metavar="CONTAINER", help=CONTAINER_HELP)
 
 
 def _sig_proxy_option(p: argparse.ArgumentParser) -> None:
@@ -101,7 +103,7 @@ def _signal_name(text: str) -> str:
 
 def _sub(sub, name: str, func, help_text: str) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help_text, description=help_text)
-    p.set_defaults(func=func)
+    p.set_defaults(func=func, usage_of=p)
     return _host_options(p)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 
+REF_HELP = "NAME:TAG, a digest (sha256:...) or the start of one"
+
 
 def add_commands(command) -> None:
     """Add this module's subcommands through the CLI's `command(name, func, help)` factory."""
@@ -16,45 +18,45 @@ def add_commands(command) -> None:
     sub = images.add_subparsers(dest="image_command", metavar="SUBCOMMAND")
 
     p = _sub(sub, "build", cmd_build, "build an image from a directory holding a vmfile.toml")
-    p.add_argument("directory", metavar="DIR")
+    p.add_argument("directory", metavar="DIR", help="the directory with the vmfile.toml and the files it names")
     p.add_argument("-t", "--tag", required=True, metavar="NAME:TAG", help="the reference to store it under")
     p = _sub(sub, "ls", cmd_ls, "list the images in the store")
     p = _sub(sub, "inspect", cmd_inspect, "print an image's digest, references, manifest, config and size as JSON")
-    p.add_argument("reference", metavar="REF")
+    p.add_argument("reference", metavar="REF", help=REF_HELP)
     p = _sub(sub, "rm", cmd_rm, "remove references (NAME:TAG, or a digest: all its tags); unreachable blobs go")
-    p.add_argument("references", nargs="+", metavar="REF")
+    p.add_argument("references", nargs="+", metavar="REF", help=REF_HELP)
     p = _sub(sub, "tag", cmd_tag, "give an image another reference")
-    p.add_argument("source", metavar="SRC")
-    p.add_argument("target", metavar="DST")
+    p.add_argument("source", metavar="SRC", help="the image: " + REF_HELP)
+    p.add_argument("target", metavar="DST", help="its new NAME:TAG")
     p = _sub(sub, "save", cmd_save, "write images to a tar file (an OCI layout)")
-    p.add_argument("references", nargs="+", metavar="REF")
-    p.add_argument("-o", "--output", required=True, metavar="FILE.tar")
+    p.add_argument("references", nargs="+", metavar="REF", help=REF_HELP)
+    p.add_argument("-o", "--output", required=True, metavar="FILE.tar", help="the tar file to write")
     p = _sub(sub, "load", cmd_load, "add the images of a tar file made by `vm image save`")
-    p.add_argument("file", metavar="FILE.tar")
+    p.add_argument("file", metavar="FILE.tar", help="a tar file written by vm image save")
 
     registry = command("registry", _needs_subcommand, "serve images over HTTP (the OCI distribution API)")
     sub = registry.add_subparsers(dest="registry_command", metavar="SUBCOMMAND")
     p = sub.add_parser("serve", help="run a registry server until interrupted",
                        description="run a registry server until interrupted (SIGINT or SIGTERM)")
-    p.set_defaults(func=cmd_serve)
+    p.set_defaults(func=cmd_serve, usage_of=p)
     p.add_argument("--port", type=int, required=True, metavar="N", help="TCP port; 0 picks a free one")
     p.add_argument("--root", required=True, metavar="DIR", help="where the registry keeps its blobs and tags")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--token", metavar="T", help="require `Authorization: Bearer T` to push (pulls stay open)")
 
     p = command("push", cmd_push, "send an image to a registry (only the blobs it lacks)")
-    p.add_argument("reference", metavar="NAME:TAG")
+    p.add_argument("reference", metavar="NAME:TAG", help="the image in the store, pushed under the same reference")
     _registry_options(p)
     p.add_argument("--token", default=os.environ.get("VM_REGISTRY_TOKEN"), metavar="T",
                    help="the registry's push token (default: $VM_REGISTRY_TOKEN)")
     p = command("pull", cmd_pull, "fetch an image from a registry, every digest checked")
-    p.add_argument("reference", metavar="NAME:TAG")
+    p.add_argument("reference", metavar="NAME:TAG", help="the image in the registry, stored under the same reference")
     _registry_options(p)
 
 
 def _sub(sub, name: str, func, help_text: str) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help_text, description=help_text)
-    p.set_defaults(func=func)
+    p.set_defaults(func=func, usage_of=p)
     _images_option(p)
     return p
 
