@@ -391,3 +391,26 @@ def test_an_unknown_flag_shows_the_subcommands_usage(args):
     err = proc.stderr.decode()
     assert err.startswith(f"usage: vm {command} ") and err.endswith(f"vm {command}: error: unrecognized arguments: "
                                                                    "--bogus\n"), err
+
+
+def test_version():
+    from importlib.metadata import version
+
+    proc = vm("--version")
+    assert proc.returncode == 0 and proc.stdout.decode() == f"vm {version('vm')}\n"
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    (["vm", "cont"], "container"),
+    (["vm", "run", "p.asm", "--mo"], "--mode"),
+    (["vm", "run", "p.asm", "--mode", ""], "hw para auto os"),
+    (["vm", "container", "run", "--sig"], "--sig-proxy"),
+])
+def test_bash_completes_commands_options_and_choices(tmp_path, words, expected):
+    script = write(tmp_path / "vm.bash", vm("completion", "bash").stdout.decode())
+    line = " ".join(words)
+    words_text = " ".join(f"'{w}'" for w in words)
+    probe = (f"source {script}; COMP_WORDS=({words_text}); COMP_CWORD={len(words) - 1}; COMP_LINE='{line}'; "
+             f"COMP_POINT={len(line)}; _shtab_vm; echo \"${{COMPREPLY[@]}}\"")
+    done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=30)
+    assert done.stdout.strip() == expected, done.stderr

@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import time
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 from vm.asm.assembler import AssemblyError, assemble
@@ -356,6 +357,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vm", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"vm {package_version('vm')}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, func, help_text: str) -> argparse.ArgumentParser:
@@ -422,7 +424,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     image_commands.add_commands(command)
     daemon_commands.add_commands(command)
+
+    p = sub.add_parser("completion", help="print a shell completion script: eval \"$(vm completion bash)\"",
+                       description="print a completion script of every command and option for the shell "
+                       "(bash: eval \"$(vm completion bash)\"; zsh: vm completion zsh > ~/.zfunc/_vm)")
+    p.set_defaults(func=lambda args: cmd_completion(args, parser), usage_of=p)
+    p.add_argument("shell", choices=("bash", "zsh", "tcsh"), help="the shell to complete in")
     return parser
+
+
+def cmd_completion(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import shtab  # generates the script from the parser itself: it never falls behind the commands
+
+    sys.stdout.write(shtab.complete(parser, args.shell))
+    return 0
 
 
 def _engine_options(p: argparse.ArgumentParser, fuel_help: str) -> None:
