@@ -414,3 +414,11 @@ def test_bash_completes_commands_options_and_choices(tmp_path, words, expected):
              f"COMP_POINT={len(line)}; _shtab_vm; echo \"${{COMPREPLY[@]}}\"")
     done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=30)
     assert done.stdout.strip() == expected, done.stderr
+
+
+@pytest.mark.parametrize("command", [["ps"], ["logs", "c"], ["stop", "c"], ["kill", "c"], ["rm", "c"], ["image", "ls"],
+                                     ["container", "run", "x:1"], ["push", "x:1"], ["daemon"]])
+def test_commands_on_images_and_containers_take_no_ext(command):
+    """An image carries its extensions: --ext there would be ignored, so it is not offered."""
+    proc = vm(*command, "--ext", "bitops.py")
+    assert proc.returncode == 2 and "unrecognized arguments: --ext bitops.py" in proc.stderr.decode()

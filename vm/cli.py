@@ -360,9 +360,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vm {package_version('vm')}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, func, help_text: str) -> argparse.ArgumentParser:
+    def plain_command(name: str, func, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(func=func, usage_of=p)
+        return p
+
+    def command(name: str, func, help_text: str) -> argparse.ArgumentParser:
+        """A command on a guest program: it takes extensions (images and containers carry their own)."""
+        p = plain_command(name, func, help_text)
         p.add_argument("--ext", action="append", metavar="FILE", help="load an instruction-set extension")
         return p
 
@@ -422,8 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write every figure as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="draw the comparison (needs matplotlib)")
 
-    image_commands.add_commands(command)
-    daemon_commands.add_commands(command)
+    image_commands.add_commands(plain_command)
+    daemon_commands.add_commands(plain_command)
 
     p = sub.add_parser("completion", help="print a shell completion script: eval \"$(vm completion bash)\"",
                        description="print a completion script of every command and option for the shell "
