@@ -388,6 +388,7 @@ ERRORS = [
     ("  hlt\n", 1, 3, ["unknown instruction 'hlt'; did you mean halt?"]),
     ("  jmpp main\n", 1, 3, ["did you mean jmp?"]),
     ("  xyzzy\n", 1, 3, ["unknown instruction 'xyzzy'"]),
+    ("  bogus r1\n", 1, 3, ["unknown instruction 'bogus'"]),
     ("", 1, 1, ["no instructions"]),
     ("; only a comment\n\n", 1, 1, ["no instructions"]),
     ("main:\n", 1, 1, ["no instructions"]),
@@ -402,8 +403,9 @@ def test_error_position_and_message(source, line, col, words):
         assert w.lower() in message.lower(), message
 
 
-def test_an_unknown_word_far_from_every_mnemonic_suggests_none():
-    assert one_error("  xyzzy\n")[2] == "unknown instruction 'xyzzy'"
+@pytest.mark.parametrize("word", ["xyzzy", "bogus"])
+def test_an_unknown_word_far_from_every_mnemonic_suggests_none(word):
+    assert one_error(f"  {word} r1\n")[2] == f"unknown instruction '{word}'"
 
 
 def test_cyclic_equ_is_reported_at_every_constant_and_use():

@@ -178,7 +178,7 @@ def _nearest(word: str, names: list[str]) -> str | None:
         shared = len(os.path.commonprefix([word, name]))
         return difflib.SequenceMatcher(None, word, name).ratio(), shared
 
-    close = difflib.get_close_matches(word, names, 5)
+    close = difflib.get_close_matches(word, names, 5, cutoff=0.75)  # bogus is not bgtu
     return max(close, key=likeness) if close else None
 
 
