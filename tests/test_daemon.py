@@ -225,6 +225,20 @@ def test_ctrl_c_without_the_signal_proxy_detaches_and_the_container_runs_on(daem
     ok("rm", "detached", env=env)
 
 
+def test_docker_spellings_container_ls_and_logs_ps_quiet_and_json(daemon) -> None:
+    _, env = daemon
+    container = ok("container", "run", "-d", "--name", "spelled", "hellohw:1", env=env).strip()
+    assert ok("wait", "spelled", env=env).strip() == "3"
+    quiet = ok("ps", "-a", "-q", env=env)
+    assert container[:12] in quiet.split() and ok("container", "ls", "-a", "-q", env=env) == quiet
+    assert container[:12] not in ok("ps", "-q", env=env).split()  # ended: only with -a
+    listed = [json.loads(line) for line in ok("ps", "-a", "--format", "json", env=env).splitlines()]
+    (mine,) = [c for c in listed if c["name"] == "spelled"]
+    assert (mine["id"], mine["status"], mine["exit_status"]) == (container, "exited", 3)
+    assert ok("container", "logs", "spelled", env=env) == ok("logs", "spelled", env=env) == "hello\n"
+    ok("rm", "spelled", env=env)
+
+
 def test_twenty_containers_at_once(daemon) -> None:
     """Started together, all twenty run at the same moment: the tickers, which never end by themselves,
     have each printed while every one of them is still running; the others end with all their output."""

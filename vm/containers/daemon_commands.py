@@ -59,11 +59,10 @@ def add_commands(command) -> None:
     p.add_argument("-a", "--attach", action="store_true", help="follow its output and exit with its status")
     _sig_proxy_option(p)
 
-    p = _host_options(command("ps", cmd_ps, "list running containers"))
-    p.add_argument("-a", "--all", action="store_true", help="every container, ended ones too")
-    p = _host_options(command("logs", cmd_logs, "print a container's output"))
-    p.add_argument("container", metavar="CONTAINER", help=CONTAINER_HELP)
-    p.add_argument("-f", "--follow", action="store_true", help="keep printing it until the container ends")
+    _ps_options(_host_options(command("ps", cmd_ps, PS_HELP)))
+    _ps_options(_sub(sub, "ls", cmd_ps, PS_HELP + " (vm ps)"))
+    _logs_options(_host_options(command("logs", cmd_logs, LOGS_HELP)))
+    _logs_options(_sub(sub, "logs", cmd_logs, LOGS_HELP + " (vm logs)"))
     p = _host_options(command("stop", cmd_stop, "stop containers: SIGTERM, then SIGKILL after a grace period"))
     p.add_argument("containers", nargs="+", metavar="CONTAINER", help=CONTAINER_HELP)
     p.add_argument("-t", "--time", type=float, default=10.0, metavar="SECONDS", help="the grace period (default: 10)")
@@ -78,6 +77,22 @@ def add_commands(command) -> None:
     p.add_argument("-f", "--force", action="store_true", help="kill a running one first")
     p = _host_options(command("inspect", cmd_inspect, "print a container's settings, state and result as JSON"))
     p.add_argument("container", metavar="CONTAINER", help=CONTAINER_HELP)
+
+
+PS_HELP = "list running containers"
+LOGS_HELP = "print a container's output"
+
+
+def _ps_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--all", action="store_true", help="every container, ended ones too")
+    p.add_argument("-q", "--quiet", action="store_true", help="only their ids (short, as the table's), one a line")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="a table, or each container as the daemon gives it, one JSON object a line (default: table)")
+
+
+def _logs_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("container", metavar="CONTAINER", help=CONTAINER_HELP)
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing it until the container ends")
 
 
 def _sig_proxy_option(p: argparse.ArgumentParser) -> None:
@@ -241,8 +256,14 @@ def _print_output(lines) -> dict | None:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
+    import json
+
     with _client(args) as client:
         containers = client.request("GET", "/containers", all=args.all)
+    if args.quiet or args.format == "json":
+        for c in containers:
+            print(c["id"][:12] if args.quiet else json.dumps(c))
+        return 0
     now = time.time()
     rows = [("CONTAINER ID", "NAME", "IMAGE", "MODE", "STATUS", "CREATED")]
     for c in containers:
