@@ -422,3 +422,11 @@ def test_commands_on_images_and_containers_take_no_ext(command):
     """An image carries its extensions: --ext there would be ignored, so it is not offered."""
     proc = vm(*command, "--ext", "bitops.py")
     assert proc.returncode == 2 and "unrecognized arguments: --ext bitops.py" in proc.stderr.decode()
+
+
+def test_the_docs_cite_only_files_in_the_repository():
+    """A reference that stands on its own: every file docs/isa.md, the README and docs/ name is here."""
+    cited = re.compile(r"`((?:docs|spec|vm|native|bench|tests|guest_programs|extensions)/[\w./-]+\.(?:md|py|c|h|asm))`")
+    missing = [(doc.name, path) for doc in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+               for path in cited.findall(doc.read_text()) if not (ROOT / path).exists()]
+    assert missing == []
