@@ -220,6 +220,16 @@ def test_ctrl_c_without_the_signal_proxy_detaches_and_the_container_runs_on(daem
     assert err.decode() == ("vm: detached from detached; it runs on (`vm logs -f detached` follows it, "
                             "`vm stop detached` stops it)\n")
     assert json.loads(ok("inspect", "detached", env=env))["status"] == "running"
+    follower = subprocess.Popen([sys.executable, "-m", "vm", "logs", "-f", "detached"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env={**os.environ, **env})
+    try:
+        assert follower.stdout.readline() == b"1\n"
+        follower.send_signal(signal.SIGINT)
+        _, err = follower.communicate(timeout=REQUEST_SECONDS)
+    finally:
+        stop(follower)
+    assert (follower.returncode, err) == (130, b"")  # Ctrl-C on logs -f stops following, nothing more
+    assert json.loads(ok("inspect", "detached", env=env))["status"] == "running"
     ok("kill", "-s", "TERM", "detached", env=env)
     assert ok("wait", "detached", env=env).strip() == str(128 + signal.SIGTERM)
     ok("rm", "detached", env=env)

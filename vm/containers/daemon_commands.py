@@ -292,7 +292,10 @@ def _ago(seconds: float) -> str:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        _print_output(client.stream("GET", f"/containers/{args.container}/logs", follow=args.follow))
+        try:
+            _print_output(client.stream("GET", f"/containers/{args.container}/logs", follow=args.follow))
+        except KeyboardInterrupt:  # Ctrl-C stops following, nothing more: the container runs on
+            return 130
     return 0
 
 
