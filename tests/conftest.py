@@ -4,7 +4,7 @@
 many table rows and stores one 64-bit result per row in memory, so a table costs one run per engine
 (a para engine compiles each program, so tests that run in every engine batch their cases).
 
-Oracles are written in the tests from the text of spec/isa-core.md; they never call vm's semantics.
+Oracles are written in the tests from the text of docs/isa.md; they never call vm's semantics.
 """
 
 from __future__ import annotations

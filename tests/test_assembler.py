@@ -384,6 +384,14 @@ ERRORS = [
     ("  add r1, r2,\n", 1, 14, ["expected"]),
     ("  .zero 0x7fffffffffffffff\n", 1, 3, ["memory"]),
     ("  .ascii\n", 1, 9, ["operand"]),
+    ("main: adi r1, r1, 1\n", 1, 7, ["unknown instruction 'adi'; did you mean addi?"]),
+    ("  hlt\n", 1, 3, ["unknown instruction 'hlt'; did you mean halt?"]),
+    ("  jmpp main\n", 1, 3, ["did you mean jmp?"]),
+    ("  xyzzy\n", 1, 3, ["unknown instruction 'xyzzy'"]),
+    ("  bogus r1\n", 1, 3, ["unknown instruction 'bogus'"]),
+    ("", 1, 1, ["no instructions"]),
+    ("; only a comment\n\n", 1, 1, ["no instructions"]),
+    ("main:\n", 1, 1, ["no instructions"]),
 ]
 
 
@@ -393,6 +401,11 @@ def test_error_position_and_message(source, line, col, words):
     assert (got_line, got_col) == (line, col), message
     for w in words:
         assert w.lower() in message.lower(), message
+
+
+@pytest.mark.parametrize("word", ["xyzzy", "bogus"])
+def test_an_unknown_word_far_from_every_mnemonic_suggests_none(word):
+    assert one_error(f"  {word} r1\n")[2] == f"unknown instruction '{word}'"
 
 
 def test_cyclic_equ_is_reported_at_every_constant_and_use():

@@ -16,14 +16,19 @@ from conftest import ISA
 from vm.asm.assembler import assemble
 from vm.benchmarks import (
     COMPUTE,
+    HW_ROUNDS,
     PROGRAMS,
     SIZES,
     ProgramResult,
+    Progress,
     Timing,
     _run_c,
     build_c,
     compatibility_table,
+    finish,
     geomeans,
+    native_rounds,
+    prepare,
     report_json,
     table,
     with_size,
@@ -156,3 +161,17 @@ def test_the_compatibility_table_gives_the_reasons_for_refusals() -> None:
     assert lines[3].split() == ["guest_programs/odd.asm", "agrees", "agrees", "DIFFERENT", "agrees"]
     assert lines[4:] == ["  para refuses guest_programs/selfmod.asm: a store into translated code",
                          "  os refuses guest_programs/selfmod.asm: a store into translated code"]
+
+
+@pytest.mark.parametrize("rounds", [3, 15])
+def test_hw_is_measured_in_the_rounds_as_the_native_engines_are(tmp_path: Path, rounds: int) -> None:
+    """hw's figure is the best of several runs spread over the rounds, not one short run."""
+    subject = prepare("fib", ISA, True, tmp_path)
+    subject.slow_image = subject.native_image = assemble(with_size((PROGRAMS / "fib.asm").read_text(), 8),
+                                                         "fib.asm", ISA)  # cheap runs, the same code
+    subject.c_argv = None
+    native_rounds([subject], ISA, rounds, Progress(rounds))
+    result = finish(subject, ISA, 0.0, Progress(1))
+    assert result.native["para"].runs == result.native["os"].runs == rounds
+    assert result.hw.runs == min(rounds, HW_ROUNDS)
+    assert report_json([result], [], {})["programs"][0]["timings"]["hw"]["runs"] == min(rounds, HW_ROUNDS)

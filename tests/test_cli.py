@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -249,3 +250,183 @@ def test_translate_prints_what_para_and_os_generate(tmp_path):
     os_ = vm("translate", program, "--mode", "os")
     assert os_.returncode == 0 and b'#include "guest_runtime.h"' in os_.stdout and b"vm_guest_run" in os_.stdout
     assert vm("translate", program, "--mode", "hw").returncode == 2  # hw runs the image, it translates nothing
+
+
+SPIN = "main: jmp main\n"
+
+
+@pytest.mark.parametrize("limit", [["--cpu-limit", "1"], ["--mem-limit", "64M"], ["--output-limit", "1K"]])
+@pytest.mark.parametrize("mode", ["hw", "para", "auto"])
+def test_a_cage_limit_without_the_cage_is_refused_not_ignored(tmp_path, mode, limit):
+    proc = vm("run", write(tmp_path / "spin.asm", SPIN), "--mode", mode, *limit, "--fuel", "1000000")
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == f"vm: {limit[0]} is enforced by the cage: add --isolate (or use --mode os)\n"
+
+
+def test_a_cage_limit_of_resume_without_the_cage_is_refused(tmp_path):
+    program = write(tmp_path / "p.asm", PROGRAM)
+    snapshot = tmp_path / "p.snap"
+    assert vm("run", program, "--snapshot-at", "1", "--snapshot-out", snapshot).returncode == 0
+    proc = vm("resume", snapshot, "--cpu-limit", "1", "--output-limit", "1K")
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == ("vm: --cpu-limit and --output-limit are enforced by the cage: "
+                                    "add --isolate (or use --mode os)\n")
+
+
+def test_stats_give_no_rate_for_a_loop_the_compiler_counted_instead_of_running(tmp_path):
+    """os's C compiler reduces a loop that only spends the budget to its count: 2^62 'retired' at once."""
+    proc = vm("run", write(tmp_path / "spin.asm", SPIN), "--mode", "os", "--stats")
+    assert proc.returncode == 64 + TRAP_CODES["FUEL"]
+    stats = dict(line.split(":", 1) for line in proc.stderr.decode().splitlines()[1:])
+    assert int(stats["retired"]) == 2**62
+    assert stats["guest ips"].strip() == ("none: counted, not run (the compiler reduced a loop that changes "
+                                          "nothing but the budget to its count)")
+
+
+def test_stats_give_the_rate_of_a_loop_that_runs(tmp_path):
+    proc = vm("run", write(tmp_path / "spin.asm", SPIN), "--fuel", "100000", "--stats")
+    stats = dict(line.split(":", 1) for line in proc.stderr.decode().splitlines()[1:])
+    assert 1000 < int(stats["guest ips"].replace(",", "")) < 10**11
+
+
+@pytest.mark.parametrize("command", ["disasm", "run", "translate"])
+def test_a_file_neither_image_nor_assembly_is_one_line(tmp_path, command):
+    data = write(tmp_path / "settings.json", json.dumps({"name": "upper", "tags": [1, 2, 3]}, indent=2) + "\n")
+    proc = vm(command, data)
+    assert proc.returncode == 2
+    assert proc.stderr.decode().splitlines() == [
+        f"vm: {data} is neither a vm image (.vmi) nor assembly: line 1: unknown instruction '{{' (and 7 more errors)"]
+
+
+def test_bad_assembly_in_an_asm_file_still_lists_every_error(tmp_path):
+    proc = vm("disasm", write(tmp_path / "bad.asm", "  frob\n  frob\n"))
+    assert proc.returncode == 2 and proc.stderr.decode().count("unknown instruction 'frob'") == 2
+
+
+@pytest.mark.parametrize(("reference", "hint"), [("upper:1", True), ("127.0.0.1:5000/upper:1", True),
+                                                 ("upper.asm", False)])
+def test_run_of_an_image_reference_hints_at_container_run(tmp_path, reference, hint):
+    proc = vm("run", reference, cwd=tmp_path)
+    expected = f"vm: cannot read {reference}: no such file"
+    if hint:
+        expected += f"; to run the image {reference}, use `vm container run {reference}`"
+    assert proc.returncode == 2 and proc.stderr.decode() == expected + "\n"
+
+
+@pytest.mark.parametrize("mode", ["para", "os"])
+def test_stats_name_the_compile_cache_alike_in_para_and_os(tmp_path, mode):
+    program = write(tmp_path / "p.asm", PROGRAM)
+    env = {**os.environ, "VM_CACHE_DIR": str(tmp_path / "cache")}
+
+    def cache_line() -> str:
+        proc = subprocess.run([sys.executable, "-m", "vm", "run", str(program), "--mode", mode, "--stats"],
+                              capture_output=True, timeout=300, env=env)
+        return next(line for line in proc.stderr.decode().splitlines() if line.startswith("compile cache:"))
+
+    assert [cache_line(), cache_line()] == ["compile cache:    miss", "compile cache:    hit"]
+
+
+def test_para_and_os_name_a_store_into_their_code_alike():
+    """Both give the store's pc and the address it writes (para knew only the first, os the second)."""
+    program = ROOT / "guest_programs" / "selfmod.asm"
+    image = assemble(program.read_text(), str(program))
+    store = next(line.address for line in image.lines if line.text.startswith("sw ") and "getval+4" in line.text)
+    target = image.symbols["getval"] + 4
+    for mode in ("para", "os"):
+        proc = vm("run", program, "--mode", mode)
+        assert proc.returncode == 64 + TRAP_CODES["UNSUPPORTED"]
+        assert (f"{mode} cannot run a store at {store:#x} into translated code at {target:#x} (self-modifying code)"
+                in proc.stderr.decode()), proc.stderr
+
+
+@pytest.mark.parametrize("args", [["run", "{missing}"], ["resume", "{missing}"], ["asm", "{missing}"],
+                                  ["disasm", "{missing}"], ["debug", "{missing}", "-x", "{program}"],
+                                  ["debug", "{program}", "-x", "{missing}"], ["compare", "{program}", "--stdin",
+                                                                              "{missing}"],
+                                  ["image", "load", "{missing}"]])
+def test_a_missing_file_is_the_same_line_for_every_command(tmp_path, args):
+    missing, program = tmp_path / "missing.file", write(tmp_path / "p.asm", PROGRAM)
+    proc = vm(*(a.format(missing=missing, program=program) for a in args))
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == f"vm: cannot read {missing}: no such file\n"
+
+
+def test_compare_prints_words_not_python_values():
+    proc = vm("compare", ROOT / "guest_programs" / "selfmod.asm")
+    assert proc.returncode == 1
+    lines = proc.stdout.decode().splitlines()
+    for engine in ("para", "os"):
+        assert f"  exit: hw 0 / {engine} none" in lines and f"  trap: hw none / {engine} UNSUPPORTED" in lines
+        assert f"  pc: hw 0x1138 / {engine} 0x1030" in lines
+    assert not [line for line in lines if "None" in line or "'" in line]
+
+
+def _parsers(parser, path):
+    """Every (command path, parser) under `vm`, subcommands of subcommands too."""
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, f"{path} {name}")
+
+
+def test_every_option_and_positional_has_help():
+    import argparse
+
+    from vm.cli import build_parser
+
+    missing = [(path, action.dest) for path, parser in _parsers(build_parser(), "vm") for action in parser._actions
+               if not action.help and not isinstance(action, argparse._HelpAction | argparse._SubParsersAction)]
+    assert missing == []
+
+
+@pytest.mark.parametrize("args", [["run", "p.asm"], ["disasm", "p.asm"], ["container", "run", "x:1"], ["image", "ls"],
+                                  ["ps"], ["registry", "serve", "--port", "0", "--root", "r"]])
+def test_an_unknown_flag_shows_the_subcommands_usage(args):
+    command = " ".join(a for a in args if not a.startswith("-") and a not in ("p.asm", "x:1", "0", "r"))
+    proc = vm(*args, "--bogus")
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert err.startswith(f"usage: vm {command} ") and err.endswith(f"vm {command}: error: unrecognized arguments: "
+                                                                   "--bogus\n"), err
+
+
+def test_version():
+    from importlib.metadata import version
+
+    proc = vm("--version")
+    assert proc.returncode == 0 and proc.stdout.decode() == f"vm {version('vm')}\n"
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    (["vm", "cont"], "container"),
+    (["vm", "run", "p.asm", "--mo"], "--mode"),
+    (["vm", "run", "p.asm", "--mode", ""], "hw para auto os"),
+    (["vm", "container", "run", "--sig"], "--sig-proxy"),
+])
+def test_bash_completes_commands_options_and_choices(tmp_path, words, expected):
+    script = write(tmp_path / "vm.bash", vm("completion", "bash").stdout.decode())
+    line = " ".join(words)
+    words_text = " ".join(f"'{w}'" for w in words)
+    probe = (f"source {script}; COMP_WORDS=({words_text}); COMP_CWORD={len(words) - 1}; COMP_LINE='{line}'; "
+             f"COMP_POINT={len(line)}; _shtab_vm; echo \"${{COMPREPLY[@]}}\"")
+    done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=30)
+    assert done.stdout.strip() == expected, done.stderr
+
+
+@pytest.mark.parametrize("command", [["ps"], ["logs", "c"], ["stop", "c"], ["kill", "c"], ["rm", "c"], ["image", "ls"],
+                                     ["container", "run", "x:1"], ["push", "x:1"], ["daemon"]])
+def test_commands_on_images_and_containers_take_no_ext(command):
+    """An image carries its extensions: --ext there would be ignored, so it is not offered."""
+    proc = vm(*command, "--ext", "bitops.py")
+    assert proc.returncode == 2 and "unrecognized arguments: --ext bitops.py" in proc.stderr.decode()
+
+
+def test_the_docs_cite_only_files_in_the_repository():
+    """A reference that stands on its own: every file docs/isa.md, the README and docs/ name is here."""
+    cited = re.compile(r"`((?:docs|spec|vm|native|bench|tests|guest_programs|extensions)/[\w./-]+\.(?:md|py|c|h|asm))`")
+    missing = [(doc.name, path) for doc in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+               for path in cited.findall(doc.read_text()) if not (ROOT / path).exists()]
+    assert missing == []

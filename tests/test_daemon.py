@@ -8,12 +8,16 @@ the ones it was running as lost; every mistake is one clear line.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import re
+import selectors
 import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -151,6 +155,8 @@ def test_a_detached_container_is_listed_followed_stopped_and_removed(daemon) -> 
     assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 3  # all of it, in order, once
     inspected = json.loads(ok("inspect", "tick", env=env))
     assert inspected["status"] == "exited" and inspected["exit_status"] == 128 + signal.SIGTERM
+    for key in ("created", "started", "finished"):  # as `vm image ls` gives an image's time
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", inspected[key]), inspected[key]
     assert inspected["result"]["message"] == "vm: stopped by `vm stop` (SIGTERM)"
     assert "exited (143)" in ok("ps", "-a", env=env)
     assert ok("logs", "tick", env=env).encode() == out  # the stored logs are what the follower saw
@@ -162,12 +168,85 @@ def test_kill_wait_and_rm_of_a_running_container(daemon) -> None:
     _, env = daemon
     ok("container", "run", "-d", "--name", "victim", "tickerhw:1", env=env)
     refused = vm("rm", "victim", env=env)
-    assert refused.returncode == 2 and b"is running; stop it first" in refused.stderr
+    assert refused.returncode == 2
+    assert refused.stderr == b"vm: container victim is running; stop it first (`vm stop`), or remove it with force " \
+                             b"(`vm rm -f`)\n"
     assert ok("kill", "victim", env=env).strip() == "victim"
     assert ok("wait", "victim", env=env).strip() == str(128 + signal.SIGKILL)
     assert json.loads(ok("inspect", "victim", env=env))["result"]["message"] == "vm: stopped by `vm kill` (SIGKILL)"
     ok("container", "run", "-d", "--name", "victim2", "ticker:1", env=env)
     assert ok("rm", "-f", "victim", "victim2", env=env).split() == ["victim", "victim2"]
+
+
+def _attached_client(env: dict[str, str], *args: str) -> subprocess.Popen:
+    """`vm container run ARGS`, attached, once the container has printed its first line (within 30 s)."""
+    client = subprocess.Popen([sys.executable, "-m", "vm", "container", "run", *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env={**os.environ, **env})
+    with selectors.DefaultSelector() as selector:
+        selector.register(client.stdout, selectors.EVENT_READ)
+        if not selector.select(30) or client.stdout.readline() != b"1\n":
+            stop(client, signal.SIGKILL)
+            raise AssertionError(f"the attached container printed nothing: {client.stderr.read().decode()}")
+    return client
+
+
+@pytest.mark.parametrize("image", ["ticker:1", "tickerhw:1"])
+def test_ctrl_c_on_an_attached_container_is_passed_on_to_it_and_waits_for_its_end(daemon, image) -> None:
+    _, env = daemon
+    name = f"interrupted-{image[:-2]}"
+    client = _attached_client(env, "--name", name, image)
+    try:
+        client.send_signal(signal.SIGINT)
+        _, err = client.communicate(timeout=REQUEST_SECONDS)
+    finally:
+        stop(client)
+    assert client.returncode == 128 + signal.SIGINT, err
+    assert err.startswith(b"vm: passing SIGINT on to the container (Ctrl-C again sends SIGTERM)\n"), err
+    assert err.endswith(b"vm: stopped by `vm kill` (SIGINT)\n") and b"Traceback" not in err, err
+    inspected = json.loads(ok("inspect", name, env=env))
+    assert inspected["status"] == "exited" and inspected["exit_status"] == 128 + signal.SIGINT
+    ok("rm", name, env=env)
+
+
+def test_ctrl_c_without_the_signal_proxy_detaches_and_the_container_runs_on(daemon) -> None:
+    _, env = daemon
+    client = _attached_client(env, "--name", "detached", "--sig-proxy=false", "ticker:1")
+    try:
+        client.send_signal(signal.SIGINT)
+        _, err = client.communicate(timeout=REQUEST_SECONDS)
+    finally:
+        stop(client)
+    assert client.returncode == 130
+    assert err.decode() == ("vm: detached from detached; it runs on (`vm logs -f detached` follows it, "
+                            "`vm stop detached` stops it)\n")
+    assert json.loads(ok("inspect", "detached", env=env))["status"] == "running"
+    follower = subprocess.Popen([sys.executable, "-m", "vm", "logs", "-f", "detached"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env={**os.environ, **env})
+    try:
+        assert follower.stdout.readline() == b"1\n"
+        follower.send_signal(signal.SIGINT)
+        _, err = follower.communicate(timeout=REQUEST_SECONDS)
+    finally:
+        stop(follower)
+    assert (follower.returncode, err) == (130, b"")  # Ctrl-C on logs -f stops following, nothing more
+    assert json.loads(ok("inspect", "detached", env=env))["status"] == "running"
+    ok("kill", "-s", "TERM", "detached", env=env)
+    assert ok("wait", "detached", env=env).strip() == str(128 + signal.SIGTERM)
+    ok("rm", "detached", env=env)
+
+
+def test_docker_spellings_container_ls_and_logs_ps_quiet_and_json(daemon) -> None:
+    _, env = daemon
+    container = ok("container", "run", "-d", "--name", "spelled", "hellohw:1", env=env).strip()
+    assert ok("wait", "spelled", env=env).strip() == "3"
+    quiet = ok("ps", "-a", "-q", env=env)
+    assert container[:12] in quiet.split() and ok("container", "ls", "-a", "-q", env=env) == quiet
+    assert container[:12] not in ok("ps", "-q", env=env).split()  # ended: only with -a
+    listed = [json.loads(line) for line in ok("ps", "-a", "--format", "json", env=env).splitlines()]
+    (mine,) = [c for c in listed if c["name"] == "spelled"]
+    assert (mine["id"], mine["status"], mine["exit_status"]) == (container, "exited", 3)
+    assert ok("container", "logs", "spelled", env=env) == ok("logs", "spelled", env=env) == "hello\n"
+    ok("rm", "spelled", env=env)
 
 
 def test_twenty_containers_at_once(daemon) -> None:
@@ -259,6 +338,36 @@ def test_without_a_daemon_the_message_says_how_to_start_one(tmp_path) -> None:
     proc = vm("ps", env={"VM_HOST": f"unix://{tmp_path / 'none.sock'}"})
     assert proc.returncode == 2 and b"no daemon answers at unix://" in proc.stderr
     assert b"start one with `vm daemon`" in proc.stderr
+
+
+class _NotADaemon(http.server.BaseHTTPRequestHandler):
+    """A web server, not a vm daemon: 404 for /v1/containers, an HTML page for the rest."""
+
+    def do_GET(self) -> None:
+        status, body = (404, b"not found") if self.path.startswith("/v1/containers") else (200, b"<html></html>")
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize("args", [["ps"], ["inspect", "x"], ["logs", "x"]])
+def test_a_host_that_is_not_a_vm_daemon_is_named_so(args) -> None:
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotADaemon) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            host = f"tcp://127.0.0.1:{server.server_address[1]}"
+            proc = vm(*args, "--host", host, env={})
+        finally:
+            server.shutdown()
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == (f"vm: {host} does not answer as a vm daemon (HTTP 404 Not Found, not the "
+                                    "daemon's JSON); point --host or $VM_HOST at one\n")
 
 
 def test_a_damaged_image_is_refused_at_create(images, tmp_path) -> None:

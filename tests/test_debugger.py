@@ -7,6 +7,7 @@ import hashlib
 import io
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pexpect
@@ -96,7 +97,12 @@ def test_memory_registers_and_code_are_shown() -> None:
     msg = s.image.symbols["msg"]
     assert said(s, "x msg 14 s").strip() == f"{msg:#08x}: 'Hello, world!\\n'"
     assert said(s, "x msg 4 b").strip() == f"{msg:#08x}: 48 65 6c 6c"
-    assert said(s, f"x {msg} 1").strip() == f"{msg:#08x}: {int.from_bytes(b'Hello, w', 'little')}"
+    word = int.from_bytes(b"Hello, w", "little")
+    assert said(s, f"x {msg} 1").strip() == f"{msg:#08x}: {word:#018x}"  # hex, as gdb's x
+    assert said(s, f"x {msg} 1 d").strip() == said(s, f"x/d {msg}").strip() == f"{msg:#08x}: {word}"
+    second = int.from_bytes(s.machine.mem[msg + 8 : msg + 16], "little")
+    assert said(s, "x/2x msg").splitlines() == [f"{msg:#08x}: {word:#018x}", f"{msg + 8:#08x}: {second:#018x}"]
+    assert said(s, "x/s msg").strip() == f"{msg:#08x}: 'Hello, world!\\n'"
     s.command("step 2")
     assert f" r2 {msg:>20}" in said(s, "regs")
     assert said(s, "floats").count("0.0") == 16
@@ -188,6 +194,33 @@ def test_the_prompt_in_a_pseudo_terminal(tmp_path: Path) -> None:
     assert "regs" in (tmp_path / ".local" / "share" / "vm" / "debug_history").read_text()
 
 
+def test_ctrl_c_during_continue_stops_the_guest_and_returns_to_the_prompt(tmp_path) -> None:
+    """As in gdb: the guest stops before its next instruction, and the session goes on from there."""
+    program = tmp_path / "spin.asm"
+    program.write_text("main:   addi r1, r1, 1\n        jmp  main\n")
+    child = pexpect.spawn(sys.executable, ["-m", "vm", "debug", str(program)], timeout=30,
+                          env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "TERM": "dumb",
+                               "PYTHONPATH": str(ROOT)}, dimensions=(40, 200))
+    try:
+        child.expect_exact("(vm) ")
+        child.sendline("continue")
+        time.sleep(1)
+        child.sendintr()
+        child.expect_exact("interrupted")
+        child.expect(r"0x100[08] .*spin\.asm:[12]:")
+        child.expect_exact("(vm) ")
+        child.sendintr()  # at the prompt: a new prompt
+        child.expect_exact("(vm) ")
+        child.sendline("step")
+        child.expect(r"spin\.asm:[12]:")
+        child.expect_exact("(vm) ")
+        child.sendline("quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+
+
 def test_a_memory_watch_stops_when_the_sort_moves_a_value() -> None:
     s = session("sort")
     first = s.image.symbols["values"]
@@ -195,3 +228,67 @@ def test_a_memory_watch_stops_when_the_sort_moves_a_value() -> None:
     out = said(s, "watch values", "continue")
     assert f"watch 1: [{first:#x}] {before} -> " in out
     assert said(s, "info watch").startswith(f"1: [{first:#x}] = ")
+
+
+def test_backtrace_names_each_return_address_and_its_function() -> None:
+    s = session("fib_rec")
+    said(s, "break fib", "continue", "continue", "continue")  # fib(5), called from fib(5): two deep
+    lines = said(s, "bt").splitlines()
+    assert lines[0].startswith(f"#0  {s.image.symbols['fib']:#x} ")
+    assert [line.split()[0] for line in lines] == ["#0", "#1", "#2"]
+    inner, outer = lines[1].split(), lines[2].split()
+    assert inner[2:4] == ["in", f"fib+{int(inner[1], 16) - 8 - s.image.symbols['fib']:#x},"]  # the call's place
+    assert outer[3].startswith("next+")  # main's loop called the first fib
+    sp = s.machine.regs[15]
+    assert lines[1].endswith(f"(stack {sp:#x})") and int(inner[1], 16) == int.from_bytes(s.machine.mem[sp:sp + 8],
+                                                                                          "little")
+
+
+@pytest.mark.parametrize(("command", "expected"), [
+    ("p r1", "r1 = 4 (0x4)"), ("print r1 * 2 + 1", "r1 * 2 + 1 = 9 (0x9)"),
+    ("p r1 - 5", "r1 - 5 = -1 (0xffffffffffffffff)"), ("p f0", "f0 = 0.0"),
+])
+def test_print_evaluates_registers_labels_and_arithmetic(command, expected) -> None:
+    s = session("fib_rec")
+    said(s, "break fib", "continue", "continue", "continue")
+    assert said(s, command).strip() == expected
+    assert said(s, "p fib").strip() == f"fib = {s.image.symbols['fib']} ({s.image.symbols['fib']:#x})"
+    with pytest.raises(DebugError, match="neither a register"):
+        s.command("p nowhere + 1")
+
+
+def test_gdb_names_info_registers_si_ni_and_help_lists_the_aliases() -> None:
+    s, t = session("fib_rec"), session("fib_rec")
+    assert said(s, "info registers") == said(s, "regs")
+    said(s, "si", "ni 3")
+    said(t, "step", "next 3")
+    assert state(s) == state(t)
+    helped = said(s, "help")
+    assert "[also s, si, stepi]" in helped and "[also n, ni, nexti]" in helped and "[also p]" in helped
+    assert "[also bt]" in helped and "Enter repeats the last command" in helped
+
+
+def test_a_stop_is_said_after_the_guest_output_before_it(tmp_path) -> None:
+    """The guest's buffered output is out before the debugger says where it stopped."""
+    done = script(tmp_path, GUEST / "fib_rec.asm", "break fib\ncontinue\n")
+    assert b"(vm) continue\nfib(0) = breakpoint 1\n" in done.stdout, done.stdout
+
+
+def test_enter_repeats_the_last_command_at_the_prompt(tmp_path) -> None:
+    child = pexpect.spawn(sys.executable, ["-m", "vm", "debug", str(GUEST / "gcd.asm")], timeout=30,
+                          env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "TERM": "dumb",
+                               "PYTHONPATH": str(ROOT)}, dimensions=(40, 200))
+    try:
+        child.expect_exact("(vm) ")
+        child.sendline("step")
+        child.expect_exact("(vm) ")
+        child.sendline("")  # step again
+        child.expect_exact("(vm) ")
+        child.sendline("info registers")
+        child.expect("retired 2")
+        child.expect_exact("(vm) ")
+        child.sendline("quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0

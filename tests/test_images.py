@@ -228,7 +228,7 @@ def test_an_assembly_error_names_the_file_and_line(store, tmp_path):
     (["image", "rm", "ghost:1"], "no image ghost:1 in the store"),
     (["image", "tag", "ghost:1", "other:1"], "no image ghost:1 in the store"),
     (["image", "save", "ghost:1", "-o", "out.tar"], "no image ghost:1 in the store"),
-    (["image", "load", "/nonexistent.tar"], "/nonexistent.tar: not a readable tar file"),
+    (["image", "load", "/nonexistent.tar"], "cannot read /nonexistent.tar: no such file"),
     (["image"], "`vm image` needs a subcommand"),
 ])
 def test_usage_errors_are_one_line(store, args, message):
@@ -449,3 +449,37 @@ def test_loading_a_file_that_is_not_a_tar(store, tmp_path):
     (tmp_path / "junk.tar").write_bytes(b"not a tar file at all\n" * 40)
     assert "not a readable tar file" in fails(store, "image", "load", tmp_path / "junk.tar")
     assert blob_files(store) == {}
+
+
+# -- Docker's spellings ------------------------------------------------------------------------------------
+def test_images_and_rmi_are_image_ls_and_image_rm(store, tmp_path):
+    ok(store, "image", "build", image_dir(tmp_path / "a", 'program = "p.asm"\n'), "-t", "alpha:1")
+    assert ok(store, "images") == ok(store, "image", "ls")
+    assert ok(store, "rmi", "alpha:1").startswith("untagged alpha:1\n")
+    assert references(store) == []
+
+
+@pytest.mark.parametrize("command", [["image", "ls"], ["images"]])
+def test_ls_quiet_and_json(store, tmp_path, command):
+    ok(store, "image", "build", image_dir(tmp_path / "a", 'program = "p.asm"\nmode = "para"\n'), "-t", "alpha:1")
+    digest = inspect(store, "alpha:1")["digest"]
+    assert ok(store, *command, "-q") == digest[7:19] + "\n"
+    (line,) = ok(store, *command, "--format", "json").splitlines()
+    listed = json.loads(line)
+    assert (listed["reference"], listed["digest"], listed["mode"]) == ("alpha:1", digest, "para")
+    assert listed["size"] == inspect(store, "alpha:1")["size"]
+
+
+def test_save_to_standard_output_and_load_from_standard_input_or_i(store, tmp_path):
+    ok(store, "image", "build", image_dir(tmp_path / "a", 'program = "p.asm"\n'), "-t", "alpha:1")
+    saved = vm(store, "image", "save", "alpha:1")
+    assert saved.returncode == 0 and tarfile.is_tarfile(io.BytesIO(saved.stdout))
+    written = tmp_path / "alpha.tar"
+    ok(store, "image", "save", "alpha:1", "-o", written)
+    assert written.read_bytes() == saved.stdout  # the same tar, wherever it goes
+    for args, stdin in ((["-i", written], b""), ([], saved.stdout)):
+        other = tmp_path / f"other{len(args)}"
+        proc = vm(other, "image", "load", *args, stdin=stdin)
+        assert proc.returncode == 0 and proc.stdout == b"loaded alpha:1\n", proc.stderr
+        assert inspect(other, "alpha:1")["digest"] == inspect(store, "alpha:1")["digest"]
+    assert "give the tar file once" in fails(store, "image", "load", written, "-i", written)

@@ -1,4 +1,4 @@
-"""Every core instruction, table-driven, against an oracle written here from spec/isa-core.md.
+"""Every core instruction, table-driven, against an oracle written here from docs/isa.md.
 
 Each table is ONE guest program per engine (a guest loop over a data table of inputs, or an unrolled
 batch), so an engine that compiles programs compiles a few programs, not thousands. Every row is

@@ -1,4 +1,4 @@
-"""Memory rules, fetch rules, traps, fuel, devices and hypercalls (spec/isa-core.md).
+"""Memory rules, fetch rules, traps, fuel, devices and hypercalls (docs/isa.md).
 
 A trap stops the machine, so each trap case is its own small program; every one checks that the trap
 is precise: pc on the trapping instruction, the retired count excludes it, and it changed nothing.

@@ -230,7 +230,7 @@ def test_an_unreachable_registry_is_one_clear_line(images, tmp_path):
         err = fails(command, "hello:1", "--registry", url, store=images, token=TOKEN)
         assert err.startswith(f"vm: cannot reach the registry at {url}: ") and "is `vm registry serve` running" in err
     assert "must start with http:// or https://" in fails("pull", "hello:1", "--registry", "ftp://x", store=images)
-    assert "which registry? give --registry URL" in fails("pull", "hello:1", store=tmp_path / "other")
+    assert "which registry? name it in the reference" in fails("pull", "hello:1", store=tmp_path / "other")
     assert_empty(tmp_path / "other")
 
 
@@ -391,3 +391,15 @@ def test_the_api_root_and_what_is_not_served(http):
 def test_the_registry_logs_one_line_per_request(registry, http):
     http.get("/v2/")
     assert re.search(r'^127\.0\.0\.1 "GET /v2/" 200 2 [\d.]+ms$', registry.server.log_text(), re.MULTILINE)
+
+
+def test_a_registry_named_in_the_reference_as_docker_does(registry, pushed, images, tmp_path):
+    """`vm push 127.0.0.1:PORT/NAME:TAG` pushes the store's NAME:TAG there; pull stores it as NAME:TAG."""
+    host = registry.url.removeprefix("http://")
+    said = ok("push", f"{host}/hello:1", store=images, token=TOKEN)
+    assert said.startswith("pushed hello:1 (") and said.endswith(f"to {registry.url}: 0 blobs sent, 2 already there\n")
+    other = tmp_path / "other"
+    assert ok("pull", f"{host}/hello:1", store=other).startswith("pulled hello:1 (")
+    assert inspect(other, "hello:1")["digest"] == inspect(images, "hello:1")["digest"]
+    assert fails("pull", f"{host}/hello:1", "--registry", "http://127.0.0.1:1", store=other) == (
+        f"vm: {host}/hello:1 names the registry {registry.url}, --registry says http://127.0.0.1:1: give one")

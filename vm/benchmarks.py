@@ -67,6 +67,7 @@ SIZES: dict[str, Sizes] = {
     "output_write": Sizes(20_000, 2_000, 2_000, 500),
 }
 NATIVE_ENGINES = ("para", "os")  # the engines that run the guest as native code, measured at the native size
+HW_ROUNDS = 5  # hw runs in this many of the rounds, spread over them: a run of it takes up to seconds
 COMPUTE = ("fib", "ackermann", "binary_trees", "sieve", "quicksort", "matmul", "nbody", "spectralnorm", "fannkuch",
            "mandelbrot", "crc32", "sha256")
 
@@ -76,10 +77,11 @@ class Timing:
     median: float
     low: float
     high: float
+    runs: int = 1
 
     @classmethod
     def of(cls, samples: list[float]) -> Timing:
-        return cls(statistics.median(samples), min(samples), max(samples))
+        return cls(statistics.median(samples), min(samples), max(samples), len(samples))
 
 
 @dataclass
@@ -211,11 +213,13 @@ class _Subject:
     c_out: bytes | None
     samples: dict[str, list[float]] = field(default_factory=lambda: {e: [] for e in NATIVE_ENGINES})
     c_samples: list[float] = field(default_factory=list)
+    hw_result: object = None  # hw's latest run, at the slow size
+    hw_samples: list[float] = field(default_factory=list)
 
 
 def prepare(name: str, isa: InstructionSet, quick: bool, workdir: Path) -> _Subject:
     """Assemble the program at both sizes, compile it for para and os (timed: their first runs) and
-    build its C twin; then one run of each as a warm-up."""
+    build its C twin; then one run of each, and of hw, as a warm-up."""
     sizes = SIZES[name]
     native_n, slow_n = (sizes.quick_native, sizes.quick_slow) if quick else (sizes.native, sizes.slow)
     source = (PROGRAMS / f"{name}.asm").read_text()
@@ -223,34 +227,39 @@ def prepare(name: str, isa: InstructionSet, quick: bool, workdir: Path) -> _Subj
     compile_seconds = {e: _guest(native_image, e, isa).stats["compile_seconds"] for e in NATIVE_ENGINES}
     exe = build_c(name, workdir)
     c_argv = [str(exe), str(native_n)] if exe else None
-    return _Subject(name, native_n, slow_n, native_image, assemble(with_size(source, slow_n), f"{name}.asm", isa),
-                    c_argv, compile_seconds, {e: _guest(native_image, e, isa) for e in NATIVE_ENGINES},
-                    _run_c(c_argv)[1] if c_argv else None)
+    slow_image = assemble(with_size(source, slow_n), f"{name}.asm", isa)
+    return _Subject(name, native_n, slow_n, native_image, slow_image, c_argv, compile_seconds,
+                    {e: _guest(native_image, e, isa) for e in NATIVE_ENGINES}, _run_c(c_argv)[1] if c_argv else None,
+                    hw_result=_guest(slow_image, "hw", isa))
 
 
 def native_rounds(subjects: list[_Subject], isa: InstructionSet, rounds: int, progress: Progress) -> None:
-    """Each round runs every program once in para, once in os and once in C, one after the other: a
-    program's samples are spread over the whole measurement, so that a slow spell of the shared
-    machine (they last seconds to tens of seconds here) does not decide its ratios."""
+    """Each round runs every program once in para, once in os and once in C, one after the other (and
+    in HW_ROUNDS of them, spread evenly, once in hw at the slow size): a program's samples are spread
+    over the whole measurement, so that a slow spell of the shared machine (they last seconds to tens
+    of seconds here) does not decide its ratios."""
+    hw_every = max(1, rounds // HW_ROUNDS)
     for k in range(rounds):
         for subject in subjects:
+            if k % hw_every == 0 and len(subject.hw_samples) < HW_ROUNDS:
+                subject.hw_result = _guest(subject.slow_image, "hw", isa)
+                subject.hw_samples.append(subject.hw_result.stats["run_seconds"])
             for engine in NATIVE_ENGINES:
                 subject.results[engine] = _guest(subject.native_image, engine, isa)
                 subject.samples[engine].append(subject.results[engine].stats["run_seconds"])
             if subject.c_argv:
                 seconds, subject.c_out = _run_c(subject.c_argv)
                 subject.c_samples.append(seconds)
-        progress.step(f"para, os and C, round {k + 1} of {rounds}")
+        progress.step(f"hw, para, os and C, round {k + 1} of {rounds}")
 
 
 def finish(subject: _Subject, isa: InstructionSet, python_start: float, progress: Progress) -> ProgramResult:
-    """hw and Python at the small size, and the program's figures."""
+    """Python at the small size, and the program's figures."""
     name, para_result = subject.name, subject.results["para"]
     notes = [] if subject.c_argv else ["no C compiler: C not measured"]
     agree = subject.results["os"].output.stdout == para_result.output.stdout
     agree &= subject.c_out is None or subject.c_out == para_result.output.stdout
-    hw, hw_result = _run_guest(subject.slow_image, "hw", isa, 1)
-    progress.step(f"{name}: hw")
+    hw, hw_result = Timing.of(subject.hw_samples), subject.hw_result
     python, py_out = _run_process([sys.executable, str(PROGRAMS / f"{name}.py"), str(subject.slow_n)], 1,
                                   python_start)
     agree &= py_out == hw_result.output.stdout
@@ -505,7 +514,7 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
             return 2
     names = [n for n in SIZES if (PROGRAMS / f"{n}.asm").exists()]
     rounds = 5 if args.quick else 15  # cheap: the runs take a second or two a round
-    progress = Progress(3 * len(names) + rounds + 3)
+    progress = Progress(2 * len(names) + rounds + 3)
     with tempfile.TemporaryDirectory() as tmp:
         python_start = python_startup()
         subjects = []
@@ -546,8 +555,8 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
     print(f"C times are the C twin's own clock around main (bench/programs/run_clock.c); Python times exclude "
           f"process start ({python_start * 1e3:.1f} ms, measured in this run); hw, para and os times exclude "
           "compilation and process start (os: the guest process's own clock, as C's).")
-    print(f"Ratios compare the best of {rounds} runs of each, in {rounds} rounds over all the programs "
-          "(para, os and C one after the other).")
+    print(f"Ratios compare the best of {rounds} runs of para, os and C and of {min(rounds, HW_ROUNDS)} of hw, in "
+          f"{rounds} rounds over all the programs (one after the other).")
     if args.json:
         report = report_json(results, matrix, costs)
         report["hw_tight_loop_ips"] = asdict(tight)

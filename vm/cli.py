@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 from vm.arguments import parse_fuel, parse_limit_size, parse_seconds, parse_size
@@ -22,6 +24,7 @@ from vm.monitor.cage import Limits
 from vm.run import MODES, RunResult, exit_status, load_program, outcome_message, run_image, run_loaded
 from vm.snapshot import SnapshotError
 
+PROGRAM_HELP = "the program: assembly (.asm, or any text) or an image (.vmi)"
 EXIT_USAGE = 2  # bad usage, unreadable file, bad assembly or image
 EXIT_DIFFERENT = 1  # `vm compare`: the engines disagree
 
@@ -37,15 +40,31 @@ def load_isa(ext_files: list[str] | None) -> InstructionSet:
     return load_extensions(core_isa(), ext_files or [])
 
 
+# What `vm container run` takes and a file seldom is called: NAME:TAG (a registry's HOST:PORT/ before it).
+_IMAGE_REFERENCE = re.compile(r"([\w.-]+(:\d+)?/)?[\w./-]+:[\w.-]+")
+
+
+def cannot_read(path: str | Path, error: OSError | UnicodeDecodeError) -> UsageError:
+    """One message for a file that cannot be read, whichever command reads it."""
+    reason = {FileNotFoundError: "no such file", IsADirectoryError: "it is a directory",
+              PermissionError: "permission denied", UnicodeDecodeError: "not UTF-8 text"}.get(type(error))
+    return UsageError(f"cannot read {path}: {reason or getattr(error, 'strerror', None) or error}")
+
+
 def _read_program(path: str, isa: InstructionSet) -> Image:
     try:
         image = load_program(path, isa)
-    except FileNotFoundError:
-        raise UsageError(f"cannot read {path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"cannot read {path}: it is a directory") from None
-    except PermissionError:
-        raise UsageError(f"cannot read {path}: permission denied") from None
+    except FileNotFoundError as e:
+        hint = f"; to run the image {path}, use `vm container run {path}`" if _IMAGE_REFERENCE.fullmatch(path) else ""
+        raise UsageError(f"{cannot_read(path, e)}{hint}") from None
+    except OSError as e:
+        raise cannot_read(path, e) from None
+    except AssemblyError as e:
+        if Path(path).suffix == ".asm":
+            raise
+        first, more = e.diagnostics[0], len(e.diagnostics) - 1
+        raise UsageError(f"{path} is neither a vm image (.vmi) nor assembly: line {first.line}: {first.message}"
+                         + (f" (and {more} more error{'s' if more > 1 else ''})" if more else "")) from None
     missing = [e for e in image.extensions if e not in isa.extensions]
     if missing:
         raise UsageError(f"{path} needs the extension(s) {', '.join(missing)}: load them with --ext FILE")
@@ -59,16 +78,23 @@ def _write(path: Path, data: bytes) -> None:
         raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
 
 
+# No host core retires more guest instructions a second than this. A faster "rate" is a loop that
+# changes nothing but the budget, which para's and os's compilers reduce to its count (the ISA allows it).
+FASTEST_REAL_IPS = 1e11
+
+
 def print_stats(result: RunResult, wall: float) -> None:
     s = result.stats
     run_seconds = s["run_seconds"]
     ips = s["retired"] / run_seconds if run_seconds > 0 else float("inf")
+    rate = (f"{ips:,.0f}" if ips <= FASTEST_REAL_IPS else
+            "none: counted, not run (the compiler reduced a loop that changes nothing but the budget to its count)")
     lines = [
         f"engine:           {result.mode}",
         f"retired:          {s['retired']}",
         f"wall time:        {wall:.6f} s",
         f"run time:         {run_seconds:.6f} s",
-        f"guest ips:        {ips:,.0f}",
+        f"guest ips:        {rate}",
         f"vm exits:         {s['vm_exits']}",
         f"hypercalls:       {s['hypercalls']}",
     ]
@@ -100,7 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if (args.snapshot_at is None) != (args.snapshot_out is None):
         raise UsageError("--snapshot-at N and --snapshot-out FILE go together")
     start = time.perf_counter()
-    limits = Limits(args.cpu_limit, args.mem_limit, args.output_limit)
+    limits = _cage_limits(args)
     if args.snapshot_at is not None:
         return _run_to_snapshot(args, image, isa, limits)
     if tracing:
@@ -168,7 +194,7 @@ def cmd_debug(args: argparse.Namespace) -> int:
         stdin = Path(args.stdin).read_bytes() if args.stdin else b""
         script = Path(args.commands).read_text().splitlines() if args.commands else None
     except OSError as e:
-        raise UsageError(f"cannot read {e.filename}: {e.strerror}") from None
+        raise cannot_read(e.filename, e) from None
     session = Session(image, isa, args.mem, stdin, sys.stdout)
     if script is not None:
         return run_script(session, script)
@@ -183,17 +209,27 @@ def cmd_resume(args: argparse.Namespace) -> int:
     try:
         data = Path(args.file).read_bytes()
     except OSError as e:
-        raise UsageError(f"cannot read {args.file}: {e.strerror or e}") from None
+        raise cannot_read(args.file, e) from None
     if is_process_snapshot(data):
         return _resume_executable(args, data)
     isa = load_isa(args.ext)
     snapshot = read_snapshot(data, args.file, isa)
     _skip_input(snapshot.input_consumed)
     start = time.perf_counter()
-    limits = Limits(args.cpu_limit, args.mem_limit, args.output_limit)
+    limits = _cage_limits(args)
     fuel = snapshot.budget if args.fuel is None else args.fuel
     result = run_loaded(snapshot.machine, args.mode, isa, fuel, isolate=args.isolate, limits=limits)
     return _report(args, result, limits, time.perf_counter() - start)
+
+
+def _cage_limits(args: argparse.Namespace) -> Limits:
+    """The cage's limits; refused where no cage would enforce them (hw, para and auto run uncaged
+    unless --isolate), so a limit is never ignored in silence."""
+    given = [f"--{name}-limit" for name in ("cpu", "mem", "output") if getattr(args, f"{name}_limit") is not None]
+    if given and not args.isolate and args.mode != "os":
+        raise UsageError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} enforced by the cage: "
+                         f"add --isolate (or use --mode os)")
+    return Limits(args.cpu_limit, args.mem_limit, args.output_limit)
 
 
 def _skip_input(count: int) -> None:
@@ -284,7 +320,7 @@ def cmd_asm(args: argparse.Namespace) -> int:
     try:
         source = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+        raise cannot_read(path, e) from None
     image = assemble(source, str(path), isa)
     out = Path(args.output) if args.output else path.with_suffix(".vmi")
     _write(out, image.to_bytes())
@@ -341,7 +377,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         try:
             stdin = Path(args.stdin).read_bytes()
         except OSError as e:
-            raise UsageError(f"cannot read {args.stdin}: {e.strerror or e}") from None
+            raise cannot_read(args.stdin, e) from None
     else:
         stdin = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
     if is_executable(args.file):
@@ -391,16 +427,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vm", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"vm {package_version('vm')}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, func, help_text: str) -> argparse.ArgumentParser:
+    def plain_command(name: str, func, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, usage_of=p)
+        return p
+
+    def command(name: str, func, help_text: str) -> argparse.ArgumentParser:
+        """A command on a guest program: it takes extensions (images and containers carry their own)."""
+        p = plain_command(name, func, help_text)
         p.add_argument("--ext", action="append", metavar="FILE", help="load an instruction-set extension")
         return p
 
     p = command("run", cmd_run, "run a guest program (.asm or .vmi, or a static RISC-V Linux executable)")
-    p.add_argument("file")
+    p.add_argument("file", help=PROGRAM_HELP)
     p.add_argument("args", nargs="*", metavar="ARG", help="a Linux executable's arguments (after -- if they "
                    "start with -)")
     p.add_argument("--mem", type=parse_size, default=None, metavar="BYTES",
@@ -423,38 +465,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot-out", metavar="FILE", help="the snapshot's file (docs/snapshot-format.md)")
 
     p = command("resume", cmd_resume, "continue a snapshot in any engine")
-    p.add_argument("file", metavar="SNAPSHOT")
+    p.add_argument("file", metavar="SNAPSHOT", help="a snapshot written by vm run --snapshot-out")
     _engine_options(p, "run N more instructions (default: what was left of the snapshotted run's budget)")
 
     p = command("debug", cmd_debug, "debug a program in hw: step, break, watch, and step backwards")
-    p.add_argument("file")
+    p.add_argument("file", help=PROGRAM_HELP)
     p.add_argument("--mem", type=parse_size, default=DEFAULT_MEMORY, metavar="BYTES", help="guest memory (default: 1M)")
     p.add_argument("--stdin", metavar="FILE", help="the guest's input (default: none: the terminal is the debugger's)")
     p.add_argument("-x", "--commands", metavar="FILE", help="run these commands, one a line, instead of a prompt")
 
     p = command("asm", cmd_asm, "assemble a program into a .vmi image")
-    p.add_argument("file")
-    p.add_argument("-o", "--output", metavar="FILE.vmi")
+    p.add_argument("file", help="the assembly source")
+    p.add_argument("-o", "--output", metavar="FILE.vmi", help="the image's file (default: FILE, its suffix .vmi)")
 
     p = command("disasm", cmd_disasm, "disassemble an image or program")
-    p.add_argument("file")
+    p.add_argument("file", help=PROGRAM_HELP)
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="highlight the assembly (default: auto, on a terminal unless $NO_COLOR is set)")
 
     p = command("isa", cmd_isa, "print the instruction reference")
-    p.add_argument("--format", choices=("md", "text"), default="md")
+    p.add_argument("--format", choices=("md", "text"), default="md",
+                   help="markdown, as docs/isa.md is made of it, or plain text (default: md)")
     p.add_argument("--arch", choices=("vm64", "riscv64"), default="vm64", help="whose instructions (default: vm64)")
 
     p = command("translate", cmd_translate, "print the source para (Python for Numba) or os (C) generates")
-    p.add_argument("file")
+    p.add_argument("file", help=PROGRAM_HELP)
     p.add_argument("--mode", choices=("para", "os"), default="para", help="whose translation (default: para)")
 
     p = command("compare", cmd_compare, "run hw, para and os, check they agree, and compare speed (a RISC-V "
                 "executable: hw against qemu-riscv64)")
-    p.add_argument("file")
+    p.add_argument("file", help=PROGRAM_HELP)
     p.add_argument("args", nargs="*", metavar="ARG", help="a Linux executable's arguments")
-    p.add_argument("--mem", type=parse_size, default=None, metavar="BYTES")
-    p.add_argument("--fuel", type=parse_fuel, default=None, metavar="N")
+    p.add_argument("--mem", type=parse_size, default=None, metavar="BYTES",
+                   help="guest memory size, as vm run's (default: 1M; a Linux executable's: 256M)")
+    p.add_argument("--fuel", type=parse_fuel, default=None, metavar="N",
+                   help="stop each engine after N instructions, at the same one")
     p.add_argument("--stdin", metavar="FILE", help="guest input (default: this process's stdin)")
     p.add_argument("--trace-diff", action="store_true",
                    help="where an engine differs from hw, find the first instruction after which they part")
@@ -464,9 +509,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write every figure as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="draw the comparison (needs matplotlib)")
 
-    image_commands.add_commands(command)
-    daemon_commands.add_commands(command)
+    image_commands.add_commands(plain_command)
+    daemon_commands.add_commands(plain_command)
+
+    p = sub.add_parser("completion", help="print a shell completion script: eval \"$(vm completion bash)\"",
+                       description="print a completion script of every command and option for the shell "
+                       "(bash: eval \"$(vm completion bash)\"; zsh: vm completion zsh > ~/.zfunc/_vm)")
+    p.set_defaults(func=lambda args: cmd_completion(args, parser), usage_of=p)
+    p.add_argument("shell", choices=("bash", "zsh", "tcsh"), help="the shell to complete in")
     return parser
+
+
+def cmd_completion(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import shtab  # generates the script from the parser itself: it never falls behind the commands
+
+    sys.stdout.write(shtab.complete(parser, args.shell))
+    return 0
 
 
 def _engine_options(p: argparse.ArgumentParser, fuel_help: str) -> None:
@@ -487,7 +545,9 @@ def _engine_options(p: argparse.ArgumentParser, fuel_help: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said with the usage of the command given, not the top level's
+        args.usage_of.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.func(args)
     except AssemblyError as e:

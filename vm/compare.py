@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -90,8 +91,22 @@ class Comparison:
             if run.outcome.trap is not None and run.outcome.trap.name == "UNSUPPORTED":
                 lines.append(f"  {engine} refused the program: {run.outcome.detail}")
             b = run.state()
-            lines.extend(f"  {key}: hw {a[key]!r} / {engine} {b[key]!r}" for key in differences if key in a)
+            lines.extend(f"  {key}: hw {shown(key, a[key])} / {engine} {shown(key, b[key])}" for key in differences
+                         if key in a)
         return "\n".join(lines)
+
+
+def shown(key: str, value: object) -> str:
+    """A value of a run's state in words, not Python's: none, a trap's name, pc in hex, output quoted."""
+    if value is None:
+        return "none"
+    if key == "pc" and isinstance(value, int):
+        return f"{value:#x}"
+    if isinstance(value, bytes):
+        return json.dumps(value.decode("utf-8", "backslashreplace"))
+    if isinstance(value, list):
+        return "[" + ", ".join(shown(key, v) for v in value) + "]"
+    return str(value)
 
 
 def compare_file(image: Image, isa: InstructionSet, *, mem_size: int = DEFAULT_MEMORY, fuel: int | None = None,
@@ -153,7 +168,8 @@ def _copy(machine: Machine) -> Machine:
 
 def _parted(reference: RunResult, run: RunResult) -> list[str]:
     """What differs between two runs of the same stretch: output, how it ended, registers, memory."""
-    out = [f"{name}: hw {getattr(reference.output, name)!r} / {run.mode} {getattr(run.output, name)!r}"
+    out = [f"{name}: hw {shown(name, getattr(reference.output, name))} / {run.mode} "
+           f"{shown(name, getattr(run.output, name))}"
            for name in ("stdout", "stderr") if getattr(reference.output, name) != getattr(run.output, name)]
     a, b = reference.state(), run.state()
     for key in OBSERVABLES:
@@ -161,9 +177,9 @@ def _parted(reference: RunResult, run: RunResult) -> list[str]:
             continue
         if key in ("r", "f"):
             pairs = enumerate(zip(a[key], b[key], strict=True))
-            out += [f"{key}{i}: hw {x!r} / {run.mode} {y!r}" for i, (x, y) in pairs if x != y]
+            out += [f"{key}{i}: hw {shown(key, x)} / {run.mode} {shown(key, y)}" for i, (x, y) in pairs if x != y]
         else:
-            out.append(f"{key}: hw {a[key]!r} / {run.mode} {b[key]!r}")
+            out.append(f"{key}: hw {shown(key, a[key])} / {run.mode} {shown(key, b[key])}")
     return out
 
 

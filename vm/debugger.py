@@ -14,13 +14,16 @@ Session holds the breakpoints and watches and runs the commands; `main` is the t
 from __future__ import annotations
 
 import shlex
+import signal
 import struct
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from vm.asm.disassembler import Disassembler
+from vm.asm.expr import ExprError, evaluate
 from vm.engines.hw import HwEngine, HwLowering, handler_namespace, handler_source, handler_variants
 from vm.image import Image
 from vm.isa import InstructionSet, Kind
@@ -189,10 +192,12 @@ class Session:
         self.numbers = 0
         self.ended: Outcome | None = None
         self.commands: dict[str, Callable[[list[str]], None]] = {
-            "step": self.step, "s": self.step, "next": self.next, "n": self.next, "continue": self.cont,
-            "c": self.cont, "finish": self.finish, "break": self.add_break, "b": self.add_break,
-            "delete": self.delete, "watch": self.watch, "info": self.info, "regs": self.regs, "floats": self.floats,
-            "x": self.examine, "disasm": self.disasm, "list": self.list, "where": lambda a: self.where(),
+            "step": self.step, "s": self.step, "si": self.step, "stepi": self.step, "next": self.next,
+            "n": self.next, "ni": self.next, "nexti": self.next, "continue": self.cont, "c": self.cont,
+            "finish": self.finish, "break": self.add_break, "b": self.add_break, "delete": self.delete,
+            "watch": self.watch, "info": self.info, "regs": self.regs, "floats": self.floats, "x": self.examine,
+            "print": self.print, "p": self.print, "backtrace": self.backtrace, "bt": self.backtrace,
+            "disasm": self.disasm, "list": self.list, "where": self.where_command,
             "reverse-step": self.reverse_step, "rs": self.reverse_step, "reverse-continue": self.reverse_continue,
             "rc": self.reverse_continue, "help": self.help, "h": self.help,
         }
@@ -208,6 +213,8 @@ class Session:
             return True
         if words[0] in ("quit", "q", "exit"):
             return False
+        if words[0].startswith("x/"):  # gdb's x/NF ADDR
+            words = ["x", *words[1:2], *_gdb_format(words[0][2:])]
         handler = self.commands.get(words[0])
         if handler is None:
             raise DebugError(f"unknown command {words[0]!r}; `help` lists them")
@@ -233,6 +240,14 @@ class Session:
         engine.hook[0] = stop_here if (self.watches or check) else None
         engine.breakpoints.clear()
         base, logged = machine.retired, engine.records
+        interrupted: list[bool] = []
+
+        def interrupt(signum, frame) -> None:  # Ctrl-C, as in gdb: stop before the next instruction
+            interrupted.append(True)
+            engine.hook[0] = lambda pc: True
+
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, interrupt) if on_main_thread else None
         sys.stdout.flush()
         try:
             outcome = engine.run(1)  # the instruction it stands at runs, even where a breakpoint is
@@ -246,12 +261,16 @@ class Session:
             outcome = None
             if stop.reason == "breakpoint":
                 number = next(n for n, a in self.breakpoints.items() if a == stop.pc)
-                self.say(f"breakpoint {number}")
+                hits.insert(0, f"breakpoint {number}")  # said once the guest's output is out, after it
         finally:
+            if on_main_thread:
+                signal.signal(signal.SIGINT, previous)
             engine.hook[0] = None
             engine.breakpoints.clear()
             self.host.flush()
         engine.discard_unretired(engine.records - logged - (machine.retired - base))
+        if interrupted and outcome is None:
+            self.say("interrupted")
         for hit in hits:
             self.say(hit)
         if outcome is not None and not (outcome.trap is not None and outcome.trap.name == "FUEL"):
@@ -337,15 +356,17 @@ class Session:
         self.say(f"watch {self.numbers}: {what} = {value()!r}")
 
     def info(self, args: list[str]) -> None:
-        """info break | watch: list them."""
-        if args[:1] in (["break"], ["b"], ["breakpoints"]):
+        """info break | watch | registers: list them (registers: as regs)."""
+        if args[:1] in (["registers"], ["reg"], ["r"]):
+            self.regs([])
+        elif args[:1] in (["break"], ["b"], ["breakpoints"]):
             for n, address in sorted(self.breakpoints.items()):
                 self.say(f"{n}: {self._place(address)}")
         elif args[:1] in (["watch"], ["watches"]):
             for n, (what, value) in sorted(self.watches.items()):
                 self.say(f"{n}: {what} = {value()!r}")
         else:
-            raise DebugError("info break, or info watch")
+            raise DebugError("info break, info watch or info registers")
 
     def regs(self, args: list[str]) -> None:
         """regs: the integer registers."""
@@ -361,18 +382,20 @@ class Session:
             self.say("  ".join(f"f{i:<2} {f[i]!r:>22}" for i in range(row, row + 4)))
 
     def examine(self, args: list[str]) -> None:
-        """x ADDR [N] [w|b|s]: N memory words (default), bytes, or a string of at most N bytes."""
+        """x ADDR [N] [x|d|b|s], or x/NF ADDR: N memory words in hex (default) or decimal, bytes, or a
+        string of at most N bytes."""
         if not args:
-            raise DebugError("x takes an address (a number, a label or a register), then a count and w, b or s")
+            raise DebugError("x takes an address (a number, a label or a register), then a count and x, d, b or s")
         address = self._address(args[0])
-        form = args[2] if len(args) > 2 else "w"
+        form = {"w": "x"}.get(args[2], args[2]) if len(args) > 2 else "x"
         count = _number(args[1], "the count must be a number") if len(args) > 1 else (256 if form == "s" else 1)
         mem = self.machine.mem
-        if form == "w":
+        if form in ("x", "d"):
             self._check_range(address, 8 * count)
             for i in range(count):
                 a = address + 8 * i
-                self.say(f"{a:#08x}: {struct.unpack_from('<q', mem, a)[0]}")
+                word = struct.unpack_from("<q" if form == "d" else "<Q", mem, a)[0]
+                self.say(f"{a:#08x}: {word if form == 'd' else f'{word:#018x}'}")
         elif form == "b":
             self._check_range(address, count)
             self.say(f"{address:#08x}: {bytes(mem[address:address + count]).hex(' ')}")
@@ -381,7 +404,62 @@ class Session:
             data = bytes(mem[address : min(address + count, len(mem))]).split(b"\0")[0]  # up to a NUL
             self.say(f"{address:#08x}: {data.decode('utf-8', 'replace')!r}")
         else:
-            raise DebugError(f"x shows w (words), b (bytes) or s (a string), not {form!r}")
+            raise DebugError(f"x shows x (words in hex), d (words in decimal), b (bytes) or s (a string), not {form!r}")
+
+    def print(self, args: list[str]) -> None:
+        """print EXPR: a register, label or number, or arithmetic on them (r1 + 8, values+16)."""
+        if not args:
+            raise DebugError("print takes an expression: a register, a label, a number, or + - * / on them")
+        text = " ".join(args)
+        reg = _register(text)
+        if reg is not None and reg[0] is _FLOATS:
+            self.say(f"{text} = {self.machine.fregs[reg[1]]!r}")
+            return
+
+        def resolve(name: str, offset: int) -> int:
+            if name == "pc":
+                return self.machine.pc
+            found = _register(name)
+            if found is not None and found[0] is _INTS:
+                return self.machine.regs[found[1]]
+            if name in self.image.symbols:
+                return self.image.symbols[name]
+            raise ExprError(f"{name!r} is neither a register (r0..r15, sp, pc) nor a label", offset)
+
+        try:
+            value = evaluate(text, resolve)
+        except ExprError as e:
+            raise DebugError(str(e)) from None
+        self.say(f"{text} = {value} ({value & (2**64 - 1):#x})")
+
+    def backtrace(self, args: list[str]) -> None:
+        """backtrace: where it is, then each return address on the guest's stack, innermost first."""
+        self.say(f"#0  {self._place(self.machine.pc)}")
+        mem, sp = self.machine.mem, self.machine.regs[15]
+        depth = 1
+        for slot in range(max(sp, 0) & ~7, self.machine.mem_size - WORD + 1, WORD):
+            back = struct.unpack_from("<Q", mem, slot)[0]
+            call = self._call_before(back)
+            if call is not None:
+                self.say(f"#{depth}  {back:#x} in {self._label(call)}, back from the call at {call:#x} "
+                         f"(stack {slot:#x})")
+                depth += 1
+
+    def _call_before(self, back: int) -> int | None:
+        """The address of the call whose return address `back` is, if the word there is one."""
+        for size in (WORD, 2 * WORD):
+            ins = self._instruction_at(back - size)
+            if ins is not None and ins.flow == "call" and ins.size == size and back - size < self.image.text_end:
+                return back - size
+        return None
+
+    def _label(self, address: int) -> str:
+        """label+offset of the function an address is in (the nearest label at or before it)."""
+        named = [(a, n) for n, a in self.image.symbols.items() if a <= address and a < self.image.text_end]
+        if not named:
+            return f"{address:#x}"
+        start, name = max(named)
+        return name if start == address else f"{name}+{address - start:#x}"
 
     def disasm(self, args: list[str]) -> None:
         """disasm [N]: N instructions around pc (default 5 each side)."""
@@ -435,13 +513,19 @@ class Session:
 
     def help(self, args: list[str]) -> None:
         """help: this list."""
-        seen = set()
-        for handler in self.commands.values():
-            if handler not in seen and handler.__doc__:
-                seen.add(handler)
-                self.say("  " + handler.__doc__)
-        self.say("  where: the current instruction\n  quit: leave the debugger\n"
+        names: dict[Callable, list[str]] = {}
+        for name, handler in self.commands.items():
+            names.setdefault(handler, []).append(name)
+        for handler, aliases in names.items():
+            if handler.__doc__:
+                also = f"  [also {', '.join(aliases[1:])}]" if len(aliases) > 1 else ""
+                self.say("  " + " ".join(handler.__doc__.split()) + also)
+        self.say("  quit (q, exit): leave the debugger\n  Enter repeats the last command.\n"
                  "  Going back restores registers, memory and input; output already written stays written.")
+
+    def where_command(self, args: list[str]) -> None:
+        """where: the current instruction."""
+        self.where()
 
     # -- places ------------------------------------------------------------------------------------------
     def where(self) -> None:
@@ -524,6 +608,13 @@ def _number(text: str, message: str) -> int:
         raise DebugError(message) from None
 
 
+def _gdb_format(spec: str) -> list[str]:
+    """gdb's /NF of x as this x's [N] [F] (x/s ADDR, x/4x ADDR, x/8d ADDR)."""
+    digits = spec[: len(spec) - len(spec.lstrip("0123456789"))]
+    form = spec[len(digits):] or "x"
+    return [digits or ("256" if form == "s" else "1"), form]
+
+
 def _count(args: list[str]) -> int:
     count = _number(args[0], "the count must be a number") if args else 1
     if count < 1:
@@ -561,10 +652,14 @@ def run_terminal(session: Session) -> int:
     words = sorted(set(session.commands) | {"quit"} | set(session.image.symbols) | set(REGISTER_NAMES))
     prompt = PromptSession(history=history, completer=WordCompleter(words, sentence=True))
     session.where()
+    last = ""
     while True:
         try:
-            line = prompt.prompt("(vm) ")
-        except (EOFError, KeyboardInterrupt):
+            line = prompt.prompt("(vm) ") or last  # Enter repeats the last command, as in gdb
+            last = line
+        except KeyboardInterrupt:  # as at gdb's prompt: a new line, not the end
+            continue
+        except EOFError:
             return 0
         try:
             if not session.command(line):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import signal
 import sys
 import time
 import traceback
@@ -61,6 +62,7 @@ def _prepare(mode: str, image: Image, isa: InstructionSet) -> None:
 def main(fd_text: str) -> int:
     """The child: run the requested engine on the state file at descriptor `fd_text`."""
     fd = int(fd_text)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # SIGINT ends the guest as it ends os's executable, traceback-free
     header_map = mmap.mmap(fd, STATE_BYTES)
     header = ffi.cast("vm_state *", ffi.from_buffer(header_map))
     try:

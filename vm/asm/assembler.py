@@ -7,6 +7,8 @@ change here.
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
 from dataclasses import dataclass
 
@@ -169,6 +171,17 @@ def _parse_string(text: str, col: int) -> bytes:
         raise _LineError("strings hold bytes: use \\xNN for characters above 255", col) from None
 
 
+def _nearest(word: str, names: list[str]) -> str | None:
+    """The name most like `word` (of those difflib finds close), ties going to the longer shared start:
+    `adi` is `addi`, not `andi`."""
+    def likeness(name: str) -> tuple[float, int]:
+        shared = len(os.path.commonprefix([word, name]))
+        return difflib.SequenceMatcher(None, word, name).ratio(), shared
+
+    close = difflib.get_close_matches(word, names, 5, cutoff=0.75)  # bogus is not bgtu
+    return max(close, key=likeness) if close else None
+
+
 class Assembler:
     """Assembles one source file with a given instruction set."""
 
@@ -194,6 +207,8 @@ class Assembler:
                         f"({MAX_MEMORY:#x} bytes)")
         else:
             image = self._emit(statements)
+        if not self.errors and all(st.kind == "label" for st in statements):  # an image of nothing would trap
+            self._error(1, 1, "no instructions: a program needs at least one to run (`main: halt` is the least)")
         if self.errors:
             self.errors.sort(key=lambda d: (d.line, d.col))
             raise AssemblyError(self.errors)
@@ -264,7 +279,8 @@ class Assembler:
             out.append(_Statement(n, raw, section, "dir", lower, args, col))
             return section
         if lower not in self.isa.by_mnemonic and lower not in self.isa.pseudo_by_mnemonic:
-            raise _LineError(f"unknown instruction {word!r}", col)
+            nearest = _nearest(lower, [*self.isa.by_mnemonic, *self.isa.pseudo_by_mnemonic])
+            raise _LineError(f"unknown instruction {word!r}" + (f"; did you mean {nearest}?" if nearest else ""), col)
         out.append(_Statement(n, raw, section, "insn", lower, args, col))
         return section
 

@@ -50,8 +50,11 @@ class DaemonClient:
         with self._errors():
             response = self.http.request(method, path, json=body, params=_params(params),
                                          timeout=httpx.Timeout(wait_seconds, connect=5.0))
-        _check(response)
-        return response.json()
+        _check(response, self.host)
+        try:
+            return response.json()
+        except ValueError:
+            raise _not_a_daemon(self.host, response) from None
 
     def stream(self, method: str, path: str, **params) -> Iterator[dict]:
         """An NDJSON answer, one object per line as it comes (no read timeout: a guest may be quiet)."""
@@ -59,10 +62,13 @@ class DaemonClient:
                                               timeout=httpx.Timeout(None, connect=5.0)) as response:
             if response.is_error:
                 response.read()
-                _check(response)
+                _check(response, self.host)
             for line in response.iter_lines():
                 if line:
-                    yield json.loads(line)
+                    try:
+                        yield json.loads(line)
+                    except ValueError:
+                        raise _not_a_daemon(self.host, response) from None
 
     def _errors(self) -> contextlib.AbstractContextManager:
         return _transport_errors(self.host)
@@ -87,14 +93,20 @@ def _params(params: dict) -> dict:
             if value is not None}
 
 
-def _check(response: httpx.Response) -> None:
+def _check(response: httpx.Response, host: str) -> None:
     if not response.is_error:
         return
     try:
         message = response.json()["error"]["message"]
     except (ValueError, KeyError, TypeError):
-        message = f"{response.status_code} {response.reason_phrase}"
+        raise _not_a_daemon(host, response) from None
     raise DaemonError(message)
+
+
+def _not_a_daemon(host: str, response: httpx.Response) -> DaemonError:
+    """An answer without the daemon's JSON: something else listens there."""
+    return DaemonError(f"{host} does not answer as a vm daemon (HTTP {response.status_code} "
+                       f"{response.reason_phrase}, not the daemon's JSON); point --host or $VM_HOST at one")
 
 
 def chunk_bytes(line: dict) -> bytes:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from vm.containers import KILL_SIGNALS
 from vm.containers.errors import ContainerError
 from vm.containers.image import MODES, RunConfig, StoredImage, read_image
 from vm.containers.state import STREAMS, Container, ContainerState, StateError, default_root
@@ -236,10 +237,13 @@ class Daemon:
 
     async def kill(self, request: web.Request) -> web.Response:
         container = self._find(request.match_info["ref"])
+        name = request.query.get("signal", "KILL").upper().removeprefix("SIG")
+        if name not in KILL_SIGNALS:
+            raise ApiError(400, "BAD_REQUEST", f"signal must be one of {', '.join(KILL_SIGNALS)}")
         running = self._running(container)
         if running is None:
             raise ApiError(409, "NOT_RUNNING", f"container {container.name} is {container.status}, not running")
-        running.signal(signal.SIGKILL, "kill")
+        running.signal(signal.Signals[f"SIG{name}"], "kill")
         await running.done.wait()
         return web.json_response(running.final)
 
@@ -261,8 +265,8 @@ class Daemon:
         running = self.running.get(container.id)
         if running is not None:
             if not _flag(request, "force"):
-                raise ApiError(409, "RUNNING", f"container {container.name} is running; stop it first, "
-                               "or remove it with force")
+                raise ApiError(409, "RUNNING", f"container {container.name} is running; stop it first "
+                               "(`vm stop`), or remove it with force (`vm rm -f`)")
             running.signal(signal.SIGKILL, "kill")
             await running.done.wait()
         self._forget(container.id)

@@ -8,11 +8,17 @@ client and their libraries are imported by the handlers that use them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 
 from vm.arguments import parse_fuel, parse_limit_size, parse_seconds, parse_size
+from vm.containers import KILL_SIGNALS
+
+CONTAINER_HELP = "the container: its name, its id, or the start of its id"
 
 
 def add_commands(command) -> None:
@@ -47,32 +53,72 @@ def add_commands(command) -> None:
         p.add_argument("--rm", action="store_true", help="remove the container once it ends")
         if name == "run":
             p.add_argument("-d", "--detach", action="store_true", help="print its id and return; do not follow it")
+            _sig_proxy_option(p)
     p = _sub(sub, "start", cmd_start, "start a created container")
-    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("container", metavar="CONTAINER", help=CONTAINER_HELP)
     p.add_argument("-a", "--attach", action="store_true", help="follow its output and exit with its status")
+    _sig_proxy_option(p)
 
-    p = _host_options(command("ps", cmd_ps, "list running containers"))
-    p.add_argument("-a", "--all", action="store_true", help="every container, ended ones too")
-    p = _host_options(command("logs", cmd_logs, "print a container's output"))
-    p.add_argument("container", metavar="CONTAINER")
-    p.add_argument("-f", "--follow", action="store_true", help="keep printing it until the container ends")
+    _ps_options(_host_options(command("ps", cmd_ps, PS_HELP)))
+    _ps_options(_sub(sub, "ls", cmd_ps, PS_HELP + " (vm ps)"))
+    _logs_options(_host_options(command("logs", cmd_logs, LOGS_HELP)))
+    _logs_options(_sub(sub, "logs", cmd_logs, LOGS_HELP + " (vm logs)"))
     p = _host_options(command("stop", cmd_stop, "stop containers: SIGTERM, then SIGKILL after a grace period"))
-    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER", help=CONTAINER_HELP)
     p.add_argument("-t", "--time", type=float, default=10.0, metavar="SECONDS", help="the grace period (default: 10)")
-    p = _host_options(command("kill", cmd_kill, "kill running containers (SIGKILL)"))
-    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p = _host_options(command("kill", cmd_kill, "send running containers a signal (default: SIGKILL)"))
+    p.add_argument("containers", nargs="+", metavar="CONTAINER", help=CONTAINER_HELP)
+    p.add_argument("-s", "--signal", type=_signal_name, default="KILL", metavar="SIGNAL",
+                   help=f"the signal: {', '.join(KILL_SIGNALS)} (default: KILL)")
     p = _host_options(command("wait", cmd_wait, "wait for containers to end; print their exit statuses"))
-    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER", help=CONTAINER_HELP)
     p = _host_options(command("rm", cmd_rm, "remove containers and their logs"))
-    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER", help=CONTAINER_HELP)
     p.add_argument("-f", "--force", action="store_true", help="kill a running one first")
     p = _host_options(command("inspect", cmd_inspect, "print a container's settings, state and result as JSON"))
-    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("container", metavar="CONTAINER", help=CONTAINER_HELP)
+
+
+PS_HELP = "list running containers"
+LOGS_HELP = "print a container's output"
+
+
+def _ps_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--all", action="store_true", help="every container, ended ones too")
+    p.add_argument("-q", "--quiet", action="store_true", help="only their ids (short, as the table's), one a line")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="a table, or each container as the daemon gives it, one JSON object a line (default: table)")
+
+
+def _logs_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("container", metavar="CONTAINER", help=CONTAINER_HELP)
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing it until the container ends")
+
+
+def _sig_proxy_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sig-proxy", type=_boolean, nargs="?", const=True, default=True, metavar="true|false",
+                   help="attached, pass Ctrl-C on to the container: SIGINT, then SIGTERM, then SIGKILL, and wait for "
+                   "it to end (default: true; false: Ctrl-C detaches and the container runs on)")
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is neither true nor false")
+
+
+def _signal_name(text: str) -> str:
+    name = text.upper().removeprefix("SIG")
+    if name not in KILL_SIGNALS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(KILL_SIGNALS)}")
+    return name
 
 
 def _sub(sub, name: str, func, help_text: str) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help_text, description=help_text)
-    p.set_defaults(func=func)
+    p.set_defaults(func=func, usage_of=p)
     return _host_options(p)
 
 
@@ -128,15 +174,57 @@ def cmd_run(args: argparse.Namespace) -> int:
             client.request("POST", f"/containers/{container['id']}/start")
             print(container["id"])
             return 0
-        return _attached(client.stream("POST", f"/containers/{container['id']}/start", attach=True))
+        return _start_attached(client, args, container["name"])
 
 
 def cmd_start(args: argparse.Namespace) -> int:
     with _client(args) as client:
         if args.attach:
-            return _attached(client.stream("POST", f"/containers/{args.container}/start", attach=True))
+            return _start_attached(client, args, args.container)
         print(client.request("POST", f"/containers/{args.container}/start")["name"])
     return 0
+
+
+def _start_attached(client, args: argparse.Namespace, ref: str) -> int:
+    """Start a container and follow it; Ctrl-C is passed on to it (as Docker's --sig-proxy), or detaches."""
+    lines = client.stream("POST", f"/containers/{ref}/start", attach=True)
+    if not args.sig_proxy:
+        try:
+            return _attached(lines)
+        except KeyboardInterrupt:
+            print(f"vm: detached from {ref}; it runs on (`vm logs -f {ref}` follows it, `vm stop {ref}` stops it)",
+                  file=sys.stderr)
+            return 130
+    with _interrupts_passed_on(args, ref):
+        return _attached(lines)
+
+
+@contextlib.contextmanager
+def _interrupts_passed_on(args: argparse.Namespace, ref: str):
+    """While attached, each Ctrl-C sends the container the next of SIGINT, SIGTERM, SIGKILL (through the
+    daemon, from a thread: the stream goes on, and ends with the container)."""
+    sent = 0
+
+    def pass_on(signum, frame) -> None:
+        nonlocal sent
+        name = KILL_SIGNALS[min(sent, len(KILL_SIGNALS) - 1)]
+        sent += 1
+        threading.Thread(target=_send_signal, args=(args, ref, name), daemon=True).start()
+
+    previous = signal.signal(signal.SIGINT, pass_on)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _send_signal(args: argparse.Namespace, ref: str, name: str) -> None:
+    from vm.containers.errors import ContainerError
+
+    following = {"INT": "Ctrl-C again sends SIGTERM", "TERM": "Ctrl-C again sends SIGKILL", "KILL": "waiting"}
+    print(f"vm: passing SIG{name} on to the container ({following[name]})", file=sys.stderr, flush=True)
+    with contextlib.suppress(ContainerError), _client(args) as client:  # it may have ended meanwhile
+        client.request("POST", f"/containers/{ref}/kill", signal=name, wait_seconds=None)
 
 
 def _attached(lines) -> int:
@@ -168,8 +256,14 @@ def _print_output(lines) -> dict | None:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
+    import json
+
     with _client(args) as client:
         containers = client.request("GET", "/containers", all=args.all)
+    if args.quiet or args.format == "json":
+        for c in containers:
+            print(c["id"][:12] if args.quiet else json.dumps(c))
+        return 0
     now = time.time()
     rows = [("CONTAINER ID", "NAME", "IMAGE", "MODE", "STATUS", "CREATED")]
     for c in containers:
@@ -198,7 +292,10 @@ def _ago(seconds: float) -> str:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        _print_output(client.stream("GET", f"/containers/{args.container}/logs", follow=args.follow))
+        try:
+            _print_output(client.stream("GET", f"/containers/{args.container}/logs", follow=args.follow))
+        except KeyboardInterrupt:  # Ctrl-C stops following, nothing more: the container runs on
+            return 130
     return 0
 
 
@@ -213,7 +310,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_kill(args: argparse.Namespace) -> int:
     with _client(args) as client:
         for ref in args.containers:
-            print(client.request("POST", f"/containers/{ref}/kill")["name"])
+            print(client.request("POST", f"/containers/{ref}/kill", signal=args.signal)["name"])
     return 0
 
 
@@ -235,5 +332,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     import json
 
     with _client(args) as client:
-        print(json.dumps(client.request("GET", f"/containers/{args.container}"), indent=2))
+        container = client.request("GET", f"/containers/{args.container}")
+    for key in ("created", "started", "finished"):  # ISO 8601, as an image's config has its time
+        if isinstance(container.get(key), int | float):
+            container[key] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(container[key]))
+    print(json.dumps(container, indent=2))
     return 0

@@ -305,12 +305,16 @@ def _spellings(text: str) -> list[str]:
     return [str(ref)] if not ref.digest else []
 
 
-def load_images(store: ImageStore, tar_path: Path) -> list[str]:
+def load_images(store: ImageStore, source: Path | io.BufferedIOBase) -> list[str]:
     """Add the images of a tar file made by `save_images`; every blob is checked before anything is
-    stored, so a damaged file adds nothing. Returns the references it tagged."""
+    stored, so a damaged file adds nothing. Returns the references it tagged. `source` is the file's
+    path, or the file itself (standard input)."""
+    tar_path = source if isinstance(source, Path) else "standard input"
     try:
-        with tarfile.open(tar_path) as tar:
+        with tarfile.open(source) if isinstance(source, Path) else tarfile.open(fileobj=source, mode="r:") as tar:
             members = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    except FileNotFoundError:
+        raise StoreError(f"cannot read {tar_path}: no such file") from None
     except (OSError, tarfile.TarError) as e:
         detail = "" if "\n" in str(e) else f": {e}"  # tarfile's "could not be opened" lists every method it tried
         raise StoreError(f"{tar_path}: not a readable tar file{detail}") from None

@@ -7,7 +7,12 @@ registry and httpx are imported by the handlers that use them.
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import sys
+
+REF_HELP = "NAME:TAG, a digest (sha256:...) or the start of one"
+RM_HELP = "remove references (NAME:TAG, or a digest: all its tags); unreachable blobs go"
 
 
 def add_commands(command) -> None:
@@ -16,47 +21,68 @@ def add_commands(command) -> None:
     sub = images.add_subparsers(dest="image_command", metavar="SUBCOMMAND")
 
     p = _sub(sub, "build", cmd_build, "build an image from a directory holding a vmfile.toml")
-    p.add_argument("directory", metavar="DIR")
+    p.add_argument("directory", metavar="DIR", help="the directory with the vmfile.toml and the files it names")
     p.add_argument("-t", "--tag", required=True, metavar="NAME:TAG", help="the reference to store it under")
-    p = _sub(sub, "ls", cmd_ls, "list the images in the store")
+    _ls_options(_sub(sub, "ls", cmd_ls, "list the images in the store"))
     p = _sub(sub, "inspect", cmd_inspect, "print an image's digest, references, manifest, config and size as JSON")
-    p.add_argument("reference", metavar="REF")
-    p = _sub(sub, "rm", cmd_rm, "remove references (NAME:TAG, or a digest: all its tags); unreachable blobs go")
-    p.add_argument("references", nargs="+", metavar="REF")
+    p.add_argument("reference", metavar="REF", help=REF_HELP)
+    _rm_options(_sub(sub, "rm", cmd_rm, RM_HELP))
     p = _sub(sub, "tag", cmd_tag, "give an image another reference")
-    p.add_argument("source", metavar="SRC")
-    p.add_argument("target", metavar="DST")
-    p = _sub(sub, "save", cmd_save, "write images to a tar file (an OCI layout)")
-    p.add_argument("references", nargs="+", metavar="REF")
-    p.add_argument("-o", "--output", required=True, metavar="FILE.tar")
+    p.add_argument("source", metavar="SRC", help="the image: " + REF_HELP)
+    p.add_argument("target", metavar="DST", help="its new NAME:TAG")
+    p = _sub(sub, "save", cmd_save, "write images to a tar file (an OCI layout), or to standard output")
+    p.add_argument("references", nargs="+", metavar="REF", help=REF_HELP)
+    p.add_argument("-o", "--output", metavar="FILE.tar", help="the tar file to write (default: standard output, "
+                   "if it is not a terminal)")
     p = _sub(sub, "load", cmd_load, "add the images of a tar file made by `vm image save`")
-    p.add_argument("file", metavar="FILE.tar")
+    p.add_argument("file", nargs="?", metavar="FILE.tar", help="a tar file written by vm image save (default: -i's)")
+    p.add_argument("-i", "--input", metavar="FILE.tar", help="the tar file, as Docker's load -i (default: standard "
+                   "input)")
 
     registry = command("registry", _needs_subcommand, "serve images over HTTP (the OCI distribution API)")
     sub = registry.add_subparsers(dest="registry_command", metavar="SUBCOMMAND")
     p = sub.add_parser("serve", help="run a registry server until interrupted",
                        description="run a registry server until interrupted (SIGINT or SIGTERM)")
-    p.set_defaults(func=cmd_serve)
+    p.set_defaults(func=cmd_serve, usage_of=p)
     p.add_argument("--port", type=int, required=True, metavar="N", help="TCP port; 0 picks a free one")
     p.add_argument("--root", required=True, metavar="DIR", help="where the registry keeps its blobs and tags")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--token", metavar="T", help="require `Authorization: Bearer T` to push (pulls stay open)")
 
+    p = command("images", cmd_ls, "list the images in the store (vm image ls)")
+    _ls_options(p)
+    _images_option(p)
+    p = command("rmi", cmd_rm, RM_HELP + " (vm image rm)")
+    _rm_options(p)
+    _images_option(p)
+
     p = command("push", cmd_push, "send an image to a registry (only the blobs it lacks)")
-    p.add_argument("reference", metavar="NAME:TAG")
+    p.add_argument("reference", metavar="[HOST:PORT/]NAME:TAG",
+                   help="the image in the store, pushed under the same NAME:TAG; HOST:PORT/ names the registry")
     _registry_options(p)
     p.add_argument("--token", default=os.environ.get("VM_REGISTRY_TOKEN"), metavar="T",
                    help="the registry's push token (default: $VM_REGISTRY_TOKEN)")
     p = command("pull", cmd_pull, "fetch an image from a registry, every digest checked")
-    p.add_argument("reference", metavar="NAME:TAG")
+    p.add_argument("reference", metavar="[HOST:PORT/]NAME:TAG",
+                   help="the image in the registry, stored under the same NAME:TAG; HOST:PORT/ names the registry")
     _registry_options(p)
 
 
 def _sub(sub, name: str, func, help_text: str) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help_text, description=help_text)
-    p.set_defaults(func=func)
+    p.set_defaults(func=func, usage_of=p)
     _images_option(p)
     return p
+
+
+def _ls_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", help="only the digests (short), one a line")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="a table, or one JSON object a line (default: table)")
+
+
+def _rm_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("references", nargs="+", metavar="REF", help=REF_HELP)
 
 
 def _images_option(p: argparse.ArgumentParser) -> None:
@@ -65,8 +91,8 @@ def _images_option(p: argparse.ArgumentParser) -> None:
 
 
 def _registry_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--registry", default=os.environ.get("VM_REGISTRY"), metavar="URL",
-                   help="the registry, as http://HOST:PORT (default: $VM_REGISTRY)")
+    p.add_argument("--registry", metavar="URL",
+                   help="the registry, as http://HOST:PORT (default: the reference's HOST:PORT/, else $VM_REGISTRY)")
     _images_option(p)
 
 
@@ -99,18 +125,29 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
+    import json
+
     from vm.containers.store import StoreError
 
     store = _store(args)
-    rows = [("REFERENCE", "DIGEST", "MODE", "SIZE", "CREATED")]
+    images = []
     for ref, digest in sorted(store.references().items()):
         try:
             manifest = store.json_blob(digest)
             config = store.json_blob(manifest["config"]["digest"])
             size = manifest["config"]["size"] + sum(layer["size"] for layer in manifest["layers"])
-            rows.append((ref, digest[7:19], str(config.get("mode")), _size(size), str(config.get("created"))))
+            images.append({"reference": ref, "digest": digest, "mode": config.get("mode"), "size": size,
+                           "created": config.get("created")})
         except (StoreError, KeyError, TypeError) as e:
-            rows.append((ref, digest[7:19], "damaged", "-", str(e)))
+            images.append({"reference": ref, "digest": digest, "mode": "damaged", "size": None, "created": None,
+                           "error": str(e)})
+    if args.quiet or args.format == "json":
+        for image in images:
+            print(image["digest"][7:19] if args.quiet else json.dumps(image))
+        return 0
+    rows = [("REFERENCE", "DIGEST", "MODE", "SIZE", "CREATED")]
+    rows += [(i["reference"], i["digest"][7:19], str(i["mode"]), _size(i["size"]) if i["size"] is not None else "-",
+              i.get("error") or str(i["created"])) for i in images]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for *cells, last in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)) + "  " + last)
@@ -169,6 +206,15 @@ def cmd_save(args: argparse.Namespace) -> int:
     from vm.containers.errors import ContainerError
     from vm.containers.image import save_images
 
+    if args.output is None:
+        if sys.stdout.isatty():
+            raise ContainerError("vm image save writes a tar file: give -o FILE.tar, or send standard output "
+                                 "elsewhere than a terminal")
+        tar = io.BytesIO()  # a tar file is written with seeks, which a pipe has not
+        save_images(_store(args), args.references, tar)
+        sys.stdout.buffer.write(tar.getvalue())
+        sys.stdout.buffer.flush()
+        return 0
     out = Path(args.output)
     partial = out.with_name(f".{out.name}.partial")
     try:
@@ -185,9 +231,17 @@ def cmd_save(args: argparse.Namespace) -> int:
 def cmd_load(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from vm.containers.errors import ContainerError
     from vm.containers.image import load_images
 
-    for ref in load_images(_store(args), Path(args.file)):
+    if args.file and args.input:
+        raise ContainerError("give the tar file once: FILE.tar or -i FILE.tar")
+    source = args.file or args.input
+    if source is None:
+        if sys.stdin.isatty():
+            raise ContainerError("vm image load reads a tar file: give -i FILE.tar, or send it to standard input")
+        source = io.BytesIO(sys.stdin.buffer.read())
+    for ref in load_images(_store(args), Path(source) if isinstance(source, str) else source):
         print(f"loaded {ref}")
     return 0
 
@@ -201,23 +255,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(Path(args.root), args.host, args.port, args.token)
 
 
-def _registry(args: argparse.Namespace) -> str:
+def _registry(args: argparse.Namespace) -> tuple[str, str]:
+    """The registry's URL and the image's NAME:TAG. As in Docker, a first part with a '.' or a ':' (or
+    localhost) is the registry's HOST[:PORT]: `127.0.0.1:5000/upper:1` is upper:1 at that registry."""
     from vm.containers.errors import ContainerError
 
-    if not args.registry:
-        raise ContainerError("which registry? give --registry URL (as http://127.0.0.1:5000) or set VM_REGISTRY")
-    return args.registry
+    first, slash, rest = args.reference.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        named = f"http://{first}"
+        if args.registry and args.registry.rstrip("/") != named:
+            raise ContainerError(f"{args.reference} names the registry {named}, --registry says {args.registry}: "
+                                 "give one")
+        return named, rest
+    registry = args.registry or os.environ.get("VM_REGISTRY")
+    if not registry:
+        raise ContainerError("which registry? name it in the reference (127.0.0.1:5000/NAME:TAG), give --registry "
+                             "URL (as http://127.0.0.1:5000) or set VM_REGISTRY")
+    return registry, args.reference
 
 
 def cmd_push(args: argparse.Namespace) -> int:
     from vm.containers.distribution import push
 
-    print(push(_store(args), args.reference, _registry(args), args.token))
+    registry, reference = _registry(args)
+    print(push(_store(args), reference, registry, args.token))
     return 0
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
     from vm.containers.distribution import pull
 
-    print(pull(_store(args), args.reference, _registry(args)))
+    registry, reference = _registry(args)
+    print(pull(_store(args), reference, registry))
     return 0

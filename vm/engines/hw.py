@@ -304,6 +304,7 @@ class HwEngine:
         self.handlers: list[Callable[[], int] | None] = [None] * (machine.image.text_end // WORD + 1)
         self.monitor_handlers: dict[int, Callable[[], int]] = {}
         self.protect_below = protect_below
+        self.refused_write: int | None = None  # the address of the last store refused below protect_below
         self.code_end = [protect_below]
         mem = memoryview(machine.mem)
         self.views = {code: mem.cast(code) for code in "bBhHiIqd"}
@@ -353,6 +354,7 @@ class HwEngine:
         """A store is about to hit decoded code: drop the closures of the word it changes (and of a
         literal's owner)."""
         if addr < self.protect_below:
+            self.refused_write = addr  # para's report names it
             raise GuestTrap(Trap.UNSUPPORTED, f"a store into translated code at {addr:#x}")
         word = addr >> 3
         handlers = self.handlers

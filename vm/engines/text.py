@@ -14,6 +14,13 @@ from vm.isa.encoding import Fields, bad_register_field, decode_word, with_litera
 from vm.isa.model import WORD, Instruction
 
 
+def code_write(pc: int, address: int | None) -> str:
+    """What para and os say of a store the guest would make into their translated text: the store's
+    pc and (where known) the address it writes."""
+    at = f" at {address:#x}" if address is not None else ""
+    return f"a store at {pc:#x} into translated code{at} (self-modifying code)"
+
+
 @dataclass
 class Decoded:
     """One word of the text: an instruction with its fields, or something that traps or needs hw."""

@@ -9,12 +9,34 @@ from vm.isa.traps import TRAP_DOCS
 HEADER = """# Instruction reference
 
 Generated from the instruction descriptions in `vm/isa/` by `vm isa`; a test fails if this file is
-stale. The contract is `spec/isa-core.md`; this page adds the project's choices where the spec is
-silent (see "Choices"). Every instruction is one 8-byte word: byte 0 opcode, bytes 1-3 fields A B C,
+stale. It stands on its own: the machine, every instruction's encoding and semantics, the traps, and
+the project's choices where an instruction's semantics leave something open (see "Choices"). Every
+instruction is one 8-byte word: byte 0 opcode, bytes 1-3 fields A B C,
 bytes 4-7 the signed immediate I; `+lit64` marks a second word holding a 64-bit literal.
 """
 
-CHOICES = """## Choices where the spec is silent
+MACHINE = """## The machine
+
+- Registers: `r0..r15`, 64-bit two's complement (`sp` is `r15`); `f0..f15`, IEEE binary64; `pc`.
+- Memory: one flat little-endian byte array of the machine's size (1 MiB unless `--mem` says
+  otherwise); every access, fetch or hypercall buffer below 0x1000 (the guard page) or past the end
+  traps MEMFAULT; an access of n bytes must be at a multiple of n, an instruction at a multiple of
+  8 (else MISALIGNED).
+- Start: the image's bytes are placed from 0x1000; `pc` is its entry (`main`, else 0x1000); `sp` is
+  the memory's size (the stack grows down); every other register is 0.
+- Devices, on ports: 0 the console (`out` writes the low byte, `in` reads a byte, -1 at the end of
+  input); 1 decimal (`out` writes the signed number in decimal); 2 the counter (`in` reads the
+  instructions retired before the `in`). Any other port traps BADPORT.
+- Hypercalls, `hcall n` (arguments r1, r2, r3, f0; the result in r0): 0 EXIT (status r1); 1 WRITE
+  (r3 bytes at r2 to stream r1, 1 stdout or 2 stderr; r0 = r3, or -1 for another stream); 2 READ
+  (up to r3 bytes of input, stream r1 = 0, to r2; r0 = how many, 0 at its end, -1 for another
+  stream); 3 PUTINT (r1 in decimal); 4 PUTFLOAT (f0 with r1 digits after the point, 0 to 17);
+  5 CLOCK (r0 = a monotonic clock in nanoseconds); 6 MEMMOVE (r3 bytes from r2 to r1; r0 = r1);
+  7 MEMSET (r3 bytes at r1 with the low byte of r2; r0 = r1). Any other n traps BADHCALL.
+- `halt` ends the run with status r0, EXIT with status r1; a host exit status is its low 8 bits.
+"""
+
+CHOICES = """## Choices
 
 - Immediates, offsets and branch targets must fit the signed 32-bit field; the assembler rejects
   larger values (except `li`, which becomes `liw`). Branch targets must be 0..2^31-1.
@@ -59,7 +81,7 @@ def _cell(text: str) -> str:
 
 
 def markdown(isa: InstructionSet) -> str:
-    out = [HEADER]
+    out = [HEADER, MACHINE]
     groups: dict[str, list] = {}
     for ins in sorted(isa.instructions, key=lambda i: i.opcode):
         groups.setdefault(ins.origin, []).append(ins)

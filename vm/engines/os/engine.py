@@ -10,6 +10,7 @@ import time
 
 from vm.engines.os.build import CompileError, build_executable
 from vm.engines.os.translate import translate_to_c
+from vm.engines.text import code_write
 from vm.isa import InstructionSet, Trap
 from vm.machine import Machine, Outcome
 from vm.monitor.cage import Attachment, CagedRun, Limits, run_caged
@@ -17,7 +18,6 @@ from vm.monitor.host import lib
 
 _HINT = "run it with --mode hw"
 _REFUSALS = {
-    lib.VM_REFUSE_CODE_WRITE: "a store into translated code at {address:#x} (self-modifying code)",
     lib.VM_REFUSE_OUTSIDE: "a jump to {address:#x}, outside the translated text (code in data)",
     lib.VM_REFUSE_LITERAL: "the instruction at {address:#x}, whose literal lies beyond the text",
 }
@@ -49,6 +49,7 @@ def run_os(isa: InstructionSet, machine: Machine, fuel: int | None, *, limits: L
     run = run_caged(lambda fd: [str(executable), str(fd), *limits.arguments()], machine, fuel, limits,
                     stdin=stdin, capture=capture, attach=attach)
     if run.refusal:
-        cause = _REFUSALS[run.refusal].format(address=run.refusal_address)
+        cause = code_write(run.outcome.pc, run.refusal_address) if run.refusal == lib.VM_REFUSE_CODE_WRITE else \
+            _REFUSALS[run.refusal].format(address=run.refusal_address)
         run.outcome.detail = f"os cannot run {cause}; {_HINT}"
     return run

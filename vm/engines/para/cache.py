@@ -93,14 +93,15 @@ def compile_image(image, isa) -> tuple[Translation, NativeCode, str]:
 
 
 def load_translation(translation: Translation) -> tuple[NativeCode, str]:
-    """The compiled code of a translation, and "memory", "disk" or "compiled" for where it came from."""
+    """The compiled code of a translation, and "hit" (loaded in this process, or from the cache's file)
+    or "miss" (compiled now): the os engine's words for its cache."""
     key = cache_key(translation)
     if key in _LOADED:
-        return _LOADED[key], "memory"
+        return _LOADED[key], "hit"
     path = cache_dir() / f"guest_{key}.o"
-    objects, state = _read_objects(path), "disk"
+    objects, state = _read_objects(path), "hit"
     if objects is None:
-        objects, state = _compile(translation, path.with_suffix(".py")), "compiled"
+        objects, state = _compile(translation, path.with_suffix(".py")), "miss"
         with contextlib.suppress(OSError):  # a cache we cannot write costs the next run a compile
             _write(path, _pack(objects))
     code = _LOADED[key] = NativeCode(objects)

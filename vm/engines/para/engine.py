@@ -21,20 +21,19 @@ import numpy as np
 from vm.engines.hw import HwEngine, run_in_hw
 from vm.engines.para import abi
 from vm.engines.para.cache import CompileError, compile_image
+from vm.engines.text import code_write
 from vm.isa import DEFAULT_FUEL, InstructionSet, Trap
+from vm.isa.encoding import decode_word
+from vm.isa.model import WORD
 from vm.machine import GuestTrap, Halted, Machine, Outcome, fuel_outcome
-from vm.monitor.host import ffi, hypercall_address, lib
+from vm.monitor.host import WRITES_MEMORY, ffi, hypercall_address, lib
 from vm.monitor.monitor import Monitor
 
 ADDRESS_MASK = (1 << 64) - 1
 _HINT = "run it with --mode hw, or --mode auto to continue in hw"
 
-_UNSUPPORTED_CAUSES = {
-    abi.REASON_CODE_WRITE: "a store into translated code at {pc:#x} (self-modifying code)",
-    abi.REASON_OUTSIDE: "a jump to {pc:#x}, outside the translated text (code in data)",
-}
 _KNOWN_REASONS = {abi.REASON_HALT, abi.REASON_TRAP, abi.REASON_DEVICE, abi.REASON_FUEL, abi.REASON_INTERPRET,
-                  *_UNSUPPORTED_CAUSES}
+                  abi.REASON_CODE_WRITE, abi.REASON_OUTSIDE}
 
 
 def stack_floor() -> int:
@@ -168,6 +167,8 @@ class ParaRun:
                 steps = budget  # fewer than some block holds: the interpreter stops at the same count
             elif reason == abi.REASON_INTERPRET:
                 steps = self._distance_to_leader(pc, budget)
+            elif reason == abi.REASON_CODE_WRITE and self._hypercall_writes(pc) is None and budget:
+                steps = 1  # a store: the interpreter refuses it too, and finds the address it writes
             else:
                 self.to_machine()
                 if budget == 0:  # the budget is spent before the fetch that would fail
@@ -183,11 +184,23 @@ class ParaRun:
             if outcome is not None and outcome.trap is Trap.UNSUPPORTED:  # the interpreter met a code write
                 if fallback:
                     return self._fall_back(budget)
-                outcome.detail = f"para cannot run {outcome.detail} (self-modifying code); {_HINT}"
+                outcome.detail = f"para cannot run {self._code_write(outcome.pc)}; {_HINT}"
             if outcome is not None:
                 return outcome
             if budget == 0:
                 return fuel_outcome(machine)
+
+    def _hypercall_writes(self, pc: int) -> int | None:
+        """Where the hypercall at pc writes guest memory from (None: not a hypercall that writes)."""
+        fields = decode_word(bytes(self.machine.mem[pc : pc + WORD]))
+        if "hypercall" not in self.isa.by_opcode[fields.opcode].semantics.effects or fields.imm not in WRITES_MEMORY:
+            return None
+        return self.machine.regs[WRITES_MEMORY[fields.imm][0]] & ADDRESS_MASK
+
+    def _code_write(self, pc: int) -> str:
+        """The refused store at pc, and the address it writes: a hypercall's buffer, or what hw found."""
+        address = self._hypercall_writes(pc)
+        return code_write(pc, address if address is not None else self.hw and self.hw.refused_write)
 
     def _perform_output(self, count: int) -> None:
         """The `out`s native code recorded since it last stopped, in order (the monitor's devices)."""
@@ -232,7 +245,10 @@ class ParaRun:
                 HwEngine.check_fetch_at(pc, self.machine.mem_size)
             except GuestTrap as trap:
                 return Outcome(None, trap.trap, pc, self.machine.retired, trap.detail)
-        cause = _UNSUPPORTED_CAUSES[reason].format(pc=pc)
+        if reason == abi.REASON_CODE_WRITE:
+            cause = self._code_write(pc)
+        else:
+            cause = f"a jump to {pc:#x}, outside the translated text (code in data)"
         return Outcome(None, Trap.UNSUPPORTED, pc, self.machine.retired, f"para cannot run {cause}; {_HINT}")
 
 
