@@ -2,10 +2,10 @@
 memory, so it runs any code the guest has, loaded or written at run time.
 
 As vm64's hw does, each instruction's semantics are lowered once into a handler factory (Python source,
-exec'd); the first fetch at an address decodes the 16- or 32-bit word there and makes a closure for
-it; the closures are cached by address. A page that holds decoded code is marked in the address
-space, and a store there (from the guest or a system call) drops the page's closures, so rewritten
-code takes effect at its next fetch.
+exec'd, and kept compiled on disk); the first fetch at an address decodes the 16- or 32-bit word
+there and makes a closure for it, kept in a list indexed by pc >> 1. A page that holds decoded code is
+marked in the address space, and a store there (from the guest or a system call) drops the page's
+closures, so rewritten code takes effect at its next fetch.
 """
 
 from __future__ import annotations
