@@ -121,6 +121,46 @@ again:
     bnez s2, again
     mv a0, s1           # 1 + 10 + 10
 """ + _EXIT, 21),
+    # code on a page mapped read-write, written, then made execute-only (PROT_EXEC alone) and run
+    "execute_only": ("""
+    .globl _start
+_start:
+    li a0, 0
+    li a1, 4096
+    li a2, 3            # PROT_READ | PROT_WRITE
+    li a3, 0x22
+    li a4, -1
+    li a5, 0
+    li a7, 222          # mmap
+    ecall
+    mv s0, a0
+    li t0, 0x02a00513   # addi a0, zero, 42
+    sw t0, 0(s0)
+    li t0, 0x00008067   # jalr zero, 0(ra)
+    sw t0, 4(s0)
+    mv a0, s0
+    li a1, 4096
+    li a2, 4            # PROT_EXEC
+    li a7, 226          # mprotect
+    ecall
+    fence.i
+    jalr ra, 0(s0)
+""" + _EXIT, 42),
+    # an SC of another size than its LR succeeds where the address and the value are the LR's (as QEMU)
+    "lr_w_sc_d": ("""
+    .globl _start
+_start:
+    la a0, word
+    lr.w t0, (a0)
+    li t1, 9
+    sc.d t2, t1, (a0)
+    ld a1, 0(a0)
+    add a0, t2, a1      # 0 (stored) + 9
+""" + _EXIT + """
+    .data
+    .balign 8
+word: .dword 7
+""", 9),
 }
 COUNTERS = ("""
     .option norvc
@@ -166,12 +206,12 @@ _start:
 def test_a_jump_below_zero_retires_and_its_fetch_traps(tmp_path):
     executable = build_assembly(tmp_path, "jump", JUMPS_BELOW_ZERO)
     run = run_executable(executable, capture=True)
-    assert (run.outcome.trap.name, run.outcome.pc & M64, run.outcome.retired) == ("MEMFAULT", M64 - 4095, 2)
+    assert (run.outcome.trap.name, run.outcome.pc, run.outcome.retired) == ("MEMFAULT", M64 - 4095, 2)
     budget = run_executable(executable, capture=True, fuel=2)  # spent at the jump: FUEL at its target
-    assert (budget.outcome.trap.name, budget.outcome.pc & M64, budget.outcome.retired) == ("FUEL", M64 - 4095, 2)
+    assert (budget.outcome.trap.name, budget.outcome.pc, budget.outcome.retired) == ("FUEL", M64 - 4095, 2)
     static = run_executable(build_assembly(tmp_path, "jal", JAL_BELOW_ZERO), capture=True)
     assert static.outcome.trap.name == "MEMFAULT" and static.outcome.retired == 1
-    assert static.outcome.pc == static.process.entry - (1 << 20)
+    assert static.outcome.pc == (static.process.entry - (1 << 20)) & M64
 
 
 def _stepped(executable: Path, steps: int) -> tuple:
@@ -197,6 +237,7 @@ def test_every_budget_stops_where_single_steps_reach(tmp_path):
 
 
 def test_compiled_handlers_are_kept_between_runs_and_a_damaged_file_is_ignored(tmp_path):
+    import marshal
     import os
     import subprocess
     import sys
@@ -211,6 +252,7 @@ def test_compiled_handlers_are_kept_between_runs_and_a_damaged_file_is_ignored(t
     assert run().stdout == b"Hello from RISC-V!\n"
     (kept,) = (tmp_path / "hw-riscv64").iterdir()
     assert kept.stat().st_size > 1000
-    kept.write_bytes(b"not marshal data")
-    assert run().stdout == b"Hello from RISC-V!\n"
-    assert kept.stat().st_size > 1000  # written again whole
+    for damage in (b"not marshal data", marshal.dumps([1, 2]), marshal.dumps({"addi": 5})):
+        kept.write_bytes(damage)
+        assert run().stdout == b"Hello from RISC-V!\n"
+        assert kept.stat().st_size > 1000  # written again whole

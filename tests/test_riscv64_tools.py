@@ -357,3 +357,33 @@ def test_bad_trace_and_snapshot_options_are_one_line(args: list[str], message: b
     proc = vm("run", *args, PROGRAMS_DIR / "hello")
     lines = proc.stderr.splitlines()
     assert (proc.returncode, len(lines)) == (2, 1) and lines[0].startswith(b"vm: " + message)
+
+
+NEGATIVE_FLOAT = """
+    .option norvc
+    .globl _start
+_start:
+    li t0, 0xbff0000000000000   # -1.0: a register value with its top bit set
+    fmv.d.x fs1, t0
+    nop
+    nop
+    fadd.d fs2, fs1, fs1
+    fcvt.l.d a0, fs2
+    neg a0, a0
+    li a7, 93
+    ecall
+"""
+
+
+def test_a_snapshot_with_a_negative_float_register_resumes(tmp_path):
+    """f registers hold signed 64-bit values in the engine: a snapshot read them back unsigned, and the
+    resumed run's first float instruction failed with OverflowError."""
+    from riscv64_programs import build_assembly
+
+    program = build_assembly(tmp_path, "negative", NEGATIVE_FLOAT)
+    snap = tmp_path / "snap"
+    taken = subprocess.run([sys.executable, "-m", "vm", "run", str(program), "--snapshot-at", "4", "--snapshot-out",
+                            str(snap)], capture_output=True, timeout=120)
+    assert taken.returncode == 0, taken.stderr
+    resumed = subprocess.run([sys.executable, "-m", "vm", "resume", str(snap)], capture_output=True, timeout=120)
+    assert (resumed.returncode, resumed.stderr) == (2, b"")

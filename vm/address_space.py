@@ -241,8 +241,8 @@ class AddressSpace:
         self._wrote(addr, size)
 
     def fetch_ok(self, addr: int, n: int) -> bool:
-        """Are all n bytes at addr readable and executable?"""
-        return self._all_pages(addr, n, MAPPED | READ | EXEC)
+        """Are all n bytes at addr executable? (An execute-only page, PROT_EXEC alone, is fetched from.)"""
+        return self._all_pages(addr, n, MAPPED | EXEC)
 
     # -- snapshots -------------------------------------------------------------------------------------
     def save(self) -> dict:

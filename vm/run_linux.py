@@ -14,9 +14,8 @@ from pathlib import Path
 
 from vm.address_space import MAPPED, PAGE, PAGE_SHIFT
 from vm.arch.riscv64.disassembler import Symbols, disassemble_word
-from vm.arch.riscv64.isa import instruction_length
 from vm.elf import read_executable
-from vm.engines.hw_riscv64 import RiscvCpu
+from vm.engines.hw_riscv64 import RiscvCpu, fetch_word
 from vm.isa import Trap
 from vm.machine import GuestTrap, Outcome, RiscvMachine
 from vm.monitor.host import Captured, Host
@@ -46,7 +45,7 @@ class LinuxRun:
         """The function and the instruction at pc: `main+0x12: lw a0, 0(a1)`."""
         name = process_symbols(self.process).at(pc)
         try:
-            word, size = _word_at(self.machine, pc)
+            word, size = fetch_word(self.machine.space, pc)
         except GuestTrap:
             return name
         text = disassemble_word(word, size, pc)
@@ -74,19 +73,6 @@ class LinuxRun:
         """The process as this run left it, to go on with `budget` more instructions."""
         return ProcessSnapshot(self.machine, self.process, self.linux, self.stats.get("input_consumed", 0), budget,
                                self.root, self.strict)
-
-
-def _word_at(machine: RiscvMachine, pc: int) -> tuple[int, int]:
-    space = machine.space
-    if not space.fetch_ok(pc, 2):
-        raise GuestTrap(Trap.MEMFAULT)
-    half = int.from_bytes(space.read(pc, 2), "little")
-    size = instruction_length(half)
-    if size == 2:
-        return half, 2
-    if not space.fetch_ok(pc, 4):
-        raise GuestTrap(Trap.MEMFAULT)
-    return int.from_bytes(space.read(pc, 4), "little"), 4
 
 
 def memory_digest(machine: RiscvMachine) -> str:

@@ -186,7 +186,8 @@ def read_process_snapshot(data: bytes, name: str) -> ProcessSnapshot:
         space = AddressSpace.restore({"size": size, "limit": int(h["space"]["limit"]), "runs": runs})
         process = Process.restore(h["process"], space)
         machine = RiscvMachine(space, int(h["pc"]), process.sp)
-        x, f = [int(v) for v in h["x"]], [int(v, 16) for v in h["f"]]
+        f = [(bits := int(v, 16)) - (bits >> 63 << 64) for v in h["f"]]  # signed, as the engine holds them
+        x = [int(v) for v in h["x"]]
         if len(x) != 32 or len(f) != 32 or x[0] != 0:
             raise ValueError("x needs 32 registers with x0 = 0, f 32")
         machine.x[:32], machine.f[:] = x, f

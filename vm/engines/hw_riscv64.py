@@ -21,21 +21,23 @@ import types
 from collections.abc import Callable
 from pathlib import Path
 
-from vm.address_space import CODE, EXEC, PAGE_SHIFT, READ, WRITE, MemoryFault
+from vm import address_space as address_space_module
+from vm.address_space import CODE, EXEC, MAPPED, PAGE_SHIFT, READ, WRITE, AddressSpace, MemoryFault
 from vm.arch.riscv64.isa import RiscvIsa, instruction_length, riscv64_isa
-from vm.arch.riscv64.model import OPERAND_KINDS, OperandKind, RvInstruction
+from vm.arch.riscv64.model import FP_OPERATIONS, OPERAND_KINDS, OperandKind, RvInstruction
 from vm.arch.riscv64.registers import X_ZERO_SINK
 from vm.engines import hw as hw_module
 from vm.engines import lowering as lowering_module
 from vm.engines.caching import engine_cache_dir
 from vm.engines.hw import HW_FUNCTIONS, HwLowering
 from vm.isa import DEFAULT_FUEL, Trap
+from vm.isa import semantics as semantics_module
 from vm.isa.semantics import memory_access
 from vm.machine import GuestTrap, Halted, Outcome, RiscvMachine
 from vm.monitor.host import ffi, lib
 
 M64 = (1 << 64) - 1
-_VIEW = {(1, 1): "b", (1, 0): "B", (2, 1): "h", (2, 0): "H", (4, 1): "i", (4, 0): "I", (8, 1): "q", (8, 0): "q"}
+_VIEW = {(1, 1): "b", (1, 0): "B", (2, 1): "h", (2, 0): "H", (4, 1): "i", (4, 0): "I", (8, 1): "q"}
 _STORE_VIEW = {1: "B", 2: "H", 4: "I", 8: "q"}
 _SHIFT = {1: 0, 2: 1, 4: 2, 8: 3}
 _COUNTERS = (0xC00, 0xC02)  # cycle and instret: reading one needs the exact count of retired instructions
@@ -226,9 +228,11 @@ class _CompiledFactories:
         if self.code is None:
             self.path = engine_cache_dir("hw-riscv64") / f"{_digest(riscv64_isa())}.marshal"
             try:
-                self.code = marshal.loads(self.path.read_bytes())
+                loaded = marshal.loads(self.path.read_bytes())
             except (OSError, ValueError, EOFError, TypeError):
-                self.code = {}
+                loaded = None
+            valid = isinstance(loaded, dict) and all(isinstance(c, types.CodeType) for c in loaded.values())
+            self.code = loaded if valid else {}
         code = self.code.get(ins.mnemonic)
         if code is None:
             code = self.code[ins.mnemonic] = compile(handler_source(ins), f"<hw {ins.mnemonic}>", "exec")
@@ -243,15 +247,21 @@ class _CompiledFactories:
         try:
             with tempfile.NamedTemporaryFile(dir=self.path.parent, delete=False) as f:
                 f.write(marshal.dumps(self.code))
+        except OSError:
+            return  # a cache that cannot be written is only slower
+        try:
             os.replace(f.name, self.path)
         except OSError:
-            pass  # a cache that cannot be written is only slower
+            os.unlink(f.name)
 
 
 def _digest(isa: RiscvIsa) -> str:
+    """Of all that the generated code depends on: the generators, the language and the page bits they
+    read, the C library's operation numbers, every description."""
     h = hashlib.sha256(sys.version.encode())
-    for module in (sys.modules[__name__], hw_module, lowering_module):
+    for module in (sys.modules[__name__], hw_module, lowering_module, semantics_module, address_space_module):
         h.update(Path(module.__file__).read_bytes())
+    h.update(repr([getattr(lib, "VM_RV_FP_" + name) for name in FP_OPERATIONS]).encode())
     for ins in isa.instructions:
         ops = [(o.name, o.kind.name, o.field.spec if o.field else o.value) for o in ins.operands]
         h.update(repr((ins.mnemonic, ins.pattern.text, ops, ins.source)).encode())
@@ -267,6 +277,28 @@ def _factory(ins: RvInstruction) -> Callable:
         exec(_COMPILED.get(ins), _NAMESPACE)
         made = _FACTORIES[ins.mnemonic] = _NAMESPACE["make_" + ins.mnemonic.replace(".", "_")]
     return made
+
+
+def fetch_word(space: AddressSpace, pc: int) -> tuple[int, int]:
+    """The instruction word at pc and its size in bytes; traps as fetching it would."""
+    if pc & 1:
+        raise GuestTrap(Trap.MISALIGNED, f"fetch from {pc & M64:#x}")
+    if not space.fetch_ok(pc, 2):
+        raise GuestTrap(Trap.MEMFAULT, f"fetch from {pc & M64:#x}: {_fetch_problem(space, pc)}")
+    mem = space.mem
+    word = mem[pc] | mem[pc + 1] << 8
+    size = instruction_length(word)
+    if size == 4:
+        if not space.fetch_ok(pc + 2, 2):
+            raise GuestTrap(Trap.MEMFAULT, f"fetch from {pc + 2:#x}: {_fetch_problem(space, pc + 2)}")
+        word |= (mem[pc + 2] | mem[pc + 3] << 8) << 16
+    return word, size
+
+
+def _fetch_problem(space: AddressSpace, addr: int) -> str:
+    if not 0 <= addr < space.size or not space.perm[addr >> PAGE_SHIFT] & MAPPED:
+        return "not mapped"
+    return "page is not executable"
 
 
 class _NeedsCount(Exception):
@@ -315,29 +347,7 @@ class RiscvCpu:
 
     # -- decoding ------------------------------------------------------------------------------------
     def fetch(self, pc: int) -> tuple[int, int]:
-        """The instruction word at pc and its size; traps as the fetch would."""
-        space = self.space
-        if pc & 1:
-            raise GuestTrap(Trap.MISALIGNED, f"fetch from {pc & M64:#x}")
-        if not space.fetch_ok(pc, 2):
-            raise GuestTrap(Trap.MEMFAULT, f"fetch from {pc & M64:#x}: {self._fetch_problem(pc)}")
-        mem = space.mem
-        word = mem[pc] | mem[pc + 1] << 8
-        size = instruction_length(word)
-        if size == 4:
-            if not space.fetch_ok(pc + 2, 2):
-                raise GuestTrap(Trap.MEMFAULT, f"fetch from {pc + 2:#x}: {self._fetch_problem(pc + 2)}")
-            word |= (mem[pc + 2] | mem[pc + 3] << 8) << 16
-        return word, size
-
-    def _fetch_problem(self, addr: int) -> str:
-        if not 0 <= addr < self.space.size:
-            return "not mapped"
-        try:
-            self.space.read(addr, 1)
-        except MemoryFault as fault:
-            return fault.reason
-        return "page is not executable"
+        return fetch_word(self.space, pc)
 
     def decode(self, pc: int) -> tuple[RvInstruction, dict[str, int]]:
         """The instruction at pc and its operands' values; traps as fetching it would."""
@@ -438,9 +448,10 @@ class RiscvCpu:
         return value
 
     def store_conditional(self, addr: int, size: int, value: int) -> int:
-        """Succeeds while the reservation holds and memory still has the value loaded (as QEMU decides)."""
+        """Succeeds while the reservation is on this address and memory, read at the SC's size, still
+        holds the value the LR loaded (sign-extended), as QEMU decides."""
         held, self.machine.reservation = self.machine.reservation, None
-        if held is None or held[:2] != (addr, size) or self.space.load(addr, size, True) != held[2]:
+        if held is None or held[0] != addr or self.space.load(addr, size, True) != held[2]:
             return 1
         self.space.store(addr, size, value)
         return 0
@@ -473,9 +484,9 @@ class RiscvCpu:
                 for done in range(chunk):  # noqa: B007 - `done` counts retired instructions on exit
                     w = handlers[w]()
                 done = chunk
-            except (TypeError, IndexError):
+            except (TypeError, IndexError):  # no handler there: None was called, or w is past the list
                 if 0 <= w < window and handlers[w] is not None:
-                    raise  # an engine bug, not a missing handler
+                    raise  # a handler's own error: an engine bug, not a missing handler
                 machine.retired += done
                 remaining -= done
                 if 0 <= w < window:
@@ -538,7 +549,7 @@ class RiscvCpu:
     def _jump_faulted(self, target: int, left: int) -> Outcome | None:
         """The jump retired; the fetch at its target traps there, unless the budget is spent first."""
         if left == 0:
-            self.machine.pc = target
+            self.machine.pc = target & M64
             return None
         try:
             self.fetch(target)
@@ -547,5 +558,6 @@ class RiscvCpu:
         raise AssertionError("a jump fault at a fetchable address")
 
     def _stopped(self, status: int | None, trap: Trap | None, pc: int, detail: str = "") -> Outcome:
+        pc &= M64  # an address, as a jump below 0 reached it
         self.machine.pc = pc
         return Outcome(status, trap, pc, self.machine.retired, detail)

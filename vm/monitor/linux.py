@@ -64,6 +64,8 @@ GUEST_PID = 100  # one process, the same number on every run
 O_ACCMODE, O_WRONLY, O_RDWR = 3, 1, 2
 O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECTORY = 0o100, 0o200, 0o1000, 0o2000, 0o200000
 PROT_MASK = READ | WRITE | EXEC
+PROT_SEM = 0x8  # accepted and meaningless, as on Linux
+USER_TOP = 1 << 38  # riscv64 Linux's user address space (TASK_SIZE with Sv39): a range past it is EINVAL
 MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS, MAP_FIXED_NOREPLACE = 0x1, 0x2, 0x10, 0x20, 0x100000
 MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
 FUTEX_WAIT, FUTEX_WAKE, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 0, 1, 9, 10
@@ -376,7 +378,12 @@ class Linux:
     def sys_readv(self, fd: int, iov: int, count: int, *_: int) -> int:
         total = 0
         for base, length in self._iovecs(iov, count):
-            got = self._read_into(fd, base, min(length, MAX_IO))
+            try:
+                got = self._read_into(fd, base, min(length, MAX_IO))
+            except (SyscallError, MemoryFault):
+                if total:
+                    return total  # what was read stays read: Linux returns the partial count
+                raise
             total += got
             if got < length:
                 break
@@ -385,7 +392,12 @@ class Linux:
     def sys_writev(self, fd: int, iov: int, count: int, *_: int) -> int:
         total = 0
         for base, length in self._iovecs(iov, count):
-            total += self._write_from(fd, base, min(length, MAX_IO))
+            try:
+                total += self._write_from(fd, base, min(length, MAX_IO))
+            except (SyscallError, MemoryFault):
+                if total:
+                    return total  # what was written stays written: Linux returns the partial count
+                raise
         return total
 
     def sys_lseek(self, fd: int, offset: int, whence: int, *_: int) -> int:
@@ -473,7 +485,9 @@ class Linux:
             name = parts[-1] if parts else "."
             if stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode):
                 raise SyscallError(ELOOP)
-            return 0 if os.access(name, s32(mode) & 7, dir_fd=parent, follow_symlinks=False) else -EACCES
+            if s32(mode) & ~7:
+                raise SyscallError(EINVAL)
+            return 0 if os.access(name, s32(mode), dir_fd=parent, follow_symlinks=False) else -EACCES
         except OSError as e:
             raise SyscallError(_host_errno(e)) from None
         finally:
@@ -550,13 +564,25 @@ class Linux:
 
     @staticmethod
     def _prot(prot: int) -> int:
+        """A mapping's page bits; bits Linux does not know are EINVAL, as its arch_validate_prot says."""
+        if prot & ~(PROT_MASK | PROT_SEM):
+            raise SyscallError(EINVAL)
         prot &= PROT_MASK
         return prot | READ if prot & WRITE else prot  # RISC-V pages cannot be write-only
 
+    def _range(self, addr: int, length: int) -> int:
+        """The end of [addr, addr + length) rounded to pages; EINVAL if it leaves the user address space."""
+        end = addr + page_up(length)
+        if end > USER_TOP or end < addr:
+            raise SyscallError(EINVAL)
+        return end
+
     def sys_mmap(self, addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -> int:
         addr, length, flags = addr & M64, length & M64, s32(flags)
-        if not length or offset % PAGE or offset < 0 or flags & (MAP_SHARED | MAP_PRIVATE) == 0:
+        if not length or offset % PAGE or offset < 0 or flags & (MAP_SHARED | MAP_PRIVATE) in (0, 3):
             raise SyscallError(EINVAL)
+        self._range(addr, length)
+        page_bits = self._prot(prot)
         host_fd = None
         if not flags & MAP_ANONYMOUS:
             entry = self._file(fd)
@@ -577,7 +603,7 @@ class Linux:
         else:
             where = self._free_range(size)
         try:
-            self.space.map(where, size, self._prot(prot))
+            self.space.map(where, size, page_bits)
         except OutOfMemory:
             raise SyscallError(ENOMEM) from None
         if host_fd is not None:  # a private file mapping is a copy of the file's bytes (zeros past its end)
@@ -599,7 +625,7 @@ class Linux:
         addr, length = addr & M64, length & M64
         if addr % PAGE or not length:
             raise SyscallError(EINVAL)
-        end = min(addr + page_up(length), self.space.size)
+        end = min(self._range(addr, length), self.space.size)
         if addr < end:
             self.space.unmap(addr, end - addr)
         return 0
@@ -608,17 +634,20 @@ class Linux:
         addr, length = addr & M64, length & M64
         if addr % PAGE:
             raise SyscallError(EINVAL)
+        self._range(addr, length)
+        page_bits = self._prot(prot)
         if not length:
             return 0
         if not self.space.is_mapped(addr, length, 0):
             raise SyscallError(ENOMEM)
-        self.space.protect(addr, page_up(length), self._prot(prot))
+        self.space.protect(addr, page_up(length), page_bits)
         return 0
 
     def sys_madvise(self, addr: int, length: int, advice: int, *_: int) -> int:
         addr, length = addr & M64, length & M64
         if addr % PAGE:
             raise SyscallError(EINVAL)
+        self._range(addr, length)
         if length and not self.space.is_mapped(addr, length, 0):
             raise SyscallError(ENOMEM)
         if length and s32(advice) == MADV_DONTNEED:  # private anonymous memory reads as zeros afterwards
@@ -630,6 +659,8 @@ class Linux:
         old, old_size, new_size, flags = old & M64, page_up(old_length & M64), page_up(new_length & M64), s32(flags)
         if old % PAGE or not new_size or flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED):
             raise SyscallError(EINVAL)
+        self._range(old, old_length & M64)
+        self._range(old, new_length & M64)
         if flags & MREMAP_FIXED and (not flags & MREMAP_MAYMOVE or new_addr % PAGE):
             raise SyscallError(EINVAL)
         if not old_size or not self.space.is_mapped(old, old_size, 0):

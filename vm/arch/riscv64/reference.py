@@ -19,8 +19,10 @@ CHOICES = """## Choices where the specification leaves room
 - F registers hold raw bits; a single must be NaN-boxed, else it reads as the canonical NaN.
 - A misaligned load or store works (as Linux emulates it for user programs); a misaligned LR, SC or
   AMO traps MISALIGNED.
-- An SC succeeds while its LR's reservation holds and the memory still holds the value the LR read,
-  as QEMU decides; any SC ends the reservation.
+- An SC succeeds while its LR's reservation is on the same address and the memory there, read at the
+  SC's size, still holds the value the LR read (sign-extended), as QEMU decides; any SC ends the
+  reservation.
+- Fetching needs a page's execute permission only: code on an execute-only page (PROT_EXEC) runs.
 - `cycle` and `instret` count the instructions retired before the reading one; `time` counts at
   10 MHz from the host's monotonic clock.
 - A word that decodes to no instruction, a reserved compressed form, and a static rounding mode 5 or 6

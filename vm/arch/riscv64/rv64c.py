@@ -36,7 +36,7 @@ _TABLE = [
     ("c.addi16sp", "011 . 00010 ..... 01", "rd=2 rs1=2 imm=imm_addi16sp", "rd = rs1 + imm",
      "sp += a non-zero multiple of 16", "{rd}, {imm}", "imm != 0"),
     ("c.lui", "011 . ..... ..... 01", "rd=rd_full imm=imm_lui", "rd = imm",
-     "rd = a non-zero 6-bit immediate << 12, sign-extended", None, "rd != 0 and rd != 2 and imm != 0"),
+     "rd = a non-zero 6-bit immediate << 12, sign-extended (to x0: a hint)", None, "rd != 2 and imm != 0"),
     ("c.srli", "100 . 00 ... ..... 01", "rd=rs1_c rs1=rs1_c shamt=uimm_ci", "rd = lshr(rs1, shamt)",
      "rd' = rd' shifted right logically", "{rd}, {shamt}", None),
     ("c.srai", "100 . 01 ... ..... 01", "rd=rs1_c rs1=rs1_c shamt=uimm_ci", "rd = ashr(rs1, shamt)",
