@@ -74,6 +74,7 @@ _INLINE = {
     "sext32": "((({0}) + 2147483648 & 4294967295) - 2147483648)",
     "zext32": "(({0}) & 4294967295)",
 }
+_LOW_WORD = ("sext32", "zext32")  # functions of their argument's low 32 bits alone
 _FUNCTIONS = {"_mulh": _mulh, "_mulhu": _mulhu, "_mulhsu": _mulhsu, "_udiv": _udiv, "_urem": _urem}
 
 
@@ -98,6 +99,12 @@ class RiscvLowering(HwLowering):
     def expr(self, node: ast.expr) -> str:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
             return repr(-node.operand.value)  # a negative constant, not 0 - constant wrapped
+        if isinstance(node, ast.Call) and node.func.id in _LOW_WORD and not self.unwrapped:
+            self.unwrapped = True  # only the low 32 bits count: wrapping at 64 first changes none of them
+            try:
+                return super().expr(node)
+            finally:
+                self.unwrapped = False
         return super().expr(node)
 
     def operand(self, name: str) -> str:
@@ -111,6 +118,8 @@ class RiscvLowering(HwLowering):
         return {"pc": "PC", "next_pc": "NPC"}[name]
 
     def pure(self, name: str, args: list[str]) -> str:
+        if name == "shl" and self.unwrapped:  # under sext32/zext32: the low bits need no wrap
+            return f"({args[0]} << ({args[1]} & 63))"
         if name in _INLINE:
             return _INLINE[name].format(*args)
         if f"_{name}" in _FUNCTIONS:
