@@ -7,6 +7,8 @@ after the other, in rounds over all the programs: they see the machine in the sa
 program's samples are spread over the whole measurement.
 The programs live in bench/programs/ of the source tree: NAME.asm, NAME.c and NAME.py print the same
 output for the same size N (the `.equ N, ...` line of the assembly).
+A last section runs the RISC-V executables of guest_programs/riscv64 in hw, beside qemu-riscv64 and
+hw on their vm64 twins (also on its own: bench/riscv64.py).
 """
 
 from __future__ import annotations
@@ -440,6 +442,7 @@ class RiscvResult:
     twin: str
     twin_retired: int
     twin_run: Timing
+    output: bytes  # hw's standard output
     outputs_agree: bool | None  # hw's output and exit status against qemu's; None without qemu
 
     @property
@@ -538,7 +541,7 @@ def riscv64(isa: InstructionSet, quick: bool, rounds: int, step: Callable[[str],
         agree = None if reference is None else (reference[1], reference[2]) == (run.output.stdout, 0)
         results.append(RiscvResult(b.name, sizes[b.name], run.outcome.retired, Timing.of(got["run"]),
                                    Timing.of(got["wall"]), Timing.of(got["qemu"]) if qemu else None, b.twin,
-                                   twin.outcome.retired, Timing.of(got["twin"]), agree))
+                                   twin.outcome.retired, Timing.of(got["twin"]), run.output.stdout, agree))
     return RiscvReport(quick, rounds, _qemu_version(qemu) if qemu else None,
                        Timing.of(starts[1:]) if qemu else None, results)
 
@@ -704,7 +707,8 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
             return 2
     names = [n for n in SIZES if (PROGRAMS / f"{n}.asm").exists()]
     rounds = 5 if args.quick else 15  # cheap: the runs take a second or two a round
-    progress = Progress(3 * len(names) + rounds + 3)
+    riscv_rounds = 2 if args.quick else 3  # at the quick sizes either way: a few seconds in all
+    progress = Progress(3 * len(names) + rounds + 3 + riscv_rounds + 1)
     with tempfile.TemporaryDirectory() as tmp:
         python_start = python_startup()
         subjects = []
@@ -721,6 +725,7 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         launch = start_up(isa, Path(tmp), 3 if args.quick else 5)
     progress.step("start-up")
+    riscv = riscv64(isa, True, riscv_rounds, progress.step)
     progress.close()
     print(table(results))
     print()
@@ -739,6 +744,8 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
               f"{launch[f'{engine}_first_compile_seconds'] * 1e3:.0f} ms); with its code cached "
               f"{launch[f'{engine}_cached_seconds'] * 1e3:.0f} ms ({extra * 1e3:+.0f} ms over hw)")
     print()
+    print(riscv64_table(riscv))
+    print()
     print(compatibility_table(matrix))
     print()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in machine_description().items()))
@@ -752,7 +759,9 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
         report["hw_tight_loop_ips"] = asdict(tight)
         report["python_start_seconds"] = python_start
         report["start_up"] = launch
+        report["riscv64"] = riscv64_json(riscv)
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     if args.plot:
         plot(results, args.plot)
-    return 0 if all(r.outputs_agree for r in results) else 1
+    agree = all(r.outputs_agree for r in results) and all(r.outputs_agree is not False for r in riscv.results)
+    return 0 if agree else 1
