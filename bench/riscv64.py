@@ -2,7 +2,7 @@
 qemu-riscv64 on the same executable and arguments, and hw on each one's vm64 twin of bench/programs
 at the same N.
 
-    python bench/riscv64.py [--quick] [--rounds 3] [--json FILE]
+    python bench/riscv64.py [--quick] [--rounds 5] [--json FILE]
 
 hw's rate is its retired instructions over its own run clock; its time, loading the ELF and running
 it, is set beside qemu's whole process (qemu translates the guest to host code, hw interprets every
@@ -26,7 +26,7 @@ from vm.isa import core_isa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="sizes that take hw a few tenths of a second")
-    parser.add_argument("--rounds", type=int, default=3, help="timed rounds after the warm-up (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds after the warm-up (default 5)")
     parser.add_argument("--json", metavar="FILE", help="write every figure as JSON")
     args = parser.parse_args()
     if args.rounds < 1:
