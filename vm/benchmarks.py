@@ -472,6 +472,8 @@ class RiscvResult:
 
 @dataclass
 class RiscvReport:
+    """The RISC-V section: every program's figures and how they were taken."""
+
     quick: bool
     rounds: int
     qemu: str | None  # qemu-riscv64's version line, None where it is missing
@@ -497,6 +499,8 @@ def _qemu_run(qemu: str, path: Path, n: int) -> tuple[float, bytes, int]:
 
 
 def _riscv_hw_run(path: Path, n: int) -> tuple[float, LinuxRun]:
+    """The wall time of a run in hw, loading the ELF included, and the run; a trap or a failure status
+    is the benchmark's error, not a figure."""
     start = time.perf_counter()
     run = run_executable(path, [str(n)], capture=True)
     wall = time.perf_counter() - start
