@@ -420,7 +420,7 @@ class RiscvBenchmark:
 
 
 RISCV_BENCHMARKS = (
-    RiscvBenchmark("fib", "fib", 26, 19),
+    RiscvBenchmark("fib", "fib", 27, 19),
     RiscvBenchmark("sieve", "sieve", 400_000, 40_000),
     RiscvBenchmark("sort", "quicksort", 20_000, 2_000),  # merge sort beside vm64's quicksort: both n log n
     RiscvBenchmark("nbody", "nbody", 3_000, 300),
