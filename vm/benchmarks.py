@@ -7,6 +7,8 @@ after the other, in rounds over all the programs: they see the machine in the sa
 program's samples are spread over the whole measurement.
 The programs live in bench/programs/ of the source tree: NAME.asm, NAME.c and NAME.py print the same
 output for the same size N (the `.equ N, ...` line of the assembly).
+A last section runs the RISC-V executables of guest_programs/riscv64 in hw, beside qemu-riscv64 and
+hw on their vm64 twins (also on its own: bench/riscv64.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from vm.asm.assembler import assemble
 from vm.image import Image
 from vm.isa import InstructionSet
 from vm.run import load_program, run_image
+from vm.run_linux import LinuxRun, run_executable
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = ROOT / "bench" / "programs"
@@ -406,6 +410,208 @@ def start_up(isa: InstructionSet, workdir: Path, repeat: int) -> dict:
     return report
 
 
+# -- RISC-V: another architecture in hw -------------------------------------------------------------
+RISCV_PROGRAMS = GUEST_PROGRAMS / "riscv64"
+QEMU_RISCV = "qemu-riscv64"
+QEMU_SECONDS = 60.0  # a run that takes qemu longer is stuck
+QEMU_START = ("hello", 0)  # what a whole qemu process costs with almost no work: glibc's start, no output
+
+
+@dataclass(frozen=True)
+class RiscvBenchmark:
+    """A RISC-V program of guest_programs/riscv64 and its vm64 twin of bench/programs, both run at the same
+    N; hw takes 1 to 3 s on the full sizes here, and a few tenths of a second on the quick ones."""
+
+    name: str
+    twin: str
+    full: int
+    quick: int
+
+
+RISCV_BENCHMARKS = (
+    RiscvBenchmark("fib", "fib", 27, 19),
+    RiscvBenchmark("sieve", "sieve", 400_000, 40_000),
+    RiscvBenchmark("sort", "quicksort", 20_000, 2_000),  # merge sort beside vm64's quicksort: both n log n
+    RiscvBenchmark("nbody", "nbody", 3_000, 300),
+    RiscvBenchmark("sha256", "sha256", 36_864, 2_048),
+)
+
+
+@dataclass
+class RiscvResult:
+    """One RISC-V program's figures: hw's run (its own clock) and wall time (loading the ELF included),
+    qemu's whole process, and hw on the vm64 twin."""
+
+    name: str
+    n: int
+    retired: int
+    hw_run: Timing
+    hw_wall: Timing
+    qemu: Timing | None
+    twin: str
+    twin_retired: int
+    twin_run: Timing
+    output: bytes  # hw's standard output
+    outputs_agree: bool | None  # hw's output and exit status against qemu's; None without qemu
+
+    @property
+    def hw_ips(self) -> float:
+        return self.retired / self.hw_run.low
+
+    @property
+    def twin_ips(self) -> float:
+        return self.twin_retired / self.twin_run.low
+
+    @property
+    def rate_of_vm64(self) -> float:
+        """RISC-V hw's instructions per second as a fraction of vm64 hw's on the twin."""
+        return self.hw_ips / self.twin_ips
+
+    @property
+    def hw_over_qemu(self) -> float | None:
+        return self.hw_wall.low / self.qemu.low if self.qemu else None
+
+    def qemu_ips(self, qemu_start: float) -> float | None:
+        """The guest instructions per second of qemu's work beyond its own start, where that work is
+        a quarter of the start or more (below that it is within the noise of a process start)."""
+        if self.qemu is None or self.qemu.low - qemu_start < qemu_start / 4:
+            return None
+        return self.retired / (self.qemu.low - qemu_start)
+
+
+@dataclass
+class RiscvReport:
+    """The RISC-V section: every program's figures and how they were taken."""
+
+    quick: bool
+    rounds: int
+    qemu: str | None  # qemu-riscv64's version line, None where it is missing
+    qemu_start: Timing | None
+    results: list[RiscvResult]
+
+    def geomeans(self) -> dict[str, float | None]:
+        return {"hw_ips": geomean([r.hw_ips for r in self.results]),
+                "rate_of_vm64": geomean([r.rate_of_vm64 for r in self.results]),
+                "hw_over_qemu": geomean([r.hw_over_qemu for r in self.results]) if self.qemu else None}
+
+
+def _qemu_version(qemu: str) -> str:
+    done = subprocess.run([qemu, "--version"], capture_output=True, text=True, timeout=QEMU_SECONDS, check=False)
+    return done.stdout.splitlines()[0] if done.stdout else qemu
+
+
+def _qemu_run(qemu: str, path: Path, n: int) -> tuple[float, bytes, int]:
+    """Wall time, standard output and exit status of a whole qemu-riscv64 process."""
+    start = time.perf_counter()
+    done = subprocess.run([qemu, str(path), str(n)], capture_output=True, timeout=QEMU_SECONDS, check=False)
+    return time.perf_counter() - start, done.stdout, done.returncode
+
+
+def _riscv_hw_run(path: Path, n: int) -> tuple[float, LinuxRun]:
+    """The wall time of a run in hw, loading the ELF included, and the run; a trap or a failure status
+    is the benchmark's error, not a figure."""
+    start = time.perf_counter()
+    run = run_executable(path, [str(n)], capture=True)
+    wall = time.perf_counter() - start
+    if run.outcome.trap is not None or run.outcome.exit != 0:
+        raise RuntimeError(f"{path} {n}: hw ended with {run.outcome.trap or run.outcome.exit} {run.outcome.detail}")
+    return wall, run
+
+
+def riscv64(isa: InstructionSet, quick: bool, rounds: int, step: Callable[[str], None] | None = None) -> RiscvReport:
+    """Each RISC-V program in hw and under qemu-riscv64, and its vm64 twin in hw, at one N; after a
+    warm-up run of each, `rounds` rounds run them all one after the other, and each figure is the best.
+    qemu's start is taken beside each program's qemu run, so that it sees the machine as they do."""
+    qemu = shutil.which(QEMU_RISCV)
+    samples: dict[str, dict[str, list[float]]] = {b.name: {"run": [], "wall": [], "qemu": [], "twin": []}
+                                                  for b in RISCV_BENCHMARKS}
+    starts: list[float] = []
+    sizes = {b.name: b.quick if quick else b.full for b in RISCV_BENCHMARKS}
+    twins = {b.name: assemble(with_size((PROGRAMS / f"{b.twin}.asm").read_text(), sizes[b.name]), f"{b.twin}.asm",
+                              isa) for b in RISCV_BENCHMARKS}
+    last: dict[str, tuple] = {}
+    for k in range(rounds + 1):  # round 0 is the warm-up
+        for b in RISCV_BENCHMARKS:
+            path, n, got = RISCV_PROGRAMS / b.name, sizes[b.name], samples[b.name]
+            wall, run = _riscv_hw_run(path, n)
+            reference = _qemu_run(qemu, path, n) if qemu else None
+            start = _qemu_run(qemu, RISCV_PROGRAMS / QEMU_START[0], QEMU_START[1])[0] if qemu else None
+            twin = _guest(twins[b.name], "hw", isa)
+            if k:
+                got["run"].append(run.stats["run_seconds"])
+                got["wall"].append(wall)
+                got["twin"].append(twin.stats["run_seconds"])
+                if qemu:
+                    got["qemu"].append(reference[0])
+                    starts.append(start)
+            last[b.name] = (run, reference, twin)
+        if step:
+            step(f"RISC-V, round {k} of {rounds}" if k else "RISC-V, warm-up")
+    results = []
+    for b in RISCV_BENCHMARKS:
+        run, reference, twin = last[b.name]
+        got = samples[b.name]
+        agree = None if reference is None else (reference[1], reference[2]) == (run.output.stdout, 0)
+        results.append(RiscvResult(b.name, sizes[b.name], run.outcome.retired, Timing.of(got["run"]),
+                                   Timing.of(got["wall"]), Timing.of(got["qemu"]) if qemu else None, b.twin,
+                                   twin.outcome.retired, Timing.of(got["twin"]), run.output.stdout, agree))
+    return RiscvReport(quick, rounds, _qemu_version(qemu) if qemu else None,
+                       Timing.of(starts) if qemu else None, results)
+
+
+def riscv64_table(report: RiscvReport) -> str:
+    """A line a program: hw's rate and time, qemu's time and hw's time over it, vm64 hw's rate on the
+    twin and RISC-V's rate as a share of it; the geometric means below."""
+    qemu, start = report.qemu is not None, report.qemu_start.low if report.qemu_start else 0.0
+    head = f"{'program':<8} {'N':>8} {'retired':>11} {'hw ips':>11} {'hw s':>6}"
+    if qemu:
+        head += f" {'qemu s':>7} {'hw/qemu':>8} {'qemu ips':>13}"
+    head += f"  {'vm64 twin':<10} {'twin retired':>12} {'vm64 hw ips':>11} {'RISC-V/vm64':>11}"
+    lines = ["RISC-V (RV64GC, static glibc executables of guest_programs/riscv64) in hw"
+             + (f", beside {report.qemu}" if qemu else "") + ", and vm64's hw on each one's twin at the same N:"]
+    if not qemu:
+        lines.append(f"{QEMU_RISCV} not found (Debian's qemu-user package): hw alone, its outputs not checked")
+    lines += [head, "-" * len(head)]
+    for r in report.results:
+        line = f"{r.name:<8} {r.n:>8,} {r.retired:>11,} {r.hw_ips:>11,.0f} {r.hw_wall.low:>6.2f}"
+        if qemu:
+            ips = r.qemu_ips(start)
+            line += f" {r.qemu.low:>7.3f} {r.hw_over_qemu:>7,.0f}x {f'{ips:,.0f}' if ips else '-':>13}"
+        line += (f"  {r.twin + '.asm':<10} {r.twin_retired:>12,} {r.twin_ips:>11,.0f} {r.rate_of_vm64:>10.0%}"
+                 + ("  OUTPUT DIFFERS from qemu's" if r.outputs_agree is False else ""))
+        lines.append(line)
+    lines.append("-" * len(head))
+    means = report.geomeans()
+    summary = (f"geometric means: hw {means['hw_ips']:,.0f} RISC-V instructions/s, "
+               f"{means['rate_of_vm64']:.0%} of vm64 hw's rate")
+    if qemu:
+        summary += f"; hw takes {means['hw_over_qemu']:,.0f}x qemu's time"
+    lines.append(summary)
+    notes = [f"hw s: loading the ELF and running it, in this process; best of {report.rounds} rounds"]
+    if qemu:
+        notes.append(f"qemu s: a whole process, {start * 1e3:.1f} ms of which is qemu's start (hello, N=0); "
+                     "qemu ips counts only the time beyond that start")
+    notes.append("no pure-Python emulator column: none on PyPI runs these static glibc executables (README.md)")
+    return "\n".join(lines + notes)
+
+
+def riscv64_json(report: RiscvReport) -> dict:
+    start = report.qemu_start.low if report.qemu_start else 0.0
+
+    def program(r: RiscvResult) -> dict:
+        return {"name": r.name, "n": r.n, "retired": r.retired, "hw_ips": r.hw_ips, "hw_seconds": r.hw_wall.low,
+                "hw_run_seconds": r.hw_run.low, "qemu_seconds": r.qemu.low if r.qemu else None,
+                "hw_over_qemu": r.hw_over_qemu, "qemu_ips": r.qemu_ips(start), "twin": r.twin,
+                "twin_n": r.n, "twin_retired": r.twin_retired, "twin_hw_ips": r.twin_ips,
+                "rate_of_vm64": r.rate_of_vm64, "outputs_agree": r.outputs_agree,
+                "timings": {"hw_run": asdict(r.hw_run), "hw_wall": asdict(r.hw_wall),
+                            "qemu": asdict(r.qemu) if r.qemu else None, "twin_run": asdict(r.twin_run)}}
+
+    return {"quick": report.quick, "rounds": report.rounds, "qemu": report.qemu,
+            "qemu_start_seconds": asdict(report.qemu_start) if report.qemu_start else None,
+            "programs": [program(r) for r in report.results], "geomean": report.geomeans()}
+
+
 # -- reporting ---------------------------------------------------------------------------------------
 def geomean(values: list[float]) -> float:
     values = [v for v in values if v and v > 0 and math.isfinite(v)]
@@ -514,7 +720,8 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
             return 2
     names = [n for n in SIZES if (PROGRAMS / f"{n}.asm").exists()]
     rounds = 5 if args.quick else 15  # cheap: the runs take a second or two a round
-    progress = Progress(2 * len(names) + rounds + 3)
+    riscv_rounds = 2 if args.quick else 3  # at the quick sizes either way: a few seconds in all
+    progress = Progress(2 * len(names) + rounds + 3 + riscv_rounds + 1)
     with tempfile.TemporaryDirectory() as tmp:
         python_start = python_startup()
         subjects = []
@@ -531,6 +738,7 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         launch = start_up(isa, Path(tmp), 3 if args.quick else 5)
     progress.step("start-up")
+    riscv = riscv64(isa, True, riscv_rounds, progress.step)
     progress.close()
     print(table(results))
     print()
@@ -549,6 +757,8 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
               f"{launch[f'{engine}_first_compile_seconds'] * 1e3:.0f} ms); with its code cached "
               f"{launch[f'{engine}_cached_seconds'] * 1e3:.0f} ms ({extra * 1e3:+.0f} ms over hw)")
     print()
+    print(riscv64_table(riscv))
+    print()
     print(compatibility_table(matrix))
     print()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in machine_description().items()))
@@ -562,7 +772,9 @@ def main(args: argparse.Namespace, isa: InstructionSet) -> int:
         report["hw_tight_loop_ips"] = asdict(tight)
         report["python_start_seconds"] = python_start
         report["start_up"] = launch
+        report["riscv64"] = riscv64_json(riscv)
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     if args.plot:
         plot(results, args.plot)
-    return 0 if all(r.outputs_agree for r in results) else 1
+    agree = all(r.outputs_agree for r in results) and all(r.outputs_agree is not False for r in riscv.results)
+    return 0 if agree else 1

@@ -504,7 +504,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace-diff", action="store_true",
                    help="where an engine differs from hw, find the first instruction after which they part")
 
-    p = command("bench", cmd_bench, "measure hw, para, os, C and Python on the benchmark programs")
+    p = command("bench", cmd_bench,
+                "measure hw, para, os, C and Python on the benchmark programs, and RISC-V in hw beside qemu")
     p.add_argument("--quick", action="store_true", help="small sizes; finishes within a minute")
     p.add_argument("--json", metavar="FILE", help="write every figure as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="draw the comparison (needs matplotlib)")

@@ -76,10 +76,12 @@ MEMORY_SIZES = (1, 2, 4, 8)
 FLOAT_FUNCTIONS = frozenset({"fcanon", "fsqrt", "fmin", "fmax", "fma", "itof", "bits2f", "fload"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Language:
     """What one architecture's semantics may name: the statement syntax is shared, the vocabulary is
-    the architecture's (its fixed registers, functions, effects and named constants)."""
+    the architecture's (its fixed registers, functions, effects and named constants). Each is made
+    once, so it compares and hashes as itself: its dicts could not be hashed, and Semantics (hashed
+    where para caches by instruction) holds one."""
 
     name: str
     pure_functions: dict[str, tuple[int, str]]
