@@ -328,7 +328,8 @@ class Daemon:
             attach = Attachment(lambda stream, chunk: loop.call_soon_threadsafe(self._output, container_id, stream,
                                                                                 chunk), running.started)
             result = run_image(program, settings["mode"], isa=isa, mem_size=settings["memory"],
-                               fuel=settings["fuel"], stdin=image.stdin, isolate=True, limits=limits, attach=attach)
+                               fuel=settings["fuel"], stdin=image.stdin, isolate=True, limits=limits, attach=attach,
+                               hold_memory=False)
             status, message = exit_status(result.outcome), outcome_message(result, limits)
             if running.stopped_by and result.outcome.limit == "killed":
                 status = 128 + running.requested

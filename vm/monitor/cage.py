@@ -11,6 +11,7 @@ writes its final state into the header. The monitor counts the child's output as
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import mmap
 import os
 import selectors
@@ -23,12 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vm.image import LOAD_ADDRESS
 from vm.isa import DEFAULT_FUEL, Trap
 from vm.isa.encoding import bits_float, float_bits
-from vm.machine import Machine, Outcome, fuel_outcome
+from vm.machine import CagedMemory, Machine, Outcome, fuel_outcome
 from vm.monitor.host import Captured, ffi, lib
 
 STATE_BYTES = lib.VM_STATE_BYTES
+_CHUNK = 16 << 20  # guest memory is copied to and from the state file this much at a time
 LIMIT_EXIT_STATUS = 125  # what a caged process that a limit stopped exits with (native/cage.c)
 
 LIMIT_NAMES = {lib.VM_LIMIT_CPU: "cpu", lib.VM_LIMIT_MEMORY: "memory", lib.VM_LIMIT_OUTPUT: "output",
@@ -39,6 +42,10 @@ PROTECTIONS = [
     (lib.VM_CAGE_PID_NS, "pid-namespace"),
 ]
 RUNTIMES = {"native": lib.VM_CAGE_NATIVE, "python": lib.VM_CAGE_PYTHON}
+
+
+MAX_CPU_SECONDS = (1 << 31) - 1  # 68 years: the cage adds the seconds already used, in a signed 64-bit word
+MAX_LIMIT_BYTES = (1 << 63) - 1  # memory and output limits are signed 64-bit words in the cage
 
 
 @dataclass(frozen=True)
@@ -91,13 +98,15 @@ class CagedRun:
 
 
 class StateFile:
-    """The header and guest memory shared with the child: an anonymous file (memfd)."""
+    """The header and guest memory shared with the child: an anonymous file (memfd). Only the header is
+    mapped here; memory is written and read through the file, so a page the guest never touched is never
+    allocated, and none is resident in this process (CagedMemory: not even a copy)."""
 
     def __init__(self, machine: Machine, fuel: int | None) -> None:
         self.size = STATE_BYTES + machine.mem_size
         self.fd = os.memfd_create("vm-guest-state", 0)
-        os.ftruncate(self.fd, self.size)
-        self.map = mmap.mmap(self.fd, self.size)
+        os.ftruncate(self.fd, self.size)  # reads as zeros, allocated page by page as the guest writes
+        self.map = mmap.mmap(self.fd, STATE_BYTES)
         self.header = ffi.cast("vm_state *", ffi.from_buffer(self.map))
         h = self.header
         h.magic, h.mem_size, h.fuel = lib.VM_STATE_MAGIC, machine.mem_size, DEFAULT_FUEL if fuel is None else fuel
@@ -105,11 +114,28 @@ class StateFile:
         for i in range(16):
             h.r[i] = machine.regs[i]
             h.f[i] = float_bits(machine.fregs[i]) & (2**64 - 1)
-        self.map[STATE_BYTES:] = machine.mem
+        if isinstance(machine.mem, CagedMemory):
+            self._write(LOAD_ADDRESS, machine.image.memory)
+        else:
+            self._write(0, machine.mem)
+
+    def _write(self, address: int, data: bytes | bytearray) -> None:
+        view, done = memoryview(data), 0
+        while done < len(view):
+            done += os.pwrite(self.fd, view[done : done + _CHUNK], STATE_BYTES + address + done)
 
     def read_back(self, machine: Machine) -> None:
-        """The final machine: memory always (the guest's, as it left it), registers where it reported."""
-        machine.mem[:] = self.map[STATE_BYTES:]
+        """The final machine: memory always (the guest's, as it left it; of CagedMemory its digest only),
+        registers where it reported."""
+        if isinstance(machine.mem, CagedMemory):
+            digest = hashlib.sha256()
+            for offset in range(0, machine.mem_size, _CHUNK):
+                digest.update(os.pread(self.fd, min(_CHUNK, machine.mem_size - offset), STATE_BYTES + offset))
+            machine.mem.sha256 = digest.hexdigest()
+        else:
+            view, done = memoryview(machine.mem), 0
+            while done < len(view):
+                done += os.preadv(self.fd, [view[done : done + _CHUNK]], STATE_BYTES + done)
         h = self.header
         if h.stop != lib.VM_STOP_RUNNING:
             machine.regs[:] = [h.r[i] for i in range(16)]
