@@ -12,7 +12,6 @@ import asyncio
 import base64
 import contextlib
 import fcntl
-import hmac
 import ipaddress
 import json
 import os
@@ -28,23 +27,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
+from vm.containers import api
 from vm.containers.errors import ContainerError
-from vm.containers.image import MODES, RunConfig, StoredImage, read_image
+from vm.containers.image import RunConfig, StoredImage, read_image
+from vm.containers.serving import bearer_matches
 from vm.containers.state import STREAMS, Container, ContainerState, StateError, default_root
 from vm.containers.store import ImageStore, StoreError
 from vm.image import ImageError
 from vm.isa import IsaError
-from vm.machine import LoadError, check_memory_size
+from vm.machine import LoadError
 from vm.monitor.cage import Attachment, Limits
 from vm.run import exit_status, outcome_message, run_image
 
-API_VERSION = 1
-DEFAULT_STOP_SECONDS = 10.0  # `stop`: how long a guest has after SIGTERM before SIGKILL
 DEFAULT_OUTPUT_LIMIT = 16 << 20  # a container's output is stored: without a limit of its own, this one
 SHUTDOWN_SECONDS = 10.0
 MAX_SOCKET_PATH = 107  # bytes in sockaddr_un.sun_path, less the terminating zero
-_LIMIT_FIELDS = ("cpu_seconds", "memory_bytes", "output_bytes")
 
 
 class ApiError(Exception):
@@ -101,6 +100,7 @@ class Daemon:
         app = web.Application(client_max_size=1 << 20, middlewares=[self._log_and_answer_errors])
         r = app.router
         r.add_get("/v1/version", self.version)
+        r.add_get("/v1/openapi.json", self.openapi)
         r.add_get("/v1/containers", self.list_containers)
         r.add_post("/v1/containers", self.create)
         r.add_get("/v1/containers/{ref}", self.inspect)
@@ -136,10 +136,9 @@ class Daemon:
         """Over TCP every request needs `Authorization: Bearer TOKEN`; the unix socket's mode guards it."""
         if not isinstance(request.transport.get_extra_info("sockname"), tuple):
             return
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
-            raise ApiError(401, "UNAUTHORIZED", "this daemon's TCP port needs its token" if not given
-                           else "the token was refused")
+        if not bearer_matches(request, self.token):
+            raise ApiError(401, "UNAUTHORIZED", "the token was refused" if "Authorization" in request.headers
+                           else "this daemon's TCP port needs its token")
 
     def _find(self, ref: str) -> Container:
         found = self.state.find(ref)
@@ -150,14 +149,19 @@ class Daemon:
         return found[0]
 
     @staticmethod
-    async def _body(request: web.Request) -> dict:
+    async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+        """The request's body as `model` has it, or a 400 that says what in it is wrong."""
         try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ApiError(400, "BAD_REQUEST", f"the body is not JSON: {e}") from None
-        if not isinstance(body, dict):
-            raise ApiError(400, "BAD_REQUEST", "the body must be a JSON object")
-        return body
+            return model.model_validate_json(await request.read())
+        except ValidationError as e:
+            raise ApiError(400, "BAD_REQUEST", api.problem(e)) from None
+
+    @staticmethod
+    def _query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+        try:
+            return model.model_validate(dict(request.query))
+        except ValidationError as e:
+            raise ApiError(400, "BAD_REQUEST", api.problem(e, in_query=True)) from None
 
     # -- handlers ----------------------------------------------------------------------------------------
     async def version(self, request: web.Request) -> web.Response:
@@ -167,31 +171,30 @@ class Daemon:
             installed = version("vm")
         except PackageNotFoundError:  # run from a source tree
             installed = "source"
-        return web.json_response({"api": API_VERSION, "version": installed, "images": str(self.images.root),
+        return web.json_response({"api": api.API_VERSION, "version": installed, "images": str(self.images.root),
                                   "running": len(self.running)})
 
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.json_response(api.openapi())
+
     async def list_containers(self, request: web.Request) -> web.Response:
-        every = request.query.get("all", "0") not in ("0", "false", "")
+        every = self._query(request, api.ListQuery).all
         return web.json_response([c.to_json() for c in self.state.all() if every or c.status == "running"])
 
     async def inspect(self, request: web.Request) -> web.Response:
         return web.json_response(self._find(request.match_info["ref"]).to_json())
 
     async def create(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        reference = body.get("image")
-        if not isinstance(reference, str) or not reference:
-            raise ApiError(400, "BAD_REQUEST", 'a container needs "image": a NAME:TAG or digest in the image store')
+        body = await self._body(request, api.CreateRequest)
+        reference = body.image
         try:
             digest = self.images.resolve(reference)
         except StoreError as e:
             raise ApiError(404, "NO_SUCH_IMAGE", f"{e} (the daemon's store is {self.images.root})") from None
         image = self._read_image(digest, reference)
-        settings = _settings(image.run, body)
+        settings = _settings(image.run, body, reference)
         container_id = uuid.uuid4().hex
-        name = body.get("name") or f"{reference.split('@')[0].split(':')[0].rsplit('/', 1)[-1]}-{container_id[:6]}"
-        if not isinstance(name, str) or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise ApiError(400, "BAD_REQUEST", f"{name!r} is not a container name (letters, digits, '-', '_', '.')")
+        name = body.name or f"{reference.split('@')[0].split(':')[0].rsplit('/', 1)[-1]}-{container_id[:6]}"
         if self.state.name_taken(name):
             raise ApiError(409, "NAME_TAKEN", f"a container is already named {name!r}; remove it or pick another")
         self.state.create(container_id, name, reference, digest, settings)
@@ -213,22 +216,19 @@ class Daemon:
         self.state.started(container.id)
         threading.Thread(target=self._run_guest, args=(container.id, image, container.settings, running),
                          name=f"container-{container.id[:12]}", daemon=True).start()
-        if _flag(request, "attach"):
+        if self._query(request, api.StartQuery).attach:
             return await self._stream_logs(request, container.id, 0, follow=True)
         return web.json_response(self.state.get(container.id).to_json())
 
     async def stop(self, request: web.Request) -> web.Response:
+        grace = self._query(request, api.StopQuery).timeout
         container = self._find(request.match_info["ref"])
-        try:
-            grace = float(request.query.get("timeout", DEFAULT_STOP_SECONDS))
-        except ValueError:
-            raise ApiError(400, "BAD_REQUEST", "timeout must be a number of seconds") from None
         running = self._running(container)
         if running is None:
             return web.json_response(container.to_json())
         running.signal(signal.SIGTERM, "stop")
         try:
-            await asyncio.wait_for(running.done.wait(), max(0.0, min(grace, 3600.0)))
+            await asyncio.wait_for(running.done.wait(), grace)
         except TimeoutError:
             running.signal(signal.SIGKILL, "stop")
             await running.done.wait()
@@ -257,10 +257,11 @@ class Daemon:
         return self.running.get(container.id)
 
     async def remove(self, request: web.Request) -> web.Response:
+        force = self._query(request, api.RemoveQuery).force
         container = self._find(request.match_info["ref"])
         running = self.running.get(container.id)
         if running is not None:
-            if not _flag(request, "force"):
+            if not force:
                 raise ApiError(409, "RUNNING", f"container {container.name} is running; stop it first, "
                                "or remove it with force")
             running.signal(signal.SIGKILL, "kill")
@@ -275,12 +276,9 @@ class Daemon:
         shutil.rmtree(self.work / container_id, ignore_errors=True)
 
     async def logs(self, request: web.Request) -> web.StreamResponse:
+        query = self._query(request, api.LogsQuery)
         container = self._find(request.match_info["ref"])
-        try:
-            after = int(request.query.get("after", 0))
-        except ValueError:
-            raise ApiError(400, "BAD_REQUEST", "after must be a sequence number") from None
-        return await self._stream_logs(request, container.id, after, follow=_flag(request, "follow"))
+        return await self._stream_logs(request, container.id, query.after, follow=query.follow)
 
     async def _stream_logs(self, request: web.Request, container_id: str, after: int, follow: bool
                            ) -> web.StreamResponse:
@@ -320,7 +318,7 @@ class Daemon:
     def _run_guest(self, container_id: str, image: StoredImage, settings: dict, running: Running) -> None:
         """A container's thread: run the guest caged, pass its output and its end to the event loop."""
         loop = self.loop
-        limits = Limits(*(settings["limits"][name] for name in _LIMIT_FIELDS))
+        limits = Limits(**settings["limits"])
         try:
             workdir = self.work / container_id
             workdir.mkdir(parents=True, exist_ok=True)
@@ -374,46 +372,26 @@ class Daemon:
 _STOPPED_BY = {"stop": "`vm stop`", "kill": "`vm kill`", "daemon": "the daemon's shutdown"}
 
 
-def _flag(request: web.Request, name: str) -> bool:
-    return request.query.get(name, "0") not in ("0", "false", "")
-
-
 def _chunk_line(seq: int, stream: int, data: bytes) -> bytes:
     line = {"seq": seq, "stream": STREAMS[stream], "data": base64.b64encode(data).decode()}
     return (json.dumps(line) + "\n").encode()
 
 
-def _settings(config: RunConfig, body: dict) -> dict:
-    """How the container runs: the image's config, with what the request overrides, checked."""
-    mode, memory, fuel = body.get("mode", config.mode), body.get("memory", config.memory), body.get("fuel", config.fuel)
-    if mode not in MODES:
-        raise ApiError(400, "BAD_REQUEST", f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if not _whole(memory):
-        raise ApiError(400, "BAD_REQUEST", "memory must be a number of bytes")
-    try:
-        check_memory_size(memory)
-    except LoadError as e:
-        raise ApiError(400, "BAD_REQUEST", str(e)) from None
-    if fuel is not None and not (_whole(fuel) and fuel > 0):
-        raise ApiError(400, "BAD_REQUEST", "fuel must be a positive number of instructions")
-    given = body.get("limits", {})
-    if not isinstance(given, dict) or set(given) - set(_LIMIT_FIELDS):
-        raise ApiError(400, "BAD_REQUEST", f"limits is an object of {', '.join(_LIMIT_FIELDS)}")
-    image_limits = {name: getattr(config.limits, name) for name in _LIMIT_FIELDS}
-    limits = {**image_limits, **given}
-    for name, value in limits.items():
-        if value is not None and not (_whole(value) and value > 0):
-            raise ApiError(400, "BAD_REQUEST", f"limits.{name} must be a positive whole number")
+def _settings(config: RunConfig, body: api.CreateRequest, reference: str) -> dict:
+    """How the container runs: the image's config, with what the request gives (a field given as null
+    is no fuel or no limit), checked as a whole, since an image's config may come from anywhere."""
+    limits = {name: getattr(config.limits, name) for name in api.LimitsRequest.model_fields}
+    limits |= {name: getattr(body.limits, name) for name in body.limits.model_fields_set}
     if limits["output_bytes"] is None:
         limits["output_bytes"] = DEFAULT_OUTPUT_LIMIT
-    auto_remove = body.get("auto_remove", False)
-    if not isinstance(auto_remove, bool):
-        raise ApiError(400, "BAD_REQUEST", "auto_remove must be true or false")
-    return {"mode": mode, "memory": memory, "fuel": fuel, "limits": limits, "auto_remove": auto_remove}
-
-
-def _whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    settings = {"mode": body.mode or config.mode, "memory": body.memory or config.memory,
+                "fuel": body.fuel if "fuel" in body.model_fields_set else config.fuel, "limits": limits,
+                "auto_remove": body.auto_remove}
+    try:
+        return api.Settings.model_validate(settings).model_dump()
+    except ValidationError as e:
+        raise ApiError(409, "IMAGE_DAMAGED", f"image {reference} cannot be run: its config's {api.problem(e)}"
+                       ) from None
 
 
 # -- serving ---------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import hmac
 import json
 import re
 import signal
@@ -25,8 +24,10 @@ from collections import OrderedDict
 from pathlib import Path
 
 from aiohttp import web
+from pydantic_core import from_json
 
 from vm.containers.errors import ContainerError
+from vm.containers.serving import bearer_matches
 from vm.containers.store import (
     MANIFEST_TYPE,
     ImageStore,
@@ -127,11 +128,10 @@ class Registry:
         """With a token, pushing needs `Authorization: Bearer TOKEN`; pulling never does."""
         if self.token is None:
             return
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+        if not bearer_matches(request, self.token):
             challenge = f'Bearer realm="vm registry",scope="repository:{name}:push"'
-            raise RegistryError(401, "UNAUTHORIZED", "pushing to this registry needs its token" if not given
-                                else "the token was refused", {"WWW-Authenticate": challenge})
+            raise RegistryError(401, "UNAUTHORIZED", "the token was refused" if "Authorization" in request.headers
+                                else "pushing to this registry needs its token", {"WWW-Authenticate": challenge})
 
     def _repository(self, name: str) -> dict | None:
         try:
@@ -213,10 +213,11 @@ class Registry:
         if reference.startswith("sha256:") and self._digest(reference) != digest:
             raise RegistryError(400, "DIGEST_INVALID", f"the manifest's digest is {digest}, not {reference}")
         try:
-            manifest = json.loads(data)
-            check_manifest(manifest)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            manifest = from_json(data)  # bounded in depth, unlike json.loads, and in the size of its numbers
+        except ValueError as e:
             raise RegistryError(400, "MANIFEST_INVALID", f"the manifest is not JSON: {e}") from None
+        try:
+            check_manifest(manifest)
         except StoreError as e:
             raise RegistryError(400, "MANIFEST_INVALID", str(e)) from None
         if manifest.get("mediaType", MANIFEST_TYPE) != MANIFEST_TYPE:

@@ -1,0 +1,265 @@
+"""The daemon and the registry under hostile input, as real processes on a temporary unix socket and
+loopback ports: each bug found by trying them as an attacker would has a test named after it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from processes import Server, serve
+
+TOKEN = "hostile-test-token"
+REQUEST_SECONDS = 60  # every request of a test is answered within this
+PROMPT_SECONDS = 2.0  # what "promptly" means for a daemon under load on a shared machine
+MAX_DAEMON_RSS = 400 << 20  # the daemon's resident memory, whatever its guests ask for
+
+HELLO = "main: li r1, 1\n la r2, text\n li r3, 6\n hcall 1\n li r1, 3\n hcall 0\ntext: .ascii \"hello\\n\"\n"
+SPIN = "main: li r3, 100000000000\nloop: subi r3, r3, 1\n bnez r3, loop\n halt\n"  # runs for minutes
+PROGRAMS = {"hello": (HELLO, "os"), "spin": (SPIN, "os")}
+
+
+def vm(*args, env: dict[str, str]) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "vm", *map(str, args)], capture_output=True,
+                          timeout=REQUEST_SECONDS, env={**os.environ, **env})
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("images")
+    for name, (source, mode) in PROGRAMS.items():
+        directory = base / name
+        directory.mkdir()
+        (directory / f"{name}.asm").write_text(source)
+        (directory / "vmfile.toml").write_text(f'program = "{name}.asm"\nmode = "{mode}"\n')
+        vm("image", "build", directory, "-t", f"{name}:1", env={"VM_IMAGES": str(base / "store")})
+    return base / "store"
+
+
+class Daemon:
+    """A `vm daemon` process and clients of it: on its unix socket (no token) and its TCP port."""
+
+    def __init__(self, server: Server, root: Path) -> None:
+        self.server, self.root = server, root
+        self.socket = root / "d.sock"
+        self.tcp = server.ready_line.rsplit(" ", 1)[1].replace("tcp://", "http://")
+        self.http = httpx.Client(transport=httpx.HTTPTransport(uds=str(self.socket)), base_url="http://vm/v1",
+                                 timeout=REQUEST_SECONDS)
+
+    def resident_bytes(self, peak: bool = False) -> int:
+        """The daemon's resident memory now (or at its peak), from /proc."""
+        key = "VmHWM:" if peak else "VmRSS:"
+        for line in Path(f"/proc/{self.server.process.pid}/status").read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+        raise AssertionError(f"no {key} in /proc/{self.server.process.pid}/status")
+
+    def create(self, **body) -> httpx.Response:
+        return self.http.post("/containers", json=body)
+
+    def log_text(self) -> str:
+        return self.server.log_text()
+
+
+@pytest.fixture(scope="module")
+def daemon(store, tmp_path_factory):
+    root = tmp_path_factory.mktemp("daemon")
+    with serve(["daemon", "--root", str(root), "--socket", str(root / "d.sock"), "--tcp", "127.0.0.1:0",
+                "--token", TOKEN, "--images", str(store)], root.parent / f"{root.name}.log") as server:
+        client = Daemon(server, root)
+        yield client
+        client.http.close()
+
+
+def error_of(response: httpx.Response, status: int) -> str:
+    assert response.status_code == status, (response.status_code, response.text)
+    return response.json()["error"]["message"]
+
+
+def assert_no_traceback(daemon: Daemon) -> None:
+    assert "Traceback" not in daemon.log_text() and '" 500 ' not in daemon.log_text(), daemon.log_text()[-3000:]
+
+
+# -- bug 1 ------------------------------------------------------------------------------------------------
+def test_bug1_a_large_guest_is_allocated_only_in_its_cage(daemon) -> None:
+    """A 4 GiB guest runs while other containers are created, listed and stopped promptly, and the
+    daemon's resident memory stays bounded through its whole run, its end included."""
+    big = daemon.create(image="spin:1", name="big", memory=4 << 30).json()
+    assert daemon.http.post(f"/containers/{big['id']}/start").status_code == 200
+    others = [daemon.create(image="spin:1", name=f"small{i}").json()["id"] for i in range(3)]
+    for container in others:
+        assert daemon.http.post(f"/containers/{container}/start").status_code == 200
+    time.sleep(1.0)  # the big guest is in its cage by now
+    for container in others:
+        start = time.monotonic()
+        listed = daemon.http.get("/containers")
+        stopped = daemon.http.post(f"/containers/{container}/stop", params={"timeout": 0})
+        assert time.monotonic() - start < PROMPT_SECONDS
+        assert listed.status_code == 200 and big["id"] in [c["id"] for c in listed.json()]
+        assert stopped.json()["status"] == "exited"
+    assert daemon.resident_bytes() < MAX_DAEMON_RSS
+    ended = daemon.http.post(f"/containers/{big['id']}/kill").json()
+    assert ended["result"]["state"]["mem_size"] == 4 << 30 and len(ended["result"]["state"]["mem_sha256"]) == 64
+    assert daemon.resident_bytes(peak=True) < MAX_DAEMON_RSS
+    for container in [big["id"], *others]:
+        daemon.http.delete(f"/containers/{container}")
+
+
+# -- bugs 2 and 3: numbers out of range are refused at create, with their bound ----------------------------
+@pytest.mark.parametrize(("body", "message"), [
+    ({"fuel": 2**63}, "fuel: Input should be less than or equal to 9223372036854775807"),
+    ({"fuel": 2**64}, "fuel: Input should be less than or equal to 9223372036854775807"),
+    ({"fuel": 2**100}, "fuel: Input should be less than or equal to 9223372036854775807"),
+    ({"fuel": -1}, "fuel: Input should be greater than or equal to 0"),
+    ({"fuel": 1.5}, "fuel: Input should be a valid integer"),
+])
+def test_bug2_fuel_of_2_to_the_63_or_more_is_refused_at_create(daemon, body, message) -> None:
+    assert error_of(daemon.create(image="hello:1", **body), 400) == message
+
+
+@pytest.mark.parametrize(("limits", "message"), [
+    ({"cpu_seconds": 2**63}, "limits.cpu_seconds: Input should be less than or equal to 2147483647"),
+    ({"cpu_seconds": 2**100}, "limits.cpu_seconds: Input should be less than or equal to 2147483647"),
+    ({"cpu_seconds": 0}, "limits.cpu_seconds: Input should be greater than or equal to 1"),
+    ({"memory_bytes": 2**64}, "limits.memory_bytes: Input should be less than or equal to 9223372036854775807"),
+    ({"output_bytes": 2**70}, "limits.output_bytes: Input should be less than or equal to 9223372036854775807"),
+    ({"output_bytes": True}, "limits.output_bytes: Input should be a valid integer"),
+    ({"wall_seconds": 5}, "limits.wall_seconds: Extra inputs are not permitted"),
+])
+def test_bug3_limits_out_of_range_are_refused_at_create_with_the_bound(daemon, limits, message) -> None:
+    assert error_of(daemon.create(image="hello:1", limits=limits), 400) == message
+
+
+def test_bug2_and_3_the_largest_values_allowed_run(daemon) -> None:
+    limits = {"cpu_seconds": 2**31 - 1, "memory_bytes": 2**63 - 1, "output_bytes": 2**63 - 1}
+    created = daemon.create(image="hello:1", fuel=2**63 - 1, limits=limits, auto_remove=True)
+    assert created.status_code == 201, created.text
+    ended = daemon.http.post(f"/containers/{created.json()['id']}/start", params={"attach": 1})
+    assert json.loads(ended.text.splitlines()[-1])["container"]["exit_status"] == 3
+
+
+# -- bug 4: what used to be a 500 is a 400 or a 401 --------------------------------------------------------
+def _raw_request(address: str | tuple[str, int], request: bytes, seconds: float = 10.0) -> bytes:
+    """Send bytes as they are (no client library would send these) and read the whole answer."""
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as conn:
+        conn.settimeout(seconds)
+        conn.connect(address)
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+def _tcp_address(url: str) -> tuple[str, int]:
+    host, port = url.rsplit("/", 1)[1].rsplit(":", 1)
+    return host, int(port)
+
+
+def test_bug4_an_authorization_header_that_is_not_utf8_is_refused_with_401(daemon) -> None:
+    answer = _raw_request(_tcp_address(daemon.tcp), b"GET /v1/containers HTTP/1.1\r\nHost: vm\r\n"
+                          b"Authorization: Bearer \xff\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+    assert b'"UNAUTHORIZED"' in answer and b"the token was refused" in answer
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b"[" * 200_000 + b"]" * 200_000, "the body is not JSON: recursion limit exceeded"),
+    (b'{"image": "hello:1", "memory": ' + b"9" * 5000 + b"}", "the body is not JSON: number out of range"),
+    (b'{"image": "hello:1", "fuel": ' + b"1" * 5000 + b"}", "the body is not JSON: number out of range"),
+    (b"{not json", "the body is not JSON: key must be a string"),
+    (b"\xff\xfe", "the body is not JSON"),
+    (b"[]", "the body: Input should be an object"),
+    (b"{}", "image: Field required"),
+], ids=["deep", "huge-memory", "huge-fuel", "not-json", "not-utf8", "array", "no-image"])
+def test_bug4_a_create_body_deep_huge_or_not_json_is_a_400(daemon, body, message) -> None:
+    response = daemon.http.post("/containers", content=body, headers={"Content-Type": "application/json"})
+    assert error_of(response, 400).startswith(message)
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ({"after": "99999999999999999999"}, "?after: Input should be less than or equal to 9223372036854775807"),
+    ({"after": "-1"}, "?after: Input should be greater than or equal to 0"),
+    ({"after": "x"}, "?after: Input should be a valid integer"),
+    ({"follow": "maybe"}, "?follow: Input should be a valid boolean"),
+])
+def test_bug4_a_logs_query_out_of_range_is_a_400(daemon, query, message) -> None:
+    created = daemon.create(image="hello:1").json()
+    assert error_of(daemon.http.get(f"/containers/{created['id']}/logs", params=query), 400).startswith(message)
+    daemon.http.delete(f"/containers/{created['id']}")
+
+
+@pytest.mark.parametrize("timeout", ["-1", "3601", "nan", "inf", "soon"])
+def test_bug4_a_stop_timeout_out_of_range_is_a_400(daemon, timeout) -> None:
+    assert error_of(daemon.http.post("/containers/nosuch/stop", params={"timeout": timeout}), 400).startswith(
+        "?timeout: ")
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """`vm registry serve` with a token, on a free loopback port; its base URL and its log."""
+    root = tmp_path_factory.mktemp("registry")
+    with serve(["registry", "serve", "--port", "0", "--root", str(root), "--token", TOKEN],
+               root.parent / f"{root.name}.log") as server:
+        yield server.ready_line.rsplit(" ", 1)[1], server
+
+
+def test_bug4_a_push_whose_authorization_is_not_utf8_is_refused_with_401(registry) -> None:
+    url, _ = registry
+    answer = _raw_request(_tcp_address(url), b"POST /v2/x/blobs/uploads/ HTTP/1.1\r\nHost: r\r\n"
+                          b"Authorization: Bearer \xff\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+    assert b'"UNAUTHORIZED"' in answer and b"the token was refused" in answer
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b"[" * 200_000 + b"]" * 200_000, "the manifest is not JSON: recursion limit exceeded"),
+    (b'{"schemaVersion": ' + b"9" * 5000 + b"}", "the manifest is not JSON: number out of range"),
+    (b"\xff", "the manifest is not JSON"),
+    (b'{"schemaVersion": 2, "config": {"mediaType": "m", "size": 1, "digest": 5}, "layers": []}',
+     "the manifest's config: 5 is not a digest"),
+], ids=["deep", "huge-number", "not-utf8", "digest-not-a-string"])
+def test_bug4_a_manifest_deep_huge_or_not_json_is_a_400(registry, body, message) -> None:
+    url, server = registry
+    response = httpx.put(f"{url}/v2/x/manifests/1", content=body, timeout=REQUEST_SECONDS,
+                         headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 400, response.text
+    error = response.json()["errors"][0]
+    assert error["code"] == "MANIFEST_INVALID" and error["message"].startswith(message)
+    assert "Traceback" not in server.log_text()
+
+
+# -- bug 7: names ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["é", "٣٤", "a" * 129, "", "-a", ".a", "a b", "a/b", "a\n", 0, False, [], {}])
+def test_bug7_a_name_outside_dockers_rule_is_refused(daemon, name) -> None:
+    message = error_of(daemon.create(image="hello:1", name=name), 400)
+    assert message.startswith("name: "), message
+    assert all(c["name"] != name for c in daemon.http.get("/containers", params={"all": 1}).json())
+
+
+@pytest.mark.parametrize("name", ["a", "A9", "9", "web_1.prod-2", "a" * 128])
+def test_bug7_a_name_in_dockers_rule_is_taken_as_it_is(daemon, name) -> None:
+    created = daemon.create(image="hello:1", name=name)
+    assert created.status_code == 201 and created.json()["name"] == name
+    daemon.http.delete(f"/containers/{name}")
+
+
+def test_bug7_without_a_name_one_is_made(daemon) -> None:
+    created = daemon.create(image="hello:1", name=None).json()
+    assert created["name"].startswith("hello-")
+    daemon.http.delete(f"/containers/{created['id']}")
+
+
+def test_the_bugs_above_left_no_traceback_in_the_daemons_log(daemon) -> None:
+    assert_no_traceback(daemon)
