@@ -4,6 +4,7 @@ loopback ports: each bug found by trying them as an attacker would has a test na
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -23,7 +24,18 @@ MAX_DAEMON_RSS = 400 << 20  # the daemon's resident memory, whatever its guests 
 
 HELLO = "main: li r1, 1\n la r2, text\n li r3, 6\n hcall 1\n li r1, 3\n hcall 0\ntext: .ascii \"hello\\n\"\n"
 SPIN = "main: li r3, 100000000000\nloop: subi r3, r3, 1\n bnez r3, loop\n halt\n"  # runs for minutes
-PROGRAMS = {"hello": (HELLO, "os"), "spin": (SPIN, "os")}
+TICKER = """\
+main:   li   r1, 0
+loop:   addi r1, r1, 1
+        out  1, r1
+        li   r2, 10
+        out  0, r2
+        li   r3, 20000
+pause:  subi r3, r3, 1
+        bnez r3, pause
+        jmp  loop
+"""  # prints 1, 2, 3... a line per pause, forever
+PROGRAMS = {"hello": (HELLO, "os"), "spin": (SPIN, "os"), "ticker": (TICKER, "os")}
 
 
 def vm(*args, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -259,6 +271,66 @@ def test_bug7_without_a_name_one_is_made(daemon) -> None:
     created = daemon.create(image="hello:1", name=None).json()
     assert created["name"].startswith("hello-")
     daemon.http.delete(f"/containers/{created['id']}")
+
+
+# -- bugs 5 and 9: a client that goes away mid-request ------------------------------------------------------
+def _hang_up(address: str | tuple[str, int], request: bytes, read: int = 0) -> None:
+    """Send a request (perhaps cut off), read `read` bytes of the answer, and close the connection."""
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as conn:
+        conn.settimeout(REQUEST_SECONDS)
+        conn.connect(address)
+        conn.sendall(request)
+        got = b""
+        while len(got) < read:
+            got += conn.recv(read - len(got))
+
+
+def _wait_for_log(server, text: str, seconds: float = 10.0) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if text in server.log_text():
+            return server.log_text()
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} never appeared in the log: {server.log_text()[-2000:]}")
+
+
+def test_bug9_a_client_that_goes_away_mid_stream_is_a_normal_end(daemon) -> None:
+    ticker = daemon.create(image="ticker:1", name="chatty").json()["id"]
+    _hang_up(str(daemon.socket), f"POST /v1/containers/{ticker}/start?attach=1 HTTP/1.1\r\nHost: vm\r\n"
+             "Content-Length: 0\r\n\r\n".encode(), read=2000)
+    for _ in range(3):
+        _hang_up(str(daemon.socket), f"GET /v1/containers/{ticker}/logs?follow=1 HTTP/1.1\r\nHost: vm\r\n\r\n"
+                 .encode(), read=2000)
+    log = _wait_for_log(daemon.server, f'"GET /v1/containers/{ticker}/logs?follow=1" 499 ')
+    assert f'"POST /v1/containers/{ticker}/start?attach=1" 499 ' in log
+    assert daemon.http.get(f"/containers/{ticker}").json()["status"] == "running"  # the guest goes on
+    assert daemon.http.post(f"/containers/{ticker}/kill").json()["exit_status"] == 137
+    daemon.http.delete(f"/containers/{ticker}")
+    assert_no_traceback(daemon)
+
+
+def test_bug5_a_cut_off_create_body_is_the_clients_abort(daemon) -> None:
+    _hang_up(str(daemon.socket), b"POST /v1/containers HTTP/1.1\r\nHost: vm\r\nContent-Length: 100000\r\n\r\n"
+             b'{"image": "hello:1", "name": "cut')
+    _wait_for_log(daemon.server, '"POST /v1/containers" 499 ')
+    assert all(c["name"] != "cut" for c in daemon.http.get("/containers", params={"all": 1}).json())
+    assert_no_traceback(daemon)
+
+
+def test_bug5_a_cut_off_upload_is_the_clients_abort_and_nothing_partial_is_stored(registry) -> None:
+    url, server = registry
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    data = os.urandom(1 << 20)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    location = httpx.post(f"{url}/v2/cut/blobs/uploads/", headers=auth).headers["Location"]
+    _hang_up(_tcp_address(url), f"PUT {location}?digest={digest} HTTP/1.1\r\nHost: r\r\n"
+             f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data[:300_000])
+    _wait_for_log(server, f'"PUT {location}?digest={digest}" 499 ')
+    assert httpx.head(f"{url}/v2/cut/blobs/{digest}").status_code == 404
+    root = Path(server.process.args[server.process.args.index("--root") + 1])
+    assert not [p for p in root.rglob("*") if p.is_file() and p.stat().st_size >= 300_000]
+    assert "Traceback" not in server.log_text() and '" 500 ' not in server.log_text()
 
 
 def test_the_bugs_above_left_no_traceback_in_the_daemons_log(daemon) -> None:

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ValidationError
 from vm.containers import api
 from vm.containers.errors import ContainerError
 from vm.containers.image import RunConfig, StoredImage, read_image
-from vm.containers.serving import bearer_matches
+from vm.containers.serving import bearer_matches, client_closed
 from vm.containers.state import STREAMS, Container, ContainerState, StateError, default_root
 from vm.containers.store import ImageStore, StoreError
 from vm.image import ImageError
@@ -122,6 +122,8 @@ class Daemon:
             response = await handler(request)
         except ApiError as e:
             response = e.response()
+        except ConnectionError:  # reading the request or writing the answer: the client went away
+            response = client_closed()
         except web.HTTPException as e:  # aiohttp's own: no such route, wrong method, body too large
             response = ApiError(e.status, e.reason.upper().replace(" ", "_"), f"{request.method} {request.path}: "
                                 f"{e.reason}; the API is in docs/daemon-api.md").response()

@@ -27,7 +27,7 @@ from aiohttp import web
 from pydantic_core import from_json
 
 from vm.containers.errors import ContainerError
-from vm.containers.serving import bearer_matches
+from vm.containers.serving import bearer_matches, client_closed
 from vm.containers.store import (
     MANIFEST_TYPE,
     ImageStore,
@@ -88,6 +88,8 @@ class Registry:
             response = await handler(request)
         except RegistryError as e:
             response = e.response()
+        except ConnectionError:  # reading the request or writing the answer: the client went away
+            response = client_closed()
         except web.HTTPRequestEntityTooLarge:
             response = RegistryError(413, "SIZE_INVALID", f"a push may send at most {MAX_BLOB} bytes").response()
         except web.HTTPNotFound:
