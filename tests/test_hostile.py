@@ -333,5 +333,27 @@ def test_bug5_a_cut_off_upload_is_the_clients_abort_and_nothing_partial_is_store
     assert "Traceback" not in server.log_text() and '" 500 ' not in server.log_text()
 
 
+# -- bug 10: cage directories -------------------------------------------------------------------------------
+def test_bug10_cage_directories_are_under_the_root_and_a_killed_daemons_are_cleared(store, tmp_path) -> None:
+    root = tmp_path / "d"
+    args = ["daemon", "--root", str(root), "--socket", str(root / "d.sock"), "--images", str(store)]
+    with serve(args, tmp_path / "d.log") as server:
+        daemon = Daemon(server, root)
+        for name in ("one", "two"):
+            created = daemon.create(image="ticker:1", name=name).json()
+            daemon.http.post(f"/containers/{created['id']}/start")
+        deadline = time.monotonic() + REQUEST_SECONDS
+        while len(list((root / "cages").iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [p.name[:8] for p in (root / "cages").iterdir()] == ["vm-cage-"] * 2
+        assert (root / "cages").stat().st_mode & 0o777 == 0o700
+        server.process.kill()
+        server.process.wait(REQUEST_SECONDS)
+        daemon.http.close()
+    assert len(list((root / "cages").iterdir())) == 2  # left by the killed daemon
+    with serve(args, tmp_path / "d.log") as server:
+        assert list((root / "cages").iterdir()) == []
+
+
 def test_the_bugs_above_left_no_traceback_in_the_daemons_log(daemon) -> None:
     assert_no_traceback(daemon)

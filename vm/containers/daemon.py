@@ -92,6 +92,9 @@ class Daemon:
         self.state = ContainerState(root / "state.db")
         self.lost = self.state.mark_lost()
         self.work = root / "containers"
+        self.cages = root / "cages"  # the guests' working directories: a killed daemon's are cleared here
+        shutil.rmtree(self.cages, ignore_errors=True)
+        self.cages.mkdir(mode=0o700)
         self.running: dict[str, Running] = {}
         self.followers: dict[str, set[asyncio.Queue]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -326,7 +329,8 @@ class Daemon:
             workdir.mkdir(parents=True, exist_ok=True)
             program, isa = image.load(workdir)
             attach = Attachment(lambda stream, chunk: loop.call_soon_threadsafe(self._output, container_id, stream,
-                                                                                chunk), running.started)
+                                                                                chunk), running.started,
+                                self.cages)
             result = run_image(program, settings["mode"], isa=isa, mem_size=settings["memory"],
                                fuel=settings["fuel"], stdin=image.stdin, isolate=True, limits=limits, attach=attach,
                                hold_memory=False)

@@ -83,6 +83,7 @@ class Attachment:
 
     write: Callable[[int, bytes], None]
     started: Callable[[subprocess.Popen], None]
+    cages: Path | None = None  # where the cage's working directory is made (else the system's temporary one)
 
 
 @dataclass
@@ -215,7 +216,7 @@ def run_caged(command: Callable[[int], list[str]], machine: Machine, fuel: int |
     input_fd = _input_file(stdin) if stdin is not None else None
     started = time.perf_counter()
     try:
-        with tempfile.TemporaryDirectory(prefix="vm-cage-") as home:
+        with tempfile.TemporaryDirectory(prefix="vm-cage-", dir=attach.cages if attach else None) as home:
             for name, data in (files or {}).items():
                 (Path(home) / name).write_bytes(data)
             detached = capture or attach is not None  # no console: the guest reads end of input
