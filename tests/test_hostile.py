@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -331,6 +332,77 @@ def test_bug5_a_cut_off_upload_is_the_clients_abort_and_nothing_partial_is_store
     root = Path(server.process.args[server.process.args.index("--root") + 1])
     assert not [p for p in root.rglob("*") if p.is_file() and p.stat().st_size >= 300_000]
     assert "Traceback" not in server.log_text() and '" 500 ' not in server.log_text()
+
+
+# -- bug 6: a slow client holds nothing for long -------------------------------------------------------------
+HEAD_SECONDS = READ_SECONDS = 10.0  # vm/containers/serving.py's
+MAX_CONNECTIONS = 256
+
+
+def _until_closed(address: str | tuple[str, int], request: bytes) -> tuple[float, bytes]:
+    """Send a half request and wait: how long until the server closed the connection, and what it said."""
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as conn:
+        conn.settimeout(HEAD_SECONDS * 4)
+        conn.connect(address)
+        start = time.monotonic()
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+        return time.monotonic() - start, answer
+
+
+def _servers(daemon, registry) -> dict[str, tuple[str | tuple[str, int], bytes, bytes]]:
+    """Each server's address, a request whose head is cut off, and one whose body stops."""
+    auth = f"Authorization: Bearer {TOKEN}\r\n".encode()
+    return {
+        "daemon": (str(daemon.socket), b"GET /v1/version HTTP/1.1\r\nHost: vm\r\nAccept: app",
+                   b"POST /v1/containers HTTP/1.1\r\nHost: vm\r\nContent-Length: 100\r\n\r\n{\"image\""),
+        "registry": (_tcp_address(registry[0]), b"GET /v2/ HTTP/1.1\r\nHost: r\r\nAccept: app",
+                     b"PUT /v2/x/manifests/1 HTTP/1.1\r\nHost: r\r\n" + auth + b"Content-Length: 100\r\n\r\n{"),
+    }
+
+
+@pytest.mark.parametrize("server", ["daemon", "registry"])
+def test_bug6_a_half_sent_request_is_not_held(daemon, registry, server) -> None:
+    address, half_head, half_body = _servers(daemon, registry)[server]
+    with ThreadPoolExecutor(4) as pool:
+        heads = [pool.submit(_until_closed, address, half_head) for _ in range(2)]
+        bodies = [pool.submit(_until_closed, address, half_body) for _ in range(2)]
+        for future in heads:
+            seconds, answer = future.result()
+            assert HEAD_SECONDS - 1 < seconds < HEAD_SECONDS + 5 and answer == b""
+        for future in bodies:
+            seconds, answer = future.result()
+            assert READ_SECONDS - 1 < seconds < READ_SECONDS + 5
+            assert answer.startswith(b"HTTP/1.1 408 ") and b"REQUEST_TIMEOUT" in answer, answer
+
+
+@pytest.mark.parametrize("server", ["daemon", "registry"])
+def test_bug6_open_connections_are_bounded(daemon, registry, server) -> None:
+    address, _, _ = _servers(daemon, registry)[server]
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    held = []
+    try:
+        for _ in range(MAX_CONNECTIONS):
+            conn = socket.socket(family, socket.SOCK_STREAM)
+            held.append(conn)
+            conn.connect(address)
+        time.sleep(0.5)  # the server has taken them all
+        seconds, answer = _until_closed(address, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 503 ") and seconds < PROMPT_SECONDS
+    finally:
+        for conn in held:
+            conn.close()
+    deadline = time.monotonic() + PROMPT_SECONDS
+    while time.monotonic() < deadline:  # the closed ones are forgotten: a request is served again
+        path = b"/v2/" if server == "registry" else b"/v1/version"
+        _, answer = _until_closed(address, b"GET " + path + b" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        if answer.startswith(b"HTTP/1.1 200 "):
+            break
+        time.sleep(0.1)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
 
 
 # -- bug 10: cage directories -------------------------------------------------------------------------------

@@ -32,7 +32,14 @@ from pydantic import BaseModel, ValidationError
 from vm.containers import api
 from vm.containers.errors import ContainerError
 from vm.containers.image import RunConfig, StoredImage, read_image
-from vm.containers.serving import bearer_matches, client_closed
+from vm.containers.serving import (
+    BodyTimeout,
+    GuardedRunner,
+    answer_and_close,
+    bearer_matches,
+    client_closed,
+    read_body,
+)
 from vm.containers.state import STREAMS, Container, ContainerState, StateError, default_root
 from vm.containers.store import ImageStore, StoreError
 from vm.image import ImageError
@@ -127,6 +134,8 @@ class Daemon:
             response = e.response()
         except ConnectionError:  # reading the request or writing the answer: the client went away
             response = client_closed()
+        except BodyTimeout as e:
+            response = await answer_and_close(request, ApiError(408, "REQUEST_TIMEOUT", str(e)).response())
         except web.HTTPException as e:  # aiohttp's own: no such route, wrong method, body too large
             response = ApiError(e.status, e.reason.upper().replace(" ", "_"), f"{request.method} {request.path}: "
                                 f"{e.reason}; the API is in docs/daemon-api.md").response()
@@ -157,7 +166,7 @@ class Daemon:
     async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
         """The request's body as `model` has it, or a 400 that says what in it is wrong."""
         try:
-            return model.model_validate_json(await request.read())
+            return model.model_validate_json(await read_body(request))
         except ValidationError as e:
             raise ApiError(400, "BAD_REQUEST", api.problem(e)) from None
 
@@ -452,7 +461,7 @@ def _tcp_address(tcp: str, token: str | None) -> tuple[str, int]:
 
 async def _serve(daemon: Daemon, socket_path: Path, address: tuple[str, int] | None) -> int:
     daemon.loop = asyncio.get_running_loop()
-    runner = web.AppRunner(daemon.app(), access_log=None, handle_signals=False)
+    runner = GuardedRunner(daemon.app())
     await runner.setup()
     try:
         socket_path.unlink(missing_ok=True)  # left by a daemon that was killed: this one holds the lock

@@ -27,7 +27,14 @@ from aiohttp import web
 from pydantic_core import from_json
 
 from vm.containers.errors import ContainerError
-from vm.containers.serving import bearer_matches, client_closed
+from vm.containers.serving import (
+    BodyTimeout,
+    GuardedRunner,
+    answer_and_close,
+    bearer_matches,
+    client_closed,
+    read_body,
+)
 from vm.containers.store import (
     MANIFEST_TYPE,
     ImageStore,
@@ -90,6 +97,8 @@ class Registry:
             response = e.response()
         except ConnectionError:  # reading the request or writing the answer: the client went away
             response = client_closed()
+        except BodyTimeout as e:
+            response = await answer_and_close(request, RegistryError(408, "REQUEST_TIMEOUT", str(e)).response())
         except web.HTTPRequestEntityTooLarge:
             response = RegistryError(413, "SIZE_INVALID", f"a push may send at most {MAX_BLOB} bytes").response()
         except web.HTTPNotFound:
@@ -177,7 +186,7 @@ class Registry:
         if self.uploads.pop(upload, None) != name:
             raise RegistryError(404, "BLOB_UPLOAD_UNKNOWN", f"no upload {upload} in progress for {name}")
         digest = self._digest(request.query.get("digest", ""))
-        data = await request.read()
+        data = await read_body(request)
         if digest_of(data) != digest:
             raise RegistryError(400, "DIGEST_INVALID", f"the {len(data)} bytes received do not match {digest}; "
                                 "nothing was stored")
@@ -210,7 +219,7 @@ class Registry:
                 check_tag(reference)
             except StoreError as e:
                 raise RegistryError(400, "TAG_INVALID", str(e)) from None
-        data = await request.read()
+        data = await read_body(request)
         digest = digest_of(data)
         if reference.startswith("sha256:") and self._digest(reference) != digest:
             raise RegistryError(400, "DIGEST_INVALID", f"the manifest's digest is {digest}, not {reference}")
@@ -261,7 +270,7 @@ def serve(root: Path, host: str, port: int, token: str | None) -> int:
 
 
 async def _serve(app: web.Application, host: str, port: int) -> int:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = GuardedRunner(app)
     await runner.setup()
     try:
         try:
