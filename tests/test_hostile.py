@@ -4,6 +4,7 @@ loopback ports: each bug found by trying them as an attacker would has a test na
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -36,7 +37,8 @@ pause:  subi r3, r3, 1
         bnez r3, pause
         jmp  loop
 """  # prints 1, 2, 3... a line per pause, forever
-PROGRAMS = {"hello": (HELLO, "os"), "spin": (SPIN, "os"), "ticker": (TICKER, "os")}
+CHATTY = "main: li r1, 0\nloop: addi r1, r1, 1\n out 1, r1\n li r2, 10\n out 0, r2\n jmp loop\n"  # flat out
+PROGRAMS = {"hello": (HELLO, "os"), "spin": (SPIN, "os"), "ticker": (TICKER, "os"), "chatty": (CHATTY, "os")}
 
 
 def vm(*args, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -403,6 +405,53 @@ def test_bug6_open_connections_are_bounded(daemon, registry, server) -> None:
             break
         time.sleep(0.1)
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+
+
+# -- bug 8: chatty containers ---------------------------------------------------------------------------------
+def _followed(daemon: Daemon, container: str) -> bytes:
+    """All a follower of the container's logs receives, until the container ends."""
+    with httpx.Client(transport=httpx.HTTPTransport(uds=str(daemon.socket)), base_url="http://vm/v1",
+                      timeout=REQUEST_SECONDS) as client, \
+            client.stream("GET", f"/containers/{container}/logs", params={"follow": 1}) as response:
+        lines = [json.loads(line) for line in response.iter_lines() if line]
+    assert "container" in lines[-1]
+    seqs = [line["seq"] for line in lines[:-1]]
+    assert seqs == sorted(set(seqs))
+    return b"".join(base64.b64decode(line["data"]) for line in lines[:-1])
+
+
+def test_bug8_chatty_containers_do_not_stall_the_daemon(daemon) -> None:
+    """Four containers print as fast as they can: listing and stopping answer promptly all along, and a
+    follower gets exactly what is stored, every line once, in order."""
+    chatty = [daemon.create(image="chatty:1", limits={"output_bytes": 1 << 30}).json()["id"] for _ in range(4)]
+    for container in chatty:
+        daemon.http.post(f"/containers/{container}/start")
+    with ThreadPoolExecutor(1) as pool:
+        followed = pool.submit(_followed, daemon, chatty[0])
+        time.sleep(1.0)
+        slowest = 0.0
+        for _ in range(3):
+            quiet = daemon.create(image="spin:1").json()["id"]
+            daemon.http.post(f"/containers/{quiet}/start")
+            for _ in range(10):
+                start = time.monotonic()
+                assert daemon.http.get("/containers").status_code == 200
+                slowest = max(slowest, time.monotonic() - start)
+            start = time.monotonic()
+            assert daemon.http.post(f"/containers/{quiet}/stop", params={"timeout": 0}).json()["status"] == "exited"
+            slowest = max(slowest, time.monotonic() - start)
+            daemon.http.delete(f"/containers/{quiet}")
+        for container in chatty:
+            daemon.http.post(f"/containers/{container}/kill")
+        output = followed.result(REQUEST_SECONDS)
+    assert slowest < 0.5
+    stored = b"".join(base64.b64decode(json.loads(line)["data"]) for line in
+                      daemon.http.get(f"/containers/{chatty[0]}/logs").text.splitlines() if '"seq"' in line)
+    assert output == stored and len(stored) > 10_000
+    numbers = stored.split(b"\n")[:-1]
+    assert numbers == [str(n).encode() for n in range(1, len(numbers) + 1)]
+    for container in chatty:
+        daemon.http.delete(f"/containers/{container}")
 
 
 # -- bug 10: cage directories -------------------------------------------------------------------------------

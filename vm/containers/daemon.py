@@ -1,8 +1,10 @@
 """`vm daemon`: runs containers from the image store and serves the HTTP/JSON API of docs/daemon-api.md.
 
 Each container's guest runs in its own caged host process (the `--isolate` cage, or os's), started
-and watched by a thread of the daemon; its output and its end come back to the event loop, which
-alone writes the state (vm/containers/state.py, SQLite) and feeds the clients that follow the logs.
+and watched by a thread of the daemon. Its output goes to the log writer, which stores it in batches
+off the event loop (vm/containers/state.py, SQLite) and wakes the clients that follow it; its end comes
+back to the loop after its output, and the loop alone writes the containers' state. The event loop never
+waits on a guest: a chatty one costs it a page of logs read per follower now and then.
 The API listens on a unix socket of mode 0600 and, with a token, on a loopback TCP port.
 """
 
@@ -12,6 +14,7 @@ import asyncio
 import base64
 import contextlib
 import fcntl
+import functools
 import ipaddress
 import json
 import os
@@ -40,7 +43,7 @@ from vm.containers.serving import (
     client_closed,
     read_body,
 )
-from vm.containers.state import STREAMS, Container, ContainerState, StateError, default_root
+from vm.containers.state import STREAMS, Container, ContainerState, LogWriter, StateError, default_root
 from vm.containers.store import ImageStore, StoreError
 from vm.image import ImageError
 from vm.isa import IsaError
@@ -50,6 +53,7 @@ from vm.run import exit_status, outcome_message, run_image
 
 DEFAULT_OUTPUT_LIMIT = 16 << 20  # a container's output is stored: without a limit of its own, this one
 SHUTDOWN_SECONDS = 10.0
+LOG_PAGE_ROWS = 16  # rows of logs read and written in one step of the loop (a row is at most 1 MiB)
 MAX_SOCKET_PATH = 107  # bytes in sockaddr_un.sun_path, less the terminating zero
 
 
@@ -73,6 +77,7 @@ class Running:
     requested: int | None = None  # the last signal asked for (sent as soon as the process exists)
     stopped_by: str | None = None  # "stop", "kill" or "daemon"
     final: dict | None = None  # the container as it ended (it may be removed by then)
+    output: asyncio.Event = field(default_factory=asyncio.Event)  # set, and replaced, as output is stored or it ends
 
     def started(self, process: subprocess.Popen) -> None:
         """Called by the container's thread once the guest process runs."""
@@ -103,8 +108,8 @@ class Daemon:
         shutil.rmtree(self.cages, ignore_errors=True)
         self.cages.mkdir(mode=0o700)
         self.running: dict[str, Running] = {}
-        self.followers: dict[str, set[asyncio.Queue]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.log_writer = LogWriter(root / "state.db", self._from_log_writer)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 20, middlewares=[self._log_and_answer_errors])
@@ -284,8 +289,6 @@ class Daemon:
         return web.json_response({"removed": container.id, "name": container.name})
 
     def _forget(self, container_id: str) -> None:
-        for queue in self.followers.pop(container_id, ()):
-            queue.put_nowait(None)
         self.state.remove(container_id)
         shutil.rmtree(self.work / container_id, ignore_errors=True)
 
@@ -296,50 +299,38 @@ class Daemon:
 
     async def _stream_logs(self, request: web.Request, container_id: str, after: int, follow: bool
                            ) -> web.StreamResponse:
-        """NDJSON: each stored chunk after `after`, then (following) each new one until the guest ends,
-        then the container. The backlog is read and the follower added in one step of the loop: nothing
-        is missed or sent twice."""
-        backlog = self.state.logs(container_id, after)
-        queue: asyncio.Queue | None = None
-        if follow and self.state.get(container_id).status in ("created", "running"):
-            queue = asyncio.Queue()
-            self.followers.setdefault(container_id, set()).add(queue)
+        """NDJSON: the stored chunks after `after`, a page at a time, then (following a running container)
+        the new ones as the log writer stores them, until the guest ends; then the container. A page is
+        read and the wait for more begins in one step of the loop: nothing is missed or sent twice."""
+        running = self.running.get(container_id) if follow else None
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-        try:
-            await response.prepare(request)
-            for seq, stream, data in backlog:
-                await response.write(_chunk_line(seq, stream, data))
-            final = None
-            while queue is not None:
-                item = await queue.get()
-                if item is None:  # removed before it ended
-                    break
-                if item[0] == "end":
-                    final = item[1]
-                    break
-                await response.write(_chunk_line(*item))
-            if final is None and self.state.get(container_id) is not None:
-                final = self.state.get(container_id).to_json()
-            if final is not None:
-                await response.write((json.dumps({"container": final}) + "\n").encode())
-            await response.write_eof()
-        finally:
-            if queue is not None:
-                self.followers.get(container_id, set()).discard(queue)
+        await response.prepare(request)
+        while True:
+            stored = running.output if running is not None else None  # taken before the read: set by a later store
+            page = self.state.logs(container_id, after, LOG_PAGE_ROWS)
+            if page:
+                after = page[-1][0]
+                await response.write(b"".join(_chunk_line(*row) for row in page))
+            elif running is None or running.done.is_set():
+                break
+            else:
+                await stored.wait()
+        container = self.state.get(container_id)
+        final = container.to_json() if container is not None else running.final if running is not None else None
+        if final is not None:
+            await response.write((json.dumps({"container": final}) + "\n").encode())
+        await response.write_eof()
         return response
 
     # -- the guests --------------------------------------------------------------------------------------
     def _run_guest(self, container_id: str, image: StoredImage, settings: dict, running: Running) -> None:
         """A container's thread: run the guest caged, pass its output and its end to the event loop."""
-        loop = self.loop
         limits = Limits(**settings["limits"])
         try:
             workdir = self.work / container_id
             workdir.mkdir(parents=True, exist_ok=True)
             program, isa = image.load(workdir)
-            attach = Attachment(lambda stream, chunk: loop.call_soon_threadsafe(self._output, container_id, stream,
-                                                                                chunk), running.started,
-                                self.cages)
+            attach = Attachment(functools.partial(self.log_writer.write, container_id), running.started, self.cages)
             result = run_image(program, settings["mode"], isa=isa, mem_size=settings["memory"],
                                fuel=settings["fuel"], stdin=image.stdin, isolate=True, limits=limits, attach=attach,
                                hold_memory=False)
@@ -356,23 +347,31 @@ class Daemon:
             traceback.print_exc()
             status, ended = 2, {"message": f"vm: the engine failed: {type(e).__name__}: {e}",
                                 "stopped_by": running.stopped_by}
-        loop.call_soon_threadsafe(self._finished, container_id, status, ended)
+        self.log_writer.then(container_id, functools.partial(self._finished, container_id, status, ended))
 
-    def _output(self, container_id: str, stream: int, data: bytes) -> None:
-        seq = self.state.append_log(container_id, stream, data)
-        for queue in self.followers.get(container_id, ()):
-            queue.put_nowait((seq, stream, data))
+    def _from_log_writer(self, containers: set[str], actions: list) -> None:
+        """The log writer's thread: a batch is stored; the rest is the loop's."""
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the daemon is ending
+            self.loop.call_soon_threadsafe(self._stored, containers, actions)
+
+    def _stored(self, containers: set[str], actions: list) -> None:
+        for container_id in containers:
+            running = self.running.get(container_id)
+            if running is not None:  # its followers read on
+                running.output.set()
+                running.output = asyncio.Event()
+        for action in actions:
+            action()
 
     def _finished(self, container_id: str, status: int, ended: dict) -> None:
         self.state.finished(container_id, status, ended)
         container = self.state.get(container_id)
         running = self.running.pop(container_id)
         running.final = container.to_json()
-        for queue in self.followers.get(container_id, ()):
-            queue.put_nowait(("end", running.final))
         if container.settings["auto_remove"]:
             self._forget(container_id)
         running.done.set()
+        running.output.set()  # its followers end
 
     async def shut_down(self) -> None:
         """Kill the running guests and record how each ended, within SHUTDOWN_SECONDS."""
@@ -388,8 +387,9 @@ _STOPPED_BY = {"stop": "`vm stop`", "kill": "`vm kill`", "daemon": "the daemon's
 
 
 def _chunk_line(seq: int, stream: int, data: bytes) -> bytes:
-    line = {"seq": seq, "stream": STREAMS[stream], "data": base64.b64encode(data).decode()}
-    return (json.dumps(line) + "\n").encode()
+    """A line of the logs stream, as json.dumps would write it; put together directly, since base64 needs
+    no escaping and json's encoder would scan every byte of it again."""
+    return b'{"seq": %d, "stream": "%s", "data": "%s"}\n' % (seq, STREAMS[stream].encode(), base64.b64encode(data))
 
 
 def _settings(config: RunConfig, body: api.CreateRequest, reference: str) -> dict:
@@ -439,6 +439,7 @@ def serve(root: Path | None, socket_path: Path | None, tcp: str | None, token: s
         try:
             return asyncio.run(_serve(daemon, socket_path, address))
         finally:
+            daemon.log_writer.close()
             daemon.state.close()
 
 

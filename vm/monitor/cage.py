@@ -11,6 +11,7 @@ writes its final state into the header. The monitor counts the child's output as
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import mmap
 import os
@@ -32,6 +33,9 @@ from vm.monitor.host import Captured, ffi, lib
 
 STATE_BYTES = lib.VM_STATE_BYTES
 _CHUNK = 16 << 20  # guest memory is copied to and from the state file this much at a time
+ATTACHED_PIPE_BYTES = 1 << 20  # an attached guest's output pipes: what it may write ahead of its reader
+ATTACHED_PACE_SECONDS = 0.005  # an attached guest's output is read at most this often: larger chunks, fewer
+ATTACHED_NICE = 10  # an attached guest's priority: the host's CPU goes to its caller's answers first
 LIMIT_EXIT_STATUS = 125  # what a caged process that a limit stopped exits with (native/cage.c)
 
 LIMIT_NAMES = {lib.VM_LIMIT_CPU: "cpu", lib.VM_LIMIT_MEMORY: "memory", lib.VM_LIMIT_OUTPUT: "output",
@@ -180,6 +184,8 @@ class _Output:
                         del streams[key.fd]
                         continue
                     self.deliver(streams[key.fd], chunk)
+                if self.attach is not None:  # a chatty guest fills its pipe meanwhile, or waits on it
+                    time.sleep(ATTACHED_PACE_SECONDS)
 
     def deliver(self, stream: int, chunk: bytes) -> None:
         if self.exceeded:
@@ -224,9 +230,14 @@ def run_caged(command: Callable[[int], list[str]], machine: Machine, fuel: int |
             process = subprocess.Popen(
                 command(state.fd), stdin=guest_input, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={},
                 cwd=home, pass_fds=(state.fd,),
-                close_fds=True,
+                close_fds=True, process_group=0 if attach is not None else None,
             )
             if attach is not None:
+                with contextlib.suppress(OSError):  # the group: a process the cage forked already is in it
+                    os.setpriority(os.PRIO_PGRP, process.pid, ATTACHED_NICE)
+                for pipe in (process.stdout, process.stderr):
+                    with contextlib.suppress(OSError):  # the host's pipe-max-size may be smaller
+                        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, ATTACHED_PIPE_BYTES)
                 attach.started(process)
             output = _Output(process, limits.output_bytes, capture, attach)
             try:
