@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 from processes import Server, serve
+
+from vm.containers import api
 
 TOKEN = "hostile-test-token"
 REQUEST_SECONDS = 60  # every request of a test is answered within this
@@ -474,6 +477,122 @@ def test_bug10_cage_directories_are_under_the_root_and_a_killed_daemons_are_clea
     assert len(list((root / "cages").iterdir())) == 2  # left by the killed daemon
     with serve(args, tmp_path / "d.log") as server:
         assert list((root / "cages").iterdir()) == []
+
+
+# -- the API, described once ------------------------------------------------------------------------------
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "daemon-api.md"
+
+
+def _docs_table(header: str) -> list[list[str]]:
+    """The rows of the table of docs/daemon-api.md whose header row starts with `header`, as cells."""
+    lines = DOCS.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return rows
+
+
+def test_the_document_is_served_and_the_docs_list_its_endpoints(daemon) -> None:
+    served = daemon.http.get("/openapi.json").json()
+    assert served == api.openapi()
+    documented = {(op.upper(), path.replace("{ref}", "C")) for path, ops in served["paths"].items() for op in ops}
+    listed = {tuple(row[0].strip("`").split(" ", 1)) for row in _docs_table("| method and path |")}
+    assert listed == documented
+    for path, operations in served["paths"].items():
+        for method, operation in operations.items():
+            row = next(r for r in _docs_table("| method and path |")
+                       if r[0] == f"`{method.upper()} {path.replace('{ref}', 'C')}`")
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query":
+                    assert f"?{parameter['name']}=" in row[1], (path, parameter["name"])
+
+
+def _bounds(schema: dict) -> dict:
+    """The bounds of a JSON schema value, through anyOf [value, null]."""
+    value = next((s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"), schema)
+    return {k: value[k] for k in ("minimum", "maximum", "multipleOf", "pattern", "minLength", "maxLength", "enum")
+            if k in value}
+
+
+def test_the_docs_bounds_are_the_documents() -> None:
+    """Every bound in the table of allowed values is the model's, and every bounded value is in the table."""
+    document = api.openapi()
+    schemas = document["components"]["schemas"]
+    fields = {name: _bounds(s) for name, s in schemas["CreateRequest"]["properties"].items() if name != "limits"}
+    fields |= {f"limits.{name}": _bounds(s) for name, s in schemas["LimitsRequest"]["properties"].items()}
+    for ops in document["paths"].values():
+        for operation in ops.values():
+            fields |= {f"?{p['name']}": _bounds(p["schema"]) for p in operation.get("parameters", [])
+                       if p["in"] == "query" and _bounds(p["schema"])}
+    table = {row[0].strip("`"): row[1] for row in _docs_table("| value | allowed |")}
+    assert set(table) == {name for name, bounds in fields.items() if bounds} | {"auto_remove"}
+    for name, bounds in fields.items():
+        text = table.get(name, "")
+        numbers = [int(n) for n in re.findall(r"\b\d+\b", text.split(" (2^")[0])]
+        for key in ("minimum", "maximum"):
+            if key in bounds:
+                assert int(bounds[key]) in numbers, (name, key, bounds[key], text)
+        if "minLength" in bounds:
+            assert f"{bounds['minLength']} to {bounds['maxLength']} characters" in text, name
+        if "pattern" in bounds:
+            assert f"`{bounds['pattern'].strip('^$')}`" in text, name
+        if "multipleOf" in bounds:
+            assert f"a multiple of {bounds['multipleOf']}" in text, name
+        if "enum" in bounds:
+            assert all(f"`{value}`" in text for value in bounds["enum"]), name
+
+
+FUZZ_EXAMPLES = 25  # per operation and generation mode
+FUZZ_SECONDS = 120.0
+
+
+def test_schemathesis_finds_no_5xx_and_every_answer_as_documented(daemon) -> None:
+    """Property-based requests from the document, valid and invalid, against the real daemon over TCP:
+    no 5xx, every status, content type and body as documented; then its memory and connections bounded."""
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+    schema = schemathesis.openapi.from_dict(api.openapi())
+    deadline = time.monotonic() + FUZZ_SECONDS
+    sent = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        runs = [(mode, None) for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)]
+        if "{ref}" in operation.path and operation.method != "delete":  # and on a container that exists
+            created = daemon.create(image="hello:1").json()["id"]
+            runs += [(mode, {"ref": created}) for mode, _ in runs]
+        for mode, path_parameters in runs:
+            @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
+                      suppress_health_check=list(HealthCheck))
+            @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
+            def request(case) -> None:
+                nonlocal sent
+                assert time.monotonic() < deadline, "the fuzz ran out of time"
+                response = case.call(base_url=daemon.tcp, headers={"Authorization": f"Bearer {TOKEN}"},
+                                     timeout=REQUEST_SECONDS)
+                sent += 1
+                case.validate_response(response, checks=checks)
+
+            try:
+                request()
+            except Unsatisfiable:  # an operation with nothing to make invalid (no parameters, no body)
+                assert mode is schemathesis.GenerationMode.NEGATIVE, operation.label
+    assert sent >= 10 * FUZZ_EXAMPLES
+    assert daemon.resident_bytes() < MAX_DAEMON_RSS
+    time.sleep(HEAD_SECONDS + 1)  # idle connections are closed by now
+    assert len(os.listdir(f"/proc/{daemon.server.process.pid}/fd")) < 64
+    assert_no_traceback(daemon)
 
 
 def test_the_bugs_above_left_no_traceback_in_the_daemons_log(daemon) -> None:
