@@ -595,5 +595,72 @@ def test_schemathesis_finds_no_5xx_and_every_answer_as_documented(daemon) -> Non
     assert_no_traceback(daemon)
 
 
+REGISTRY_STATUSES = {200, 201, 202, 400, 401, 404, 405, 408, 413}  # docs/images.md's, and the timeouts'
+
+
+def _registry_requests():
+    """Requests for the registry's routes (docs/images.md) with names, digests, tags, tokens and bodies
+    that are often wrong: hypothesis draws them."""
+    from hypothesis import strategies as st
+
+    text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20)
+    name = st.one_of(st.from_regex(r"[a-z0-9]{1,8}(/[a-z0-9]{1,8}){0,2}", fullmatch=True), text)
+    digest = st.one_of(st.from_regex(r"sha256:[0-9a-f]{64}", fullmatch=True), text)
+    reference = st.one_of(st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,10}", fullmatch=True), digest)
+    route = st.one_of(
+        st.tuples(name, st.just("/blobs/"), digest), st.tuples(name, st.just("/blobs/uploads/"), st.just("")),
+        st.tuples(name, st.just("/blobs/uploads/"), st.from_regex(r"[0-9a-f]{32}", fullmatch=True)),
+        st.tuples(name, st.just("/manifests/"), reference), st.tuples(name, st.just("/tags/list"), st.just("")),
+        st.tuples(text, text, text))
+    json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | text,
+                               lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+                               max_leaves=20)
+    manifest = st.fixed_dictionaries({"schemaVersion": st.sampled_from([2, 1, "2"]),
+                                      "config": json_values, "layers": st.lists(json_values, max_size=3)})
+    body = st.one_of(st.binary(max_size=2000), json_values.map(json.dumps).map(str.encode),
+                     manifest.map(json.dumps).map(str.encode),
+                     st.integers(1, 300_000).map(lambda n: b"[" * n + b"]" * n),  # deep
+                     st.integers(1, 10_000).map(lambda n: b'{"schemaVersion": ' + b"9" * n + b"}"))  # long numbers
+    visible = st.binary(min_size=1, max_size=30).map(lambda b: bytes(c for c in b if c > 32 and c != 127))
+    token = st.one_of(st.just(f"Bearer {TOKEN}".encode()), st.none(), visible.map(lambda b: b"Bearer x" + b))
+    return st.tuples(st.sampled_from(["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"]), route,
+                     st.one_of(st.none(), digest), token, body)
+
+
+def test_a_bounded_fuzz_of_the_registry_finds_no_5xx(registry) -> None:
+    """Hypothesis draws requests for every route of the registry: each is answered as the distribution
+    API's errors are, never 5xx; then the registry's memory and connections are bounded."""
+    from urllib.parse import quote
+
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    url, server = registry
+    deadline = time.monotonic() + FUZZ_SECONDS
+    with httpx.Client(base_url=url, timeout=REQUEST_SECONDS) as client:
+        @settings(max_examples=400, deadline=None, database=None, phases=[Phase.generate],
+                  suppress_health_check=list(HealthCheck))
+        @given(_registry_requests())
+        def request(drawn) -> None:
+            assert time.monotonic() < deadline, "the fuzz ran out of time"
+            method, route, digest, token, body = drawn
+            path = "/v2/" + quote("".join(route), safe="/:")
+            headers = {"Authorization": token} if token is not None else {}
+            response = client.request(method, path, params={"digest": digest} if digest else None,
+                                      headers=headers, content=body if method in ("PUT", "POST", "PATCH") else None)
+            assert response.status_code in REGISTRY_STATUSES, (method, path, response.status_code, response.text)
+            if response.status_code >= 400 and method != "HEAD":
+                errors = response.json()["errors"]
+                assert errors and all(isinstance(e["code"], str) and isinstance(e["message"], str) for e in errors)
+
+        request()
+    pid = server.process.pid
+    resident = next(int(line.split()[1]) * 1024 for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                    if line.startswith("VmRSS:"))
+    assert resident < MAX_DAEMON_RSS
+    time.sleep(HEAD_SECONDS + 1)  # idle connections are closed by now
+    assert len(os.listdir(f"/proc/{pid}/fd")) < 32
+    assert "Traceback" not in server.log_text() and '" 500 ' not in server.log_text()
+
+
 def test_the_bugs_above_left_no_traceback_in_the_daemons_log(daemon) -> None:
     assert_no_traceback(daemon)
