@@ -158,25 +158,43 @@ class LogWriter:
     """The guests' output into the logs table, off the event loop: a thread with a connection of its own
     takes every chunk that came since its last batch, joins the consecutive ones of a stream, stores them
     in one transaction, then calls `stored(containers, actions)`: the containers that have new output, and
-    the actions queued (`then`) behind it. Nothing queued is stored after an action queued after it runs."""
+    the actions (`then`: a container's end) whose container's output is all stored by then."""
 
     def __init__(self, path: Path, stored: Callable[[set[str], list[Callable[[], None]]], None]) -> None:
         self.path, self.stored = path, stored
         self.queue: queue.Queue = queue.Queue(MAX_QUEUED)  # full: the guests wait, as on a full pipe
+        self.lock = threading.Lock()  # over the counts and the ends waiting on them
+        self.queued: dict[str, int] = {}  # chunks given to write(), per container
+        self.written: dict[str, int] = {}  # of those, chunks the writer is done with (stored, or lost to an error)
+        self.ends: dict[str, Callable[[], None]] = {}
+        self.ended: set[str] = set()  # containers whose sequence numbers the writer may forget
         self.thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
         self.thread.start()
 
     def write(self, container_id: str, stream: int, data: bytes) -> None:
-        """Store a chunk of a container's output (from any thread)."""
+        """Store a chunk of a container's output (from its thread)."""
+        with self.lock:
+            self.queued[container_id] = self.queued.get(container_id, 0) + 1
         self.queue.put((container_id, stream, time.time(), data))
 
     def then(self, container_id: str, action: Callable[[], None]) -> None:
-        """Run `action` (through `stored`) once the container's output queued so far is stored: its end."""
-        self.queue.put((container_id, action))
+        """Run `action` (through `stored`) once the container's output written so far is stored: at once if
+        it is, without waiting behind other containers' output."""
+        with self.lock:
+            if self.written.get(container_id, 0) < self.queued.get(container_id, 0):
+                self.ends[container_id] = action
+                return
+            self._forget(container_id)
+        self.stored(set(), [action])
 
     def close(self) -> None:
         self.queue.put(None)
         self.thread.join()
+
+    def _forget(self, container_id: str) -> None:
+        self.queued.pop(container_id, None)
+        self.written.pop(container_id, None)
+        self.ended.add(container_id)
 
     def _run(self) -> None:
         db = sqlite3.connect(self.path, isolation_level=None)
@@ -190,18 +208,19 @@ class LogWriter:
                         items.append(self.queue.get_nowait())
                     except queue.Empty:
                         break
-                actions = [item[1] for item in items if item is not None and len(item) == 2]
+                chunks = [item for item in items if item is not None]
                 changed: set[str] = set()
                 try:
-                    rows, changed = self._rows(db, items, next_seq)
+                    rows, changed = self._rows(db, chunks, next_seq)
                     with db:
                         db.execute("BEGIN")
                         db.executemany("INSERT INTO logs (container, seq, stream, time, data) VALUES (?, ?, ?, ?, ?)",
                                        rows)
                 except Exception:  # a failing disk: this batch's output is lost, its containers still end
                     traceback.print_exc()
-                    print(f"vm daemon: {len(items)} chunk(s) of output could not be stored", file=sys.stderr,
+                    print(f"vm daemon: {len(chunks)} chunk(s) of output could not be stored", file=sys.stderr,
                           flush=True)
+                actions = self._done(chunks, next_seq)
                 if changed or actions:
                     self.stored(changed, actions)
                 if items[-1] is None:
@@ -209,20 +228,30 @@ class LogWriter:
         finally:
             db.close()
 
+    def _done(self, chunks: list, next_seq: dict[str, int]) -> list[Callable[[], None]]:
+        """Count the batch's chunks as written: the ends that were waiting only on them."""
+        counts: dict[str, int] = {}
+        for container_id, *_ in chunks:
+            counts[container_id] = counts.get(container_id, 0) + 1
+        actions = []
+        with self.lock:
+            for container_id, count in counts.items():
+                self.written[container_id] = self.written.get(container_id, 0) + count
+                if container_id in self.ends and self.written[container_id] >= self.queued[container_id]:
+                    actions.append(self.ends.pop(container_id))
+                    self._forget(container_id)
+            for container_id in self.ended:
+                next_seq.pop(container_id, None)
+            self.ended.clear()
+        return actions
+
     @staticmethod
-    def _rows(db: sqlite3.Connection, items: list, next_seq: dict[str, int]) -> tuple[list, set[str]]:
+    def _rows(db: sqlite3.Connection, chunks: list, next_seq: dict[str, int]) -> tuple[list, set[str]]:
         """The batch's rows (consecutive chunks of a stream joined) and the containers they are of."""
         rows: list[list] = []
         changed: set[str] = set()
         last: dict[str, list] = {}  # each container's last row of this batch, to join a chunk to
-        for item in items:
-            if item is None:
-                break
-            if len(item) == 2:  # the container has ended: no more output
-                next_seq.pop(item[0], None)
-                last.pop(item[0], None)
-                continue
-            container_id, stream, when, data = item
+        for container_id, stream, when, data in chunks:
             row = last.get(container_id)
             if row is not None and row[2] == stream and len(row[4]) + len(data) <= MAX_ROW_BYTES:
                 row[4] += data
