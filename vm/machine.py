@@ -48,23 +48,40 @@ def check_memory_size(size: int) -> None:
 
 
 @dataclass
+class CagedMemory:
+    """Guest memory this process never holds: it exists only in a caged run's state file and child process
+    (the daemon's guests, so that a 4 GiB guest cannot grow the daemon). Known here are its size and, once
+    the run has ended, its SHA-256; the image's bytes are written into the state file at load."""
+
+    size: int
+    sha256: str | None = None
+
+    def __len__(self) -> int:
+        return self.size
+
+
+@dataclass
 class Machine:
     """Registers, memory, pc and the retired-instruction counter of one guest."""
 
     image: Image
-    mem: bytearray
+    mem: bytearray | CagedMemory
     regs: list[int] = field(default_factory=lambda: [0] * 16)
     fregs: list[float] = field(default_factory=lambda: [0.0] * 16)
     pc: int = 0
     retired: int = 0
 
     @classmethod
-    def load(cls, image: Image, mem_size: int = DEFAULT_MEMORY) -> Machine:
+    def load(cls, image: Image, mem_size: int = DEFAULT_MEMORY, *, caged: bool = False) -> Machine:
+        """The image loaded into fresh memory; `caged`: memory that only a caged run will hold (CagedMemory)."""
         check_memory_size(mem_size)
         if image.end > mem_size:
             raise LoadError(f"the program needs {image.end} bytes of memory; --mem is {mem_size}")
-        mem = bytearray(mem_size)
-        mem[LOAD_ADDRESS : image.end] = image.memory
+        if caged:
+            mem: bytearray | CagedMemory = CagedMemory(mem_size)
+        else:
+            mem = bytearray(mem_size)
+            mem[LOAD_ADDRESS : image.end] = image.memory
         machine = cls(image, mem, pc=image.entry)
         machine.regs[15] = mem_size
         return machine
@@ -123,5 +140,6 @@ def state_dict(machine: Machine, outcome: Outcome) -> dict:
         "r": list(machine.regs),
         "f": [f"{float_bits(x) & (2**64 - 1):016x}" for x in machine.fregs],
         "mem_size": machine.mem_size,
-        "mem_sha256": hashlib.sha256(machine.mem).hexdigest(),
+        "mem_sha256": machine.mem.sha256 if isinstance(machine.mem, CagedMemory)
+        else hashlib.sha256(machine.mem).hexdigest(),
     }

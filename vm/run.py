@@ -71,15 +71,20 @@ def run_image(
     isolate: bool = False,
     limits: Limits | None = None,
     attach: Attachment | None = None,
+    hold_memory: bool = True,
 ) -> RunResult:
     """Run an image to its end in the given mode; with `capture`, output is returned, not printed.
 
     os always runs the guest in the cage, under `limits`; `isolate` cages the other engines too (the
     guest then runs in a child process of its own, vm/isolate.py); `attach` (caged runs only) takes
-    the guest's output and process instead of this process's streams."""
+    the guest's output and process instead of this process's streams; without `hold_memory` (caged runs
+    only) guest memory exists only in the cage, and the result's machine has its digest, not its bytes."""
     isa = isa or core_isa()
-    return run_loaded(Machine.load(image, mem_size), mode, isa, fuel, stdin=stdin, capture=capture, isolate=isolate,
-                      limits=limits, attach=attach)
+    caged = mode == "os" or isolate
+    if not (hold_memory or caged):
+        raise ValueError("only a caged run (os, or isolate) can leave guest memory to the cage")
+    return run_loaded(Machine.load(image, mem_size, caged=not hold_memory), mode, isa, fuel, stdin=stdin,
+                      capture=capture, isolate=isolate, limits=limits, attach=attach)
 
 
 def run_loaded(machine: Machine, mode: str, isa: InstructionSet, fuel: int | None, *, stdin: bytes | None = None,

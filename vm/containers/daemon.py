@@ -1,8 +1,10 @@
 """`vm daemon`: runs containers from the image store and serves the HTTP/JSON API of docs/daemon-api.md.
 
 Each container's guest runs in its own caged host process (the `--isolate` cage, or os's), started
-and watched by a thread of the daemon; its output and its end come back to the event loop, which
-alone writes the state (vm/containers/state.py, SQLite) and feeds the clients that follow the logs.
+and watched by a thread of the daemon. Its output goes to the log writer, which stores it in batches
+off the event loop (vm/containers/state.py, SQLite) and wakes the clients that follow it; its end comes
+back to the loop after its output, and the loop alone writes the containers' state. The event loop never
+waits on a guest: a chatty one costs it a page of logs read per follower now and then.
 The API listens on a unix socket of mode 0600 and, with a token, on a loopback TCP port.
 """
 
@@ -12,7 +14,7 @@ import asyncio
 import base64
 import contextlib
 import fcntl
-import hmac
+import functools
 import ipaddress
 import json
 import os
@@ -28,24 +30,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
 from vm.containers import KILL_SIGNALS
+from vm.containers import api
 from vm.containers.errors import ContainerError
-from vm.containers.image import MODES, RunConfig, StoredImage, read_image
-from vm.containers.state import STREAMS, Container, ContainerState, StateError, default_root
+from vm.containers.image import RunConfig, StoredImage, read_image
+from vm.containers.serving import (
+    BodyTimeout,
+    GuardedRunner,
+    answer_and_close,
+    bearer_matches,
+    client_closed,
+    read_body,
+)
+from vm.containers.state import STREAMS, Container, ContainerState, LogWriter, StateError, default_root
 from vm.containers.store import ImageStore, StoreError
 from vm.image import ImageError
 from vm.isa import IsaError
-from vm.machine import LoadError, check_memory_size
+from vm.machine import LoadError
 from vm.monitor.cage import Attachment, Limits
 from vm.run import exit_status, outcome_message, run_image
 
-API_VERSION = 1
-DEFAULT_STOP_SECONDS = 10.0  # `stop`: how long a guest has after SIGTERM before SIGKILL
 DEFAULT_OUTPUT_LIMIT = 16 << 20  # a container's output is stored: without a limit of its own, this one
 SHUTDOWN_SECONDS = 10.0
+LOG_PAGE_ROWS = 16  # rows of logs read and written in one step of the loop (a row is at most 1 MiB)
 MAX_SOCKET_PATH = 107  # bytes in sockaddr_un.sun_path, less the terminating zero
-_LIMIT_FIELDS = ("cpu_seconds", "memory_bytes", "output_bytes")
 
 
 class ApiError(Exception):
@@ -68,6 +78,7 @@ class Running:
     requested: int | None = None  # the last signal asked for (sent as soon as the process exists)
     stopped_by: str | None = None  # "stop", "kill" or "daemon"
     final: dict | None = None  # the container as it ended (it may be removed by then)
+    output: asyncio.Event = field(default_factory=asyncio.Event)  # set, and replaced, as output is stored or it ends
 
     def started(self, process: subprocess.Popen) -> None:
         """Called by the container's thread once the guest process runs."""
@@ -94,14 +105,18 @@ class Daemon:
         self.state = ContainerState(root / "state.db")
         self.lost = self.state.mark_lost()
         self.work = root / "containers"
+        self.cages = root / "cages"  # the guests' working directories: a killed daemon's are cleared here
+        shutil.rmtree(self.cages, ignore_errors=True)
+        self.cages.mkdir(mode=0o700)
         self.running: dict[str, Running] = {}
-        self.followers: dict[str, set[asyncio.Queue]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.log_writer = LogWriter(root / "state.db", self._from_log_writer)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 20, middlewares=[self._log_and_answer_errors])
         r = app.router
         r.add_get("/v1/version", self.version)
+        r.add_get("/v1/openapi.json", self.openapi)
         r.add_get("/v1/containers", self.list_containers)
         r.add_post("/v1/containers", self.create)
         r.add_get("/v1/containers/{ref}", self.inspect)
@@ -123,6 +138,10 @@ class Daemon:
             response = await handler(request)
         except ApiError as e:
             response = e.response()
+        except ConnectionError:  # reading the request or writing the answer: the client went away
+            response = client_closed()
+        except BodyTimeout as e:
+            response = await answer_and_close(request, ApiError(408, "REQUEST_TIMEOUT", str(e)).response())
         except web.HTTPException as e:  # aiohttp's own: no such route, wrong method, body too large
             response = ApiError(e.status, e.reason.upper().replace(" ", "_"), f"{request.method} {request.path}: "
                                 f"{e.reason}; the API is in docs/daemon-api.md").response()
@@ -137,10 +156,9 @@ class Daemon:
         """Over TCP every request needs `Authorization: Bearer TOKEN`; the unix socket's mode guards it."""
         if not isinstance(request.transport.get_extra_info("sockname"), tuple):
             return
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
-            raise ApiError(401, "UNAUTHORIZED", "this daemon's TCP port needs its token" if not given
-                           else "the token was refused")
+        if not bearer_matches(request, self.token):
+            raise ApiError(401, "UNAUTHORIZED", "the token was refused" if "Authorization" in request.headers
+                           else "this daemon's TCP port needs its token")
 
     def _find(self, ref: str) -> Container:
         found = self.state.find(ref)
@@ -151,14 +169,19 @@ class Daemon:
         return found[0]
 
     @staticmethod
-    async def _body(request: web.Request) -> dict:
+    async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+        """The request's body as `model` has it, or a 400 that says what in it is wrong."""
         try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ApiError(400, "BAD_REQUEST", f"the body is not JSON: {e}") from None
-        if not isinstance(body, dict):
-            raise ApiError(400, "BAD_REQUEST", "the body must be a JSON object")
-        return body
+            return model.model_validate_json(await read_body(request))
+        except ValidationError as e:
+            raise ApiError(400, "BAD_REQUEST", api.problem(e)) from None
+
+    @staticmethod
+    def _query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+        try:
+            return model.model_validate(dict(request.query))
+        except ValidationError as e:
+            raise ApiError(400, "BAD_REQUEST", api.problem(e, in_query=True)) from None
 
     # -- handlers ----------------------------------------------------------------------------------------
     async def version(self, request: web.Request) -> web.Response:
@@ -168,31 +191,30 @@ class Daemon:
             installed = version("vm")
         except PackageNotFoundError:  # run from a source tree
             installed = "source"
-        return web.json_response({"api": API_VERSION, "version": installed, "images": str(self.images.root),
+        return web.json_response({"api": api.API_VERSION, "version": installed, "images": str(self.images.root),
                                   "running": len(self.running)})
 
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.json_response(api.openapi())
+
     async def list_containers(self, request: web.Request) -> web.Response:
-        every = request.query.get("all", "0") not in ("0", "false", "")
+        every = self._query(request, api.ListQuery).all
         return web.json_response([c.to_json() for c in self.state.all() if every or c.status == "running"])
 
     async def inspect(self, request: web.Request) -> web.Response:
         return web.json_response(self._find(request.match_info["ref"]).to_json())
 
     async def create(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        reference = body.get("image")
-        if not isinstance(reference, str) or not reference:
-            raise ApiError(400, "BAD_REQUEST", 'a container needs "image": a NAME:TAG or digest in the image store')
+        body = await self._body(request, api.CreateRequest)
+        reference = body.image
         try:
             digest = self.images.resolve(reference)
         except StoreError as e:
             raise ApiError(404, "NO_SUCH_IMAGE", f"{e} (the daemon's store is {self.images.root})") from None
         image = self._read_image(digest, reference)
-        settings = _settings(image.run, body)
+        settings = _settings(image.run, body, reference)
         container_id = uuid.uuid4().hex
-        name = body.get("name") or f"{reference.split('@')[0].split(':')[0].rsplit('/', 1)[-1]}-{container_id[:6]}"
-        if not isinstance(name, str) or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise ApiError(400, "BAD_REQUEST", f"{name!r} is not a container name (letters, digits, '-', '_', '.')")
+        name = body.name or f"{reference.split('@')[0].split(':')[0].rsplit('/', 1)[-1]}-{container_id[:6]}"
         if self.state.name_taken(name):
             raise ApiError(409, "NAME_TAKEN", f"a container is already named {name!r}; remove it or pick another")
         self.state.create(container_id, name, reference, digest, settings)
@@ -214,22 +236,19 @@ class Daemon:
         self.state.started(container.id)
         threading.Thread(target=self._run_guest, args=(container.id, image, container.settings, running),
                          name=f"container-{container.id[:12]}", daemon=True).start()
-        if _flag(request, "attach"):
+        if self._query(request, api.StartQuery).attach:
             return await self._stream_logs(request, container.id, 0, follow=True)
         return web.json_response(self.state.get(container.id).to_json())
 
     async def stop(self, request: web.Request) -> web.Response:
+        grace = self._query(request, api.StopQuery).timeout
         container = self._find(request.match_info["ref"])
-        try:
-            grace = float(request.query.get("timeout", DEFAULT_STOP_SECONDS))
-        except ValueError:
-            raise ApiError(400, "BAD_REQUEST", "timeout must be a number of seconds") from None
         running = self._running(container)
         if running is None:
             return web.json_response(container.to_json())
         running.signal(signal.SIGTERM, "stop")
         try:
-            await asyncio.wait_for(running.done.wait(), max(0.0, min(grace, 3600.0)))
+            await asyncio.wait_for(running.done.wait(), grace)
         except TimeoutError:
             running.signal(signal.SIGKILL, "stop")
             await running.done.wait()
@@ -261,10 +280,11 @@ class Daemon:
         return self.running.get(container.id)
 
     async def remove(self, request: web.Request) -> web.Response:
+        force = self._query(request, api.RemoveQuery).force
         container = self._find(request.match_info["ref"])
         running = self.running.get(container.id)
         if running is not None:
-            if not _flag(request, "force"):
+            if not force:
                 raise ApiError(409, "RUNNING", f"container {container.name} is running; stop it first "
                                "(`vm stop`), or remove it with force (`vm rm -f`)")
             running.signal(signal.SIGKILL, "kill")
@@ -273,66 +293,51 @@ class Daemon:
         return web.json_response({"removed": container.id, "name": container.name})
 
     def _forget(self, container_id: str) -> None:
-        for queue in self.followers.pop(container_id, ()):
-            queue.put_nowait(None)
         self.state.remove(container_id)
         shutil.rmtree(self.work / container_id, ignore_errors=True)
 
     async def logs(self, request: web.Request) -> web.StreamResponse:
+        query = self._query(request, api.LogsQuery)
         container = self._find(request.match_info["ref"])
-        try:
-            after = int(request.query.get("after", 0))
-        except ValueError:
-            raise ApiError(400, "BAD_REQUEST", "after must be a sequence number") from None
-        return await self._stream_logs(request, container.id, after, follow=_flag(request, "follow"))
+        return await self._stream_logs(request, container.id, query.after, follow=query.follow)
 
     async def _stream_logs(self, request: web.Request, container_id: str, after: int, follow: bool
                            ) -> web.StreamResponse:
-        """NDJSON: each stored chunk after `after`, then (following) each new one until the guest ends,
-        then the container. The backlog is read and the follower added in one step of the loop: nothing
-        is missed or sent twice."""
-        backlog = self.state.logs(container_id, after)
-        queue: asyncio.Queue | None = None
-        if follow and self.state.get(container_id).status in ("created", "running"):
-            queue = asyncio.Queue()
-            self.followers.setdefault(container_id, set()).add(queue)
+        """NDJSON: the stored chunks after `after`, a page at a time, then (following a running container)
+        the new ones as the log writer stores them, until the guest ends; then the container. A page is
+        read and the wait for more begins in one step of the loop: nothing is missed or sent twice."""
+        running = self.running.get(container_id) if follow else None
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-        try:
-            await response.prepare(request)
-            for seq, stream, data in backlog:
-                await response.write(_chunk_line(seq, stream, data))
-            final = None
-            while queue is not None:
-                item = await queue.get()
-                if item is None:  # removed before it ended
-                    break
-                if item[0] == "end":
-                    final = item[1]
-                    break
-                await response.write(_chunk_line(*item))
-            if final is None and self.state.get(container_id) is not None:
-                final = self.state.get(container_id).to_json()
-            if final is not None:
-                await response.write((json.dumps({"container": final}) + "\n").encode())
-            await response.write_eof()
-        finally:
-            if queue is not None:
-                self.followers.get(container_id, set()).discard(queue)
+        await response.prepare(request)
+        while True:
+            stored = running.output if running is not None else None  # taken before the read: set by a later store
+            page = self.state.logs(container_id, after, LOG_PAGE_ROWS)
+            if page:
+                after = page[-1][0]
+                await response.write(b"".join(_chunk_line(*row) for row in page))
+            elif running is None or running.done.is_set():
+                break
+            else:
+                await stored.wait()
+        container = self.state.get(container_id)
+        final = container.to_json() if container is not None else running.final if running is not None else None
+        if final is not None:
+            await response.write((json.dumps({"container": final}) + "\n").encode())
+        await response.write_eof()
         return response
 
     # -- the guests --------------------------------------------------------------------------------------
     def _run_guest(self, container_id: str, image: StoredImage, settings: dict, running: Running) -> None:
         """A container's thread: run the guest caged, pass its output and its end to the event loop."""
-        loop = self.loop
-        limits = Limits(*(settings["limits"][name] for name in _LIMIT_FIELDS))
+        limits = Limits(**settings["limits"])
         try:
             workdir = self.work / container_id
             workdir.mkdir(parents=True, exist_ok=True)
             program, isa = image.load(workdir)
-            attach = Attachment(lambda stream, chunk: loop.call_soon_threadsafe(self._output, container_id, stream,
-                                                                                chunk), running.started)
+            attach = Attachment(functools.partial(self.log_writer.write, container_id), running.started, self.cages)
             result = run_image(program, settings["mode"], isa=isa, mem_size=settings["memory"],
-                               fuel=settings["fuel"], stdin=image.stdin, isolate=True, limits=limits, attach=attach)
+                               fuel=settings["fuel"], stdin=image.stdin, isolate=True, limits=limits, attach=attach,
+                               hold_memory=False)
             status, message = exit_status(result.outcome), outcome_message(result, limits)
             if running.stopped_by and result.outcome.limit == "killed":
                 status = 128 + running.requested
@@ -346,23 +351,31 @@ class Daemon:
             traceback.print_exc()
             status, ended = 2, {"message": f"vm: the engine failed: {type(e).__name__}: {e}",
                                 "stopped_by": running.stopped_by}
-        loop.call_soon_threadsafe(self._finished, container_id, status, ended)
+        self.log_writer.then(container_id, functools.partial(self._finished, container_id, status, ended))
 
-    def _output(self, container_id: str, stream: int, data: bytes) -> None:
-        seq = self.state.append_log(container_id, stream, data)
-        for queue in self.followers.get(container_id, ()):
-            queue.put_nowait((seq, stream, data))
+    def _from_log_writer(self, containers: set[str], actions: list) -> None:
+        """The log writer's thread: a batch is stored; the rest is the loop's."""
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the daemon is ending
+            self.loop.call_soon_threadsafe(self._stored, containers, actions)
+
+    def _stored(self, containers: set[str], actions: list) -> None:
+        for container_id in containers:
+            running = self.running.get(container_id)
+            if running is not None:  # its followers read on
+                running.output.set()
+                running.output = asyncio.Event()
+        for action in actions:
+            action()
 
     def _finished(self, container_id: str, status: int, ended: dict) -> None:
         self.state.finished(container_id, status, ended)
         container = self.state.get(container_id)
         running = self.running.pop(container_id)
         running.final = container.to_json()
-        for queue in self.followers.get(container_id, ()):
-            queue.put_nowait(("end", running.final))
         if container.settings["auto_remove"]:
             self._forget(container_id)
         running.done.set()
+        running.output.set()  # its followers end
 
     async def shut_down(self) -> None:
         """Kill the running guests and record how each ended, within SHUTDOWN_SECONDS."""
@@ -377,46 +390,27 @@ class Daemon:
 _STOPPED_BY = {"stop": "`vm stop`", "kill": "`vm kill`", "daemon": "the daemon's shutdown"}
 
 
-def _flag(request: web.Request, name: str) -> bool:
-    return request.query.get(name, "0") not in ("0", "false", "")
-
-
 def _chunk_line(seq: int, stream: int, data: bytes) -> bytes:
-    line = {"seq": seq, "stream": STREAMS[stream], "data": base64.b64encode(data).decode()}
-    return (json.dumps(line) + "\n").encode()
+    """A line of the logs stream, as json.dumps would write it; put together directly, since base64 needs
+    no escaping and json's encoder would scan every byte of it again."""
+    return b'{"seq": %d, "stream": "%s", "data": "%s"}\n' % (seq, STREAMS[stream].encode(), base64.b64encode(data))
 
 
-def _settings(config: RunConfig, body: dict) -> dict:
-    """How the container runs: the image's config, with what the request overrides, checked."""
-    mode, memory, fuel = body.get("mode", config.mode), body.get("memory", config.memory), body.get("fuel", config.fuel)
-    if mode not in MODES:
-        raise ApiError(400, "BAD_REQUEST", f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if not _whole(memory):
-        raise ApiError(400, "BAD_REQUEST", "memory must be a number of bytes")
-    try:
-        check_memory_size(memory)
-    except LoadError as e:
-        raise ApiError(400, "BAD_REQUEST", str(e)) from None
-    if fuel is not None and not (_whole(fuel) and fuel > 0):
-        raise ApiError(400, "BAD_REQUEST", "fuel must be a positive number of instructions")
-    given = body.get("limits", {})
-    if not isinstance(given, dict) or set(given) - set(_LIMIT_FIELDS):
-        raise ApiError(400, "BAD_REQUEST", f"limits is an object of {', '.join(_LIMIT_FIELDS)}")
-    image_limits = {name: getattr(config.limits, name) for name in _LIMIT_FIELDS}
-    limits = {**image_limits, **given}
-    for name, value in limits.items():
-        if value is not None and not (_whole(value) and value > 0):
-            raise ApiError(400, "BAD_REQUEST", f"limits.{name} must be a positive whole number")
+def _settings(config: RunConfig, body: api.CreateRequest, reference: str) -> dict:
+    """How the container runs: the image's config, with what the request gives (a field given as null
+    is no fuel or no limit), checked as a whole, since an image's config may come from anywhere."""
+    limits = {name: getattr(config.limits, name) for name in api.LimitsRequest.model_fields}
+    limits |= {name: getattr(body.limits, name) for name in body.limits.model_fields_set}
     if limits["output_bytes"] is None:
         limits["output_bytes"] = DEFAULT_OUTPUT_LIMIT
-    auto_remove = body.get("auto_remove", False)
-    if not isinstance(auto_remove, bool):
-        raise ApiError(400, "BAD_REQUEST", "auto_remove must be true or false")
-    return {"mode": mode, "memory": memory, "fuel": fuel, "limits": limits, "auto_remove": auto_remove}
-
-
-def _whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    settings = {"mode": body.mode or config.mode, "memory": body.memory or config.memory,
+                "fuel": body.fuel if "fuel" in body.model_fields_set else config.fuel, "limits": limits,
+                "auto_remove": body.auto_remove}
+    try:
+        return api.Settings.model_validate(settings).model_dump()
+    except ValidationError as e:
+        raise ApiError(409, "IMAGE_DAMAGED", f"image {reference} cannot be run: its config's {api.problem(e)}"
+                       ) from None
 
 
 # -- serving ---------------------------------------------------------------------------------------------
@@ -449,6 +443,7 @@ def serve(root: Path | None, socket_path: Path | None, tcp: str | None, token: s
         try:
             return asyncio.run(_serve(daemon, socket_path, address))
         finally:
+            daemon.log_writer.close()
             daemon.state.close()
 
 
@@ -471,7 +466,7 @@ def _tcp_address(tcp: str, token: str | None) -> tuple[str, int]:
 
 async def _serve(daemon: Daemon, socket_path: Path, address: tuple[str, int] | None) -> int:
     daemon.loop = asyncio.get_running_loop()
-    runner = web.AppRunner(daemon.app(), access_log=None, handle_signals=False)
+    runner = GuardedRunner(daemon.app())
     await runner.setup()
     try:
         socket_path.unlink(missing_ok=True)  # left by a daemon that was killed: this one holds the lock

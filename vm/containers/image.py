@@ -39,9 +39,9 @@ from vm.containers.store import (
     digest_of,
 )
 from vm.image import Image, ImageError
-from vm.isa import IsaError, core_isa
+from vm.isa import MAX_FUEL, IsaError, core_isa
 from vm.machine import DEFAULT_MEMORY, MAX_MEMORY, MIN_MEMORY, PAGE
-from vm.monitor.cage import Limits
+from vm.monitor.cage import MAX_CPU_SECONDS, MAX_LIMIT_BYTES, Limits
 
 VMFILE = "vmfile.toml"
 CONFIG_TYPE = "application/vnd.vm.config.v1+json"
@@ -235,17 +235,17 @@ def _run_config(spec: dict, vmfile: Path) -> RunConfig:
     if not MIN_MEMORY <= memory <= MAX_MEMORY or memory % PAGE:
         raise BuildError(f"{vmfile}: memory must be a multiple of {PAGE} from 64K to 4G, not {memory}")
     fuel = spec.get("fuel")
-    if fuel is not None and (not isinstance(fuel, int) or isinstance(fuel, bool) or not 0 <= fuel < 2**63):
+    if fuel is not None and (not isinstance(fuel, int) or isinstance(fuel, bool) or not 0 <= fuel <= MAX_FUEL):
         raise BuildError(f"{vmfile}: fuel must be a whole number from 0 to 2^63 - 1")
     limits = spec.get("limits", {})
     if not isinstance(limits, dict) or set(limits) - _LIMIT_KEYS:
         raise BuildError(f"{vmfile}: [limits] takes {', '.join(sorted(_LIMIT_KEYS))}")
     cpu = limits.get("cpu")
-    if cpu is not None and (not isinstance(cpu, int) or isinstance(cpu, bool) or cpu < 1):
-        raise BuildError(f"{vmfile}: limits.cpu must be a whole number of seconds, at least 1")
+    if cpu is not None and (not isinstance(cpu, int) or isinstance(cpu, bool) or not 1 <= cpu <= MAX_CPU_SECONDS):
+        raise BuildError(f"{vmfile}: limits.cpu must be a whole number of seconds from 1 to {MAX_CPU_SECONDS}")
     sizes = {k: _size(limits[k], vmfile, f"limits.{k}") for k in ("memory", "output") if k in limits}
-    if any(v < 1 for v in sizes.values()):
-        raise BuildError(f"{vmfile}: limits must be at least 1 byte")
+    if any(not 1 <= v <= MAX_LIMIT_BYTES for v in sizes.values()):
+        raise BuildError(f"{vmfile}: limits must be from 1 byte to {MAX_LIMIT_BYTES} bytes (2^63 - 1)")
     return RunConfig(mode, memory, fuel, Limits(cpu, sizes.get("memory"), sizes.get("output")))
 
 

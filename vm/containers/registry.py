@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import hmac
 import json
 import re
 import signal
@@ -25,8 +24,17 @@ from collections import OrderedDict
 from pathlib import Path
 
 from aiohttp import web
+from pydantic_core import from_json
 
 from vm.containers.errors import ContainerError
+from vm.containers.serving import (
+    BodyTimeout,
+    GuardedRunner,
+    answer_and_close,
+    bearer_matches,
+    client_closed,
+    read_body,
+)
 from vm.containers.store import (
     MANIFEST_TYPE,
     ImageStore,
@@ -87,6 +95,10 @@ class Registry:
             response = await handler(request)
         except RegistryError as e:
             response = e.response()
+        except ConnectionError:  # reading the request or writing the answer: the client went away
+            response = client_closed()
+        except BodyTimeout as e:
+            response = await answer_and_close(request, RegistryError(408, "REQUEST_TIMEOUT", str(e)).response())
         except web.HTTPRequestEntityTooLarge:
             response = RegistryError(413, "SIZE_INVALID", f"a push may send at most {MAX_BLOB} bytes").response()
         except web.HTTPNotFound:
@@ -127,11 +139,10 @@ class Registry:
         """With a token, pushing needs `Authorization: Bearer TOKEN`; pulling never does."""
         if self.token is None:
             return
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+        if not bearer_matches(request, self.token):
             challenge = f'Bearer realm="vm registry",scope="repository:{name}:push"'
-            raise RegistryError(401, "UNAUTHORIZED", "pushing to this registry needs its token" if not given
-                                else "the token was refused", {"WWW-Authenticate": challenge})
+            raise RegistryError(401, "UNAUTHORIZED", "the token was refused" if "Authorization" in request.headers
+                                else "pushing to this registry needs its token", {"WWW-Authenticate": challenge})
 
     def _repository(self, name: str) -> dict | None:
         try:
@@ -175,7 +186,7 @@ class Registry:
         if self.uploads.pop(upload, None) != name:
             raise RegistryError(404, "BLOB_UPLOAD_UNKNOWN", f"no upload {upload} in progress for {name}")
         digest = self._digest(request.query.get("digest", ""))
-        data = await request.read()
+        data = await read_body(request)
         if digest_of(data) != digest:
             raise RegistryError(400, "DIGEST_INVALID", f"the {len(data)} bytes received do not match {digest}; "
                                 "nothing was stored")
@@ -208,15 +219,16 @@ class Registry:
                 check_tag(reference)
             except StoreError as e:
                 raise RegistryError(400, "TAG_INVALID", str(e)) from None
-        data = await request.read()
+        data = await read_body(request)
         digest = digest_of(data)
         if reference.startswith("sha256:") and self._digest(reference) != digest:
             raise RegistryError(400, "DIGEST_INVALID", f"the manifest's digest is {digest}, not {reference}")
         try:
-            manifest = json.loads(data)
-            check_manifest(manifest)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            manifest = from_json(data)  # bounded in depth, unlike json.loads, and in the size of its numbers
+        except ValueError as e:
             raise RegistryError(400, "MANIFEST_INVALID", f"the manifest is not JSON: {e}") from None
+        try:
+            check_manifest(manifest)
         except StoreError as e:
             raise RegistryError(400, "MANIFEST_INVALID", str(e)) from None
         if manifest.get("mediaType", MANIFEST_TYPE) != MANIFEST_TYPE:
@@ -258,7 +270,7 @@ def serve(root: Path, host: str, port: int, token: str | None) -> int:
 
 
 async def _serve(app: web.Application, host: str, port: int) -> int:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = GuardedRunner(app)
     await runner.setup()
     try:
         try:

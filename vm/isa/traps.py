@@ -7,6 +7,7 @@ from enum import IntEnum
 # code counts a loop's turns in closed form (a loop that does nothing, run "forever") stops where the
 # others would, with FUEL after exactly this many instructions, instead of differing or hanging.
 DEFAULT_FUEL = 1 << 62
+MAX_FUEL = (1 << 63) - 1  # the largest budget a run takes: the engines count it in a signed 64-bit word
 
 
 class Trap(IntEnum):

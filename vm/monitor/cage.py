@@ -11,6 +11,8 @@ writes its final state into the header. The monitor counts the child's output as
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import mmap
 import os
 import selectors
@@ -23,12 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vm.image import LOAD_ADDRESS
 from vm.isa import DEFAULT_FUEL, Trap
 from vm.isa.encoding import bits_float, float_bits
-from vm.machine import Machine, Outcome, fuel_outcome
+from vm.machine import CagedMemory, Machine, Outcome, fuel_outcome
 from vm.monitor.host import Captured, ffi, lib
 
 STATE_BYTES = lib.VM_STATE_BYTES
+_CHUNK = 16 << 20  # guest memory is copied to and from the state file this much at a time
+ATTACHED_PIPE_BYTES = 1 << 20  # an attached guest's output pipes: what it may write ahead of its reader
+ATTACHED_PACE_SECONDS = 0.005  # an attached guest's output is read at most this often: larger chunks, fewer
+ATTACHED_NICE = 10  # an attached guest's priority: the host's CPU goes to its caller's answers first
 LIMIT_EXIT_STATUS = 125  # what a caged process that a limit stopped exits with (native/cage.c)
 
 LIMIT_NAMES = {lib.VM_LIMIT_CPU: "cpu", lib.VM_LIMIT_MEMORY: "memory", lib.VM_LIMIT_OUTPUT: "output",
@@ -39,6 +46,10 @@ PROTECTIONS = [
     (lib.VM_CAGE_PID_NS, "pid-namespace"),
 ]
 RUNTIMES = {"native": lib.VM_CAGE_NATIVE, "python": lib.VM_CAGE_PYTHON}
+
+
+MAX_CPU_SECONDS = (1 << 31) - 1  # 68 years: the cage adds the seconds already used, in a signed 64-bit word
+MAX_LIMIT_BYTES = (1 << 63) - 1  # memory and output limits are signed 64-bit words in the cage
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,7 @@ class Attachment:
 
     write: Callable[[int, bytes], None]
     started: Callable[[subprocess.Popen], None]
+    cages: Path | None = None  # where the cage's working directory is made (else the system's temporary one)
 
 
 @dataclass
@@ -91,13 +103,15 @@ class CagedRun:
 
 
 class StateFile:
-    """The header and guest memory shared with the child: an anonymous file (memfd)."""
+    """The header and guest memory shared with the child: an anonymous file (memfd). Only the header is
+    mapped here; memory is written and read through the file, so a page the guest never touched is never
+    allocated, and none is resident in this process (CagedMemory: not even a copy)."""
 
     def __init__(self, machine: Machine, fuel: int | None) -> None:
         self.size = STATE_BYTES + machine.mem_size
         self.fd = os.memfd_create("vm-guest-state", 0)
-        os.ftruncate(self.fd, self.size)
-        self.map = mmap.mmap(self.fd, self.size)
+        os.ftruncate(self.fd, self.size)  # reads as zeros, allocated page by page as the guest writes
+        self.map = mmap.mmap(self.fd, STATE_BYTES)
         self.header = ffi.cast("vm_state *", ffi.from_buffer(self.map))
         h = self.header
         h.magic, h.mem_size, h.fuel = lib.VM_STATE_MAGIC, machine.mem_size, DEFAULT_FUEL if fuel is None else fuel
@@ -105,11 +119,28 @@ class StateFile:
         for i in range(16):
             h.r[i] = machine.regs[i]
             h.f[i] = float_bits(machine.fregs[i]) & (2**64 - 1)
-        self.map[STATE_BYTES:] = machine.mem
+        if isinstance(machine.mem, CagedMemory):
+            self._write(LOAD_ADDRESS, machine.image.memory)
+        else:
+            self._write(0, machine.mem)
+
+    def _write(self, address: int, data: bytes | bytearray) -> None:
+        view, done = memoryview(data), 0
+        while done < len(view):
+            done += os.pwrite(self.fd, view[done : done + _CHUNK], STATE_BYTES + address + done)
 
     def read_back(self, machine: Machine) -> None:
-        """The final machine: memory always (the guest's, as it left it), registers where it reported."""
-        machine.mem[:] = self.map[STATE_BYTES:]
+        """The final machine: memory always (the guest's, as it left it; of CagedMemory its digest only),
+        registers where it reported."""
+        if isinstance(machine.mem, CagedMemory):
+            digest = hashlib.sha256()
+            for offset in range(0, machine.mem_size, _CHUNK):
+                digest.update(os.pread(self.fd, min(_CHUNK, machine.mem_size - offset), STATE_BYTES + offset))
+            machine.mem.sha256 = digest.hexdigest()
+        else:
+            view, done = memoryview(machine.mem), 0
+            while done < len(view):
+                done += os.preadv(self.fd, [view[done : done + _CHUNK]], STATE_BYTES + done)
         h = self.header
         if h.stop != lib.VM_STOP_RUNNING:
             machine.regs[:] = [h.r[i] for i in range(16)]
@@ -153,6 +184,8 @@ class _Output:
                         del streams[key.fd]
                         continue
                     self.deliver(streams[key.fd], chunk)
+                if self.attach is not None:  # a chatty guest fills its pipe meanwhile, or waits on it
+                    time.sleep(ATTACHED_PACE_SECONDS)
 
     def deliver(self, stream: int, chunk: bytes) -> None:
         if self.exceeded:
@@ -189,7 +222,7 @@ def run_caged(command: Callable[[int], list[str]], machine: Machine, fuel: int |
     input_fd = _input_file(stdin) if stdin is not None else None
     started = time.perf_counter()
     try:
-        with tempfile.TemporaryDirectory(prefix="vm-cage-") as home:
+        with tempfile.TemporaryDirectory(prefix="vm-cage-", dir=attach.cages if attach else None) as home:
             for name, data in (files or {}).items():
                 (Path(home) / name).write_bytes(data)
             detached = capture or attach is not None  # no console: the guest reads end of input
@@ -197,9 +230,14 @@ def run_caged(command: Callable[[int], list[str]], machine: Machine, fuel: int |
             process = subprocess.Popen(
                 command(state.fd), stdin=guest_input, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={},
                 cwd=home, pass_fds=(state.fd,),
-                close_fds=True,
+                close_fds=True, process_group=0 if attach is not None else None,
             )
             if attach is not None:
+                with contextlib.suppress(OSError):  # the group: a process the cage forked already is in it
+                    os.setpriority(os.PRIO_PGRP, process.pid, ATTACHED_NICE)
+                for pipe in (process.stdout, process.stderr):
+                    with contextlib.suppress(OSError):  # the host's pipe-max-size may be smaller
+                        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, ATTACHED_PIPE_BYTES)
                 attach.started(process)
             output = _Output(process, limits.output_bytes, capture, attach)
             try:
