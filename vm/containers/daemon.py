@@ -32,8 +32,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from vm.containers import KILL_SIGNALS
-from vm.containers import api
+from vm.containers import KILL_SIGNALS, api
 from vm.containers.errors import ContainerError
 from vm.containers.image import RunConfig, StoredImage, read_image
 from vm.containers.serving import (
