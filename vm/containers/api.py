@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator
 from pydantic.json_schema import models_json_schema
 
+from vm.containers import KILL_SIGNALS
 from vm.containers.image import MODES
 from vm.isa import MAX_FUEL
 from vm.machine import MAX_MEMORY, MIN_MEMORY, PAGE
@@ -134,6 +135,16 @@ class StopQuery(_Query):
                            description="seconds between SIGTERM and SIGKILL")
 
 
+class KillQuery(_Query):
+    signal: Literal[KILL_SIGNALS] = Field("KILL", description="the signal sent to the guest")
+
+    @field_validator("signal", mode="before")
+    @classmethod
+    def _named(cls, value: object) -> object:
+        """`term`, `SIGTERM` and `TERM` are one signal, as `kill -s` takes them."""
+        return value.upper().removeprefix("SIG") if isinstance(value, str) else value
+
+
 class LogsQuery(_Query):
     follow: bool = Field(False, description="stream until the guest ends")
     after: int = Field(0, ge=0, le=MAX_SEQUENCE, description="only the chunks after this sequence number")
@@ -206,7 +217,7 @@ def openapi() -> dict:
                 _NDJSON: {"schema": {"$ref": _REF.format(model="LogChunk")}}}}}}},
         "/v1/containers/{ref}/stop": {"post": {"operationId": "stop", "parameters": on_container + _query(StopQuery),
                                                "responses": _answer(Container)}},
-        "/v1/containers/{ref}/kill": {"post": {"operationId": "kill", "parameters": on_container,
+        "/v1/containers/{ref}/kill": {"post": {"operationId": "kill", "parameters": on_container + _query(KillQuery),
                                                "responses": _answer(Container)}},
         "/v1/containers/{ref}/wait": {"post": {"operationId": "wait", "parameters": on_container,
                                                "responses": _answer(Container)}},

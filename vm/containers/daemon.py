@@ -32,7 +32,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from vm.containers import KILL_SIGNALS, api
+from vm.containers import api
 from vm.containers.errors import ContainerError
 from vm.containers.image import RunConfig, StoredImage, read_image
 from vm.containers.serving import (
@@ -255,9 +255,7 @@ class Daemon:
 
     async def kill(self, request: web.Request) -> web.Response:
         container = self._find(request.match_info["ref"])
-        name = request.query.get("signal", "KILL").upper().removeprefix("SIG")
-        if name not in KILL_SIGNALS:
-            raise ApiError(400, "BAD_REQUEST", f"signal must be one of {', '.join(KILL_SIGNALS)}")
+        name = self._query(request, api.KillQuery).signal
         running = self._running(container)
         if running is None:
             raise ApiError(409, "NOT_RUNNING", f"container {container.name} is {container.status}, not running")
