@@ -362,16 +362,45 @@ static int64_t operate(int op, int fmt, int64_t a, int64_t b, int64_t c, int rm,
     }
 }
 
+#if defined(__x86_64__)
+/* The state an operation touches, on x86-64: SSE's MXCSR (rounding, flush-to-zero, flags) and x87's
+ * control word (fesetround sets its rounding too) and flags (binary128's soft-float raises some there).
+ * Saving these three costs a few nanoseconds; fegetenv/fesetenv save the whole environment, 0.3 us. */
+typedef struct {
+    unsigned int mxcsr;
+    unsigned short x87_control;
+} host_state;
+
+static void enter(host_state *host) {
+    unsigned int fresh = 0x1F80; /* every exception masked, round to nearest, no flush-to-zero, flags clear */
+    __asm__ volatile("stmxcsr %0" : "=m"(host->mxcsr));
+    __asm__ volatile("fnstcw %0" : "=m"(host->x87_control));
+    __asm__ volatile("ldmxcsr %0\n\tfnclex" : : "m"(fresh));
+}
+
+static void leave(const host_state *host) {
+    __asm__ volatile("fnclex\n\tfldcw %0\n\tldmxcsr %1" : : "m"(host->x87_control), "m"(host->mxcsr));
+}
+#else
+typedef fenv_t host_state;
+
+static void enter(host_state *host) {
+    fegetenv(host);
+    fesetenv(FE_DFL_ENV);
+}
+
+static void leave(const host_state *host) { fesetenv(host); }
+#endif
+
 int64_t vm_rv_fp(int32_t op, int32_t fmt, int64_t a, int64_t b, int64_t c, int32_t rm, int32_t *fflags) {
     if ((fmt != VM_RV_FP_FMT_S && fmt != VM_RV_FP_FMT_D) || rm < VM_RV_FP_RNE || rm > VM_RV_FP_RMM) return 0;
     /* A known host state (no flush-to-zero, flags clear), and the caller's back after. Every operation
      * sets the rounding mode it needs and reads the flags after its one host computation. */
-    fenv_t host;
-    fegetenv(&host);
-    fesetenv(FE_DFL_ENV);
+    host_state host;
+    enter(&host);
     int32_t flags = 0;
     int64_t result = operate(op, fmt, a, b, c, rm, &flags);
-    fesetenv(&host);
+    leave(&host);
     *fflags |= flags;
     return result;
 }
