@@ -177,12 +177,7 @@ def _run_to_snapshot(args: argparse.Namespace, image: Image, isa: InstructionSet
         return _report(args, result, limits, time.perf_counter() - start)
     budget = (DEFAULT_FUEL if args.fuel is None else args.fuel) - at
     _write(Path(args.snapshot_out), write_snapshot(result.machine, isa, result.stats.get("input_consumed", 0), budget))
-    where = image.where(result.machine.pc)
-    print(f"vm: snapshot after {at} instructions, at {result.machine.pc:#x}" + (f" ({where})" if where else "") +
-          f", written to {args.snapshot_out}", file=sys.stderr)
-    if args.stats:
-        print_stats(result, time.perf_counter() - start)
-    return 0
+    return _snapshot_written(args, result, at, start)
 
 
 def cmd_debug(args: argparse.Namespace) -> int:
@@ -278,6 +273,11 @@ def _run_executable(args: argparse.Namespace) -> int:
         return _report(args, result, Limits(), time.perf_counter() - start)
     budget = (DEFAULT_FUEL if args.fuel is None else args.fuel) - at
     _write(Path(args.snapshot_out), result.snapshot(budget).to_bytes())
+    return _snapshot_written(args, result, at, start)
+
+
+def _snapshot_written(args: argparse.Namespace, result: RunResult, at: int, start: float) -> int:
+    """What `vm run --snapshot-at` says once its snapshot is written: where the guest stopped."""
     where = result.where(result.machine.pc)
     print(f"vm: snapshot after {at} instructions, at {result.machine.pc:#x}" + (f" ({where})" if where else "") +
           f", written to {args.snapshot_out}", file=sys.stderr)
