@@ -19,8 +19,8 @@ import json
 import sys
 from pathlib import Path
 
+from vm.arch.vm64 import core_isa
 from vm.benchmarks import machine_description, riscv64, riscv64_json, riscv64_table
-from vm.isa import core_isa
 
 
 def main() -> int:

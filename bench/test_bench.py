@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from vm.arch.vm64 import core_isa
 from vm.asm.assembler import assemble
 from vm.benchmarks import (
     PROGRAMS,
@@ -30,7 +31,6 @@ from vm.benchmarks import (
     riscv64_table,
     with_size,
 )
-from vm.isa import core_isa
 from vm.run import run_image
 
 ISA = core_isa()

@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from vm.arch.vm64 import core_isa
 from vm.debugger import Session
 from vm.engines.hw import run_in_hw
-from vm.isa import core_isa
 from vm.machine import Machine
 from vm.monitor.host import Host
 from vm.monitor.monitor import Monitor

@@ -1,10 +1,10 @@
 """An instruction-set extension: bit operations, a fused multiply-add and a checked division.
 
 Load it with `--ext extensions/bitops.py` on any `vm` command. Each instruction is one entry, in the
-same form as the core's (vm/isa/core.py); both engines and the reference follow from it.
+same form as the core's (vm/arch/vm64/instructions.py); both engines and the reference follow from it.
 """
 
-from vm.isa import instruction
+from vm.arch.vm64 import instruction
 
 NAME = "bitops"
 

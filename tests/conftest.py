@@ -13,9 +13,10 @@ import struct
 
 import pytest
 
+from vm.arch.vm64 import core_isa
 from vm.asm.assembler import assemble
 from vm.image import Image
-from vm.isa import Trap, core_isa
+from vm.isa import Trap
 from vm.run import RunResult, run_image
 
 # Every engine the behaviour tests run in.

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from vm.arch.vm64 import core_isa, instruction
+from vm.arch.vm64.model import InstructionSet
+from vm.arch.vm64.reference import markdown
 from vm.asm.assembler import assemble
 from vm.asm.disassembler import disassemble
 from vm.extensions import load_extensions
-from vm.isa import IsaError, Trap, core_isa, instruction
-from vm.isa.model import InstructionSet
-from vm.isa.reference import markdown
+from vm.isa import IsaError, Trap
 from vm.run import run_image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,7 +152,7 @@ BAD_EXTENSIONS = {
 def test_bad_extensions_are_clear_errors(tmp_path: Path, case: str) -> None:
     body, message = BAD_EXTENSIONS[case]
     path = tmp_path / "mine.py"
-    path.write_text(f"from vm.isa import instruction\nINSTRUCTIONS = [{body}]\n")
+    path.write_text(f"from vm.arch.vm64 import instruction\nINSTRUCTIONS = [{body}]\n")
     with pytest.raises(IsaError) as error:
         load_extensions(core_isa(), [str(path)])
     assert str(path) in str(error.value) and message in str(error.value)

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from conftest import ISA, build, run_image_in
 
+from vm.arch.vm64 import core_isa, instruction
 from vm.asm.assembler import assemble
 from vm.extensions import load_extensions
 from vm.image import Image
-from vm.isa import IsaError, Trap, core_isa, instruction
+from vm.isa import IsaError, Trap
 from vm.run import run_image
 
 
@@ -49,7 +50,7 @@ def test_semantics_that_engines_would_run_differently_are_refused(semantics: str
 
 def test_bitwise_operators_on_floats_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "finv.py"
-    path.write_text('from vm.isa import instruction\nINSTRUCTIONS = [instruction("finv", 0xC5, "fd, fs", '
+    path.write_text('from vm.arch.vm64 import instruction\nINSTRUCTIONS = [instruction("finv", 0xC5, "fd, fs", '
                     '"fd = ~fs", "x")]\n')
     with pytest.raises(IsaError, match="bitwise operators take integers"):
         load_extensions(core_isa(), [str(path)])
@@ -59,7 +60,7 @@ def test_two_extensions_with_one_name_are_an_error(tmp_path: Path) -> None:
     for folder, mnemonic, opcode in (("a", "inc1", 0xC6), ("b", "dec1", 0xC7)):
         (tmp_path / folder).mkdir()
         entry = f'instruction("{mnemonic}", {opcode}, "rd", "rd = 1", "x")'
-        (tmp_path / folder / "ops.py").write_text(f"from vm.isa import instruction\nINSTRUCTIONS = [{entry}]\n")
+        (tmp_path / folder / "ops.py").write_text(f"from vm.arch.vm64 import instruction\nINSTRUCTIONS = [{entry}]\n")
     with pytest.raises(IsaError, match="another extension named 'ops'"):
         load_extensions(core_isa(), [str(tmp_path / "a" / "ops.py"), str(tmp_path / "b" / "ops.py")])
     same = load_extensions(core_isa(), [str(tmp_path / "a" / "ops.py")] * 2)

@@ -10,9 +10,9 @@ import pytest
 from pygments.token import Comment, Error, Keyword, Name, Number, String
 from test_cli import vm
 
+from vm.arch.vm64 import core_isa
 from vm.asm.highlight import VmAsmLexer, highlight
 from vm.extensions import load_extensions
-from vm.isa import core_isa
 
 ROOT = Path(__file__).resolve().parent.parent
 BITOPS = ROOT / "extensions" / "bitops.py"

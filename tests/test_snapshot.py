@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import ISA
 
+from vm.arch.vm64 import core_isa
 from vm.extensions import load_extensions
-from vm.isa import DEFAULT_FUEL, core_isa
+from vm.isa import DEFAULT_FUEL
 from vm.machine import Machine
 from vm.run import load_program, run_image, run_loaded
 from vm.snapshot import FORMAT_VERSION, SnapshotError, read_snapshot, write_snapshot

@@ -29,9 +29,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from vm.arch.vm64 import InstructionSet
 from vm.asm.assembler import assemble
 from vm.image import Image
-from vm.isa import InstructionSet
 from vm.run import load_program, run_image
 from vm.run_linux import LinuxRun, run_executable
 

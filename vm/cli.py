@@ -11,6 +11,7 @@ import time
 from importlib.metadata import version as package_version
 from pathlib import Path
 
+from vm.arch.vm64 import InstructionSet, core_isa, reference
 from vm.arguments import parse_fuel, parse_limit_size, parse_seconds, parse_size
 from vm.asm.assembler import AssemblyError, assemble
 from vm.asm.disassembler import disassemble
@@ -18,7 +19,7 @@ from vm.containers import daemon_commands, image_commands
 from vm.containers.errors import ContainerError
 from vm.elf import ElfError, is_executable
 from vm.image import Image, ImageError
-from vm.isa import DEFAULT_FUEL, InstructionSet, IsaError, Trap, core_isa, reference
+from vm.isa import DEFAULT_FUEL, IsaError, Trap
 from vm.machine import DEFAULT_MEMORY, LoadError, Machine
 from vm.monitor.cage import Limits
 from vm.run import MODES, RunResult, exit_status, load_program, outcome_message, run_image, run_loaded

@@ -22,12 +22,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from vm.arch.vm64 import InstructionSet
+from vm.arch.vm64.model import WORD
 from vm.asm.disassembler import Disassembler
 from vm.asm.expr import ExprError, evaluate
 from vm.engines.hw import HwEngine, HwLowering, handler_namespace, handler_source, handler_variants
 from vm.image import Image
-from vm.isa import InstructionSet, Kind
-from vm.isa.model import WORD
+from vm.isa import Kind
 from vm.isa.semantics import FIXED_FLOAT, FIXED_INT
 from vm.machine import Machine, Outcome
 from vm.monitor.cage import Limits

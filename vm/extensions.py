@@ -12,9 +12,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 
+from vm.arch.vm64 import InstructionSet
+from vm.arch.vm64.model import Instruction
 from vm.engines.hw import handler_source
-from vm.isa import InstructionSet, IsaError
-from vm.isa.model import Instruction
+from vm.isa import IsaError
 from vm.isa.semantics import SemanticsError
 
 EXTENSION_OPCODES = range(0xC0, 0x100)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from vm.arch.vm64 import InstructionSet
 from vm.engines.hw import run_in_hw
-from vm.isa import InstructionSet
 from vm.machine import Machine, Outcome, state_dict
 from vm.monitor.host import Captured, Host
 from vm.monitor.monitor import Monitor

@@ -19,9 +19,9 @@ import traceback
 from pathlib import Path
 
 import vm
+from vm.arch.vm64 import InstructionSet
 from vm.engines.caching import engine_cache_dir
 from vm.image import Image
-from vm.isa import InstructionSet
 from vm.machine import Machine
 from vm.monitor.cage import RUNTIMES, STATE_BYTES, Attachment, CagedRun, Limits, run_caged
 from vm.monitor.host import ffi, lib
@@ -69,9 +69,9 @@ def main(fd_text: str) -> int:
         request = json.loads(Path(REQUEST).read_text())
         if request["cache_dir"]:
             os.environ["VM_CACHE_DIR"] = request["cache_dir"]
+        from vm.arch.vm64 import core_isa
         from vm.extensions import load_extensions
         from vm.in_process import run_machine
-        from vm.isa import core_isa
         from vm.monitor.host import Host
 
         isa = load_extensions(core_isa(), request["extensions"])
@@ -86,7 +86,7 @@ def main(fd_text: str) -> int:
             return _limit(header, lib.VM_LIMIT_MEMORY, f"guest memory of {header.mem_size} bytes: {e.strerror}")
         mem = memoryview(whole)[STATE_BYTES:]
         machine = Machine(image, mem, [header.r[i] for i in range(16)], [0.0] * 16, header.pc, header.retired)
-        from vm.isa.encoding import bits_float
+        from vm.arch.vm64.encoding import bits_float
 
         machine.fregs[:] = [bits_float(header.f[i]) for i in range(16)]
         host = Host()
@@ -112,7 +112,7 @@ def _limit(header, limit: int, detail: str) -> int:
 
 
 def _report(header, result) -> None:
-    from vm.isa.encoding import float_bits
+    from vm.arch.vm64.encoding import float_bits
 
     machine, outcome = result.machine, result.outcome
     for i in range(16):

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from vm.arch.riscv64.registers import X_ZERO_SINK
+from vm.arch.vm64.encoding import float_bits
 from vm.image import LOAD_ADDRESS, Image
 from vm.isa import Trap
-from vm.isa.encoding import float_bits
 
 if TYPE_CHECKING:
     from vm.address_space import AddressSpace

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vm.arch.vm64 import InstructionSet
+from vm.arch.vm64.encoding import bits_float, float_bits
 from vm.image import Image, ImageError
-from vm.isa import InstructionSet
-from vm.isa.encoding import bits_float, float_bits
 from vm.machine import Machine, check_memory_size
 
 if TYPE_CHECKING:

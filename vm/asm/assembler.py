@@ -12,11 +12,12 @@ import os
 import re
 from dataclasses import dataclass
 
+from vm.arch.vm64 import InstructionSet, core_isa
+from vm.arch.vm64.encoding import Fields, encode, float_bits
+from vm.arch.vm64.model import NO_BASE, WORD, Instruction
 from vm.asm.expr import ExprError, evaluate, parse_escape, parse_float
 from vm.image import LOAD_ADDRESS, Image, LineInfo
-from vm.isa import InstructionSet, Kind, core_isa
-from vm.isa.encoding import Fields, encode, float_bits
-from vm.isa.model import NO_BASE, WORD, Instruction
+from vm.isa import Kind
 from vm.machine import MAX_MEMORY
 
 INT32 = (-(2**31), 2**31 - 1)

@@ -10,10 +10,19 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from vm.arch.vm64 import InstructionSet, core_isa
+from vm.arch.vm64.encoding import (
+    Fields,
+    bad_register_field,
+    bits_float,
+    decode_word,
+    encode,
+    operand_values,
+    with_literal,
+)
+from vm.arch.vm64.model import NO_BASE, WORD, Instruction
 from vm.image import LOAD_ADDRESS, Image
-from vm.isa import InstructionSet, Kind, core_isa
-from vm.isa.encoding import Fields, bad_register_field, bits_float, decode_word, encode, operand_values, with_literal
-from vm.isa.model import NO_BASE, WORD, Instruction
+from vm.isa import Kind
 
 CANONICAL_NAN_BITS = 0x7FF8000000000000
 

@@ -27,8 +27,8 @@ from pygments.token import (
     _TokenType,
 )
 
+from vm.arch.vm64 import InstructionSet, core_isa
 from vm.asm.assembler import is_register_name
-from vm.isa import InstructionSet, core_isa
 
 _NAME = r"[A-Za-z_.$][\w.$]*"  # the assembler's names: labels, constants, mnemonics and directives
 _ESCAPE = r"\\x[0-9a-fA-F]{2}|\\."

@@ -26,6 +26,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from vm.arch.vm64 import core_isa
 from vm.asm.assembler import AssemblyError, assemble
 from vm.containers.errors import ContainerError
 from vm.containers.store import (
@@ -39,7 +40,7 @@ from vm.containers.store import (
     digest_of,
 )
 from vm.image import Image, ImageError
-from vm.isa import MAX_FUEL, IsaError, core_isa
+from vm.isa import MAX_FUEL, IsaError
 from vm.machine import DEFAULT_MEMORY, MAX_MEMORY, MIN_MEMORY, PAGE
 from vm.monitor.cage import MAX_CPU_SECONDS, MAX_LIMIT_BYTES, Limits
 

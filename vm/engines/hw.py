@@ -14,10 +14,11 @@ import math
 import struct
 from collections.abc import Callable
 
+from vm.arch.vm64 import InstructionSet
+from vm.arch.vm64.encoding import bad_register_field, bits_float, decode_word, has_memory_operand, with_literal
+from vm.arch.vm64.model import NO_BASE, WORD, Instruction
 from vm.engines.lowering import Lowering
-from vm.isa import DEFAULT_FUEL, InstructionSet, Kind, Trap
-from vm.isa.encoding import bad_register_field, bits_float, decode_word, has_memory_operand, with_literal
-from vm.isa.model import NO_BASE, WORD, Instruction
+from vm.isa import DEFAULT_FUEL, Kind, Trap
 from vm.isa.semantics import memory_access
 from vm.machine import GuestTrap, Halted, Machine, Outcome, fuel_outcome
 from vm.monitor.host import lib as host_library

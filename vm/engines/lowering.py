@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 
-from vm.isa.model import Instruction, Kind
+from vm.arch.vm64.model import Instruction, Kind
 from vm.isa.semantics import SemanticsError
 
 WRAPPING_OPS = (ast.Add, ast.Sub, ast.Mult)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vm.arch.vm64 import InstructionSet
+from vm.arch.vm64.encoding import Fields, bad_register_field, decode_word, with_literal
+from vm.arch.vm64.model import WORD, Instruction
 from vm.image import LOAD_ADDRESS, Image
-from vm.isa import InstructionSet, Kind, Trap
-from vm.isa.encoding import Fields, bad_register_field, decode_word, with_literal
-from vm.isa.model import WORD, Instruction
+from vm.isa import Kind, Trap
 
 
 def code_write(pc: int, address: int | None) -> str:

@@ -17,8 +17,26 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from enum import Enum
 
 from vm.isa.traps import Trap
+
+
+class IsaError(ValueError):
+    """An instruction description that cannot be used; the message says which and how to fix it."""
+
+
+class Kind(Enum):
+    """What an operand is: vm64's kinds decide its assembly syntax and encoding field; the lowering of
+    any architecture reads REG (an integer register), FREG (a float register) and the rest as values."""
+
+    REG = "integer register"
+    FREG = "float register"
+    IMM = "signed 32-bit immediate"
+    TARGET = "code address"
+    MEM = "memory operand [base+off]"
+    LIT = "64-bit integer literal"
+    FLIT = "binary64 literal"
 
 
 class SemanticsError(ValueError):

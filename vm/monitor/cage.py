@@ -25,9 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vm.arch.vm64.encoding import bits_float, float_bits
 from vm.image import LOAD_ADDRESS
 from vm.isa import DEFAULT_FUEL, Trap
-from vm.isa.encoding import bits_float, float_bits
 from vm.machine import CagedMemory, Machine, Outcome, fuel_outcome
 from vm.monitor.host import Captured, ffi, lib
 

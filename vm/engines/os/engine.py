@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import time
 
+from vm.arch.vm64 import InstructionSet
 from vm.engines.os.build import CompileError, build_executable
 from vm.engines.os.translate import translate_to_c
 from vm.engines.text import code_write
-from vm.isa import InstructionSet, Trap
+from vm.isa import Trap
 from vm.machine import Machine, Outcome
 from vm.monitor.cage import Attachment, CagedRun, Limits, run_caged
 from vm.monitor.host import lib

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vm.arch.vm64 import InstructionSet
+from vm.arch.vm64.encoding import decode_word
+from vm.arch.vm64.model import WORD
 from vm.engines.hw import HwEngine, run_in_hw
 from vm.engines.para import abi
 from vm.engines.para.cache import CompileError, compile_image
 from vm.engines.text import code_write
-from vm.isa import DEFAULT_FUEL, InstructionSet, Trap
-from vm.isa.encoding import decode_word
-from vm.isa.model import WORD
+from vm.isa import DEFAULT_FUEL, Trap
 from vm.machine import GuestTrap, Halted, Machine, Outcome, fuel_outcome
 from vm.monitor.host import WRITES_MEMORY, ffi, hypercall_address, lib
 from vm.monitor.monitor import Monitor

@@ -26,9 +26,9 @@ from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
+from vm.arch.vm64.encoding import operand_values
+from vm.arch.vm64.model import NO_BASE, Instruction
 from vm.isa import Kind
-from vm.isa.encoding import operand_values
-from vm.isa.model import NO_BASE, Instruction
 from vm.isa.semantics import CONTROL_EFFECTS, EFFECTS, FIXED_FLOAT, FIXED_INT, memory_access
 
 _FAR = 1 << 31  # offsets beyond this are not tracked: the window's arithmetic stays far from wrapping

@@ -8,22 +8,8 @@ engines and the reference) is derived from these fields.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 
-from vm.isa.semantics import Semantics, SemanticsError, parse_semantics
-
-
-class Kind(Enum):
-    """What an operand is: it decides the assembly syntax and which encoding field holds it."""
-
-    REG = "integer register"
-    FREG = "float register"
-    IMM = "signed 32-bit immediate"
-    TARGET = "code address"
-    MEM = "memory operand [base+off]"
-    LIT = "64-bit integer literal"
-    FLIT = "binary64 literal"
-
+from vm.isa.semantics import IsaError, Kind, Semantics, SemanticsError, parse_semantics
 
 # Operand names are their kinds: `rd` is always an integer register, `fs1` a float register...
 OPERAND_KINDS: dict[str, Kind] = {
@@ -41,10 +27,6 @@ OPERAND_KINDS: dict[str, Kind] = {
 REGISTER_FIELDS = ("A", "B", "C")
 WORD = 8  # bytes in one instruction word
 NO_BASE = 0xFF  # field B of a load or store: the address is the immediate alone
-
-
-class IsaError(ValueError):
-    """An instruction description that cannot be used; the message says which and how to fix it."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from vm.isa.model import NO_BASE, WORD, Instruction, Kind
+from vm.arch.vm64.model import NO_BASE, WORD, Instruction, Kind
 
 _WORD = struct.Struct("<BBBBi")
 _QWORD = struct.Struct("<q")

@@ -4,7 +4,7 @@ To add a core instruction, add one `instruction(...)` line here. The assembler, 
 engines and docs/isa.md (regenerate it with `vm isa > docs/isa.md`) follow from it.
 """
 
-from vm.isa.model import Instruction, InstructionSet, instruction, pseudo
+from vm.arch.vm64.model import Instruction, InstructionSet, instruction, pseudo
 
 I = instruction  # noqa: E741 - the table reads better with a one-letter constructor
 

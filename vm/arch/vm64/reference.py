@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from vm.isa.model import OPERAND_KINDS, InstructionSet, Kind
+from vm.arch.vm64.model import OPERAND_KINDS, InstructionSet, Kind
 from vm.isa.semantics import EFFECTS, PURE_FUNCTIONS
 from vm.isa.traps import TRAP_DOCS
 
 HEADER = """# Instruction reference
 
-Generated from the instruction descriptions in `vm/isa/` by `vm isa`; a test fails if this file is
+Generated from the instruction descriptions in `vm/arch/vm64/` by `vm isa`; a test fails if this file is
 stale. It stands on its own: the machine, every instruction's encoding and semantics, the traps, and
 the project's choices where an instruction's semantics leave something open (see "Choices"). Every
 instruction is one 8-byte word: byte 0 opcode, bytes 1-3 fields A B C,
