@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from vm.arch.vm64 import core_isa
-from vm.asm.assembler import assemble
+from vm.arch.vm64.asm.assembler import assemble
 from vm.benchmarks import (
     PROGRAMS,
     QEMU_RISCV,

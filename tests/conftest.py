@@ -14,8 +14,8 @@ import struct
 import pytest
 
 from vm.arch.vm64 import core_isa
-from vm.asm.assembler import assemble
-from vm.image import Image
+from vm.arch.vm64.asm.assembler import assemble
+from vm.arch.vm64.image import Image
 from vm.isa import Trap
 from vm.run import RunResult, run_image
 

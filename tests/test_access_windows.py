@@ -10,8 +10,8 @@ import pytest
 from conftest import ISA, TEST_MEM, build, run_image_in
 
 from vm.arch.vm64 import core_isa, instruction
+from vm.arch.vm64.asm.assembler import assemble
 from vm.arch.vm64.model import InstructionSet
-from vm.asm.assembler import assemble
 from vm.engines.para.translate import marked_semantics, translate_image
 from vm.engines.para.windows import LoopAccesses, LoopWindow, Stride, Window, block_accesses, loop_accesses
 from vm.isa import Trap

@@ -14,8 +14,8 @@ from conftest import INT64_MIN, ISA, b2f, f2b, word
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vm.asm.assembler import AssemblyError, assemble
-from vm.image import Image
+from vm.arch.vm64.asm.assembler import AssemblyError, assemble
+from vm.arch.vm64.image import Image
 
 LOAD = 0x1000
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import ISA
 
-from vm.asm.assembler import assemble
+from vm.arch.vm64.asm.assembler import assemble
 from vm.benchmarks import (
     COMPUTE,
     HW_ROUNDS,

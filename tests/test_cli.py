@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from vm.asm.assembler import assemble
-from vm.image import Image
+from vm.arch.vm64.asm.assembler import assemble
+from vm.arch.vm64.image import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAP_CODES = {"ILLEGAL": 1, "MEMFAULT": 2, "MISALIGNED": 3, "DIVZERO": 4, "FPCONV": 5, "BADPORT": 6,

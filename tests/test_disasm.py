@@ -9,9 +9,9 @@ from conftest import ISA, word
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from vm.asm.assembler import assemble
-from vm.asm.disassembler import disassemble
-from vm.image import Image
+from vm.arch.vm64.asm.assembler import assemble
+from vm.arch.vm64.asm.disassembler import disassemble
+from vm.arch.vm64.image import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 GUEST_PROGRAMS = sorted((ROOT / "guest_programs").glob("*.asm"))

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from vm.arch.vm64 import core_isa, instruction
+from vm.arch.vm64.asm.assembler import assemble
+from vm.arch.vm64.asm.disassembler import disassemble
 from vm.arch.vm64.model import InstructionSet
 from vm.arch.vm64.reference import markdown
-from vm.asm.assembler import assemble
-from vm.asm.disassembler import disassemble
 from vm.extensions import load_extensions
 from vm.isa import IsaError, Trap
 from vm.run import run_image

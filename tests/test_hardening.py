@@ -12,9 +12,9 @@ import pytest
 from conftest import ISA, build, run_image_in
 
 from vm.arch.vm64 import core_isa, instruction
-from vm.asm.assembler import assemble
+from vm.arch.vm64.asm.assembler import assemble
+from vm.arch.vm64.image import Image
 from vm.extensions import load_extensions
-from vm.image import Image
 from vm.isa import IsaError, Trap
 from vm.run import run_image
 

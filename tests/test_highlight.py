@@ -11,7 +11,7 @@ from pygments.token import Comment, Error, Keyword, Name, Number, String
 from test_cli import vm
 
 from vm.arch.vm64 import core_isa
-from vm.asm.highlight import VmAsmLexer, highlight
+from vm.arch.vm64.asm.highlight import VmAsmLexer, highlight
 from vm.extensions import load_extensions
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,8 +11,8 @@ from conftest import ISA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vm.asm.assembler import assemble
-from vm.image import Image, ImageError, LineInfo
+from vm.arch.vm64.asm.assembler import assemble
+from vm.arch.vm64.image import Image, ImageError, LineInfo
 
 HEADER = struct.Struct("<4sHHQQQQQ")  # magic, version, reserved, entry, load, text size, image size, meta size
 

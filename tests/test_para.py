@@ -308,7 +308,7 @@ def test_deep_recursion_beyond_the_native_call_depth(tmp_path: Path) -> None:
     # process, because a mistake here is a segfault.
     script = f"""
 import sys, threading
-from vm.image import Image
+from vm.arch.vm64.image import Image
 from vm.run import run_image
 image = Image.from_bytes(open({str(tmp_path / "deep.vmi")!r}, "rb").read())
 for kib in (1024, 128):

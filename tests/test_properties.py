@@ -9,8 +9,8 @@ from conftest import INT64_MIN, ISA, assert_exit, build, mem_bytes, run_image_in
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vm.asm.assembler import assemble
-from vm.asm.disassembler import disassemble
+from vm.arch.vm64.asm.assembler import assemble
+from vm.arch.vm64.asm.disassembler import disassemble
 from vm.isa import Kind, Trap
 
 # -- a model of the integer part of the spec, written from its text --------------------------------------------

@@ -30,8 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from vm.arch.vm64 import InstructionSet
-from vm.asm.assembler import assemble
-from vm.image import Image
+from vm.arch.vm64.asm.assembler import assemble
+from vm.arch.vm64.image import Image
 from vm.run import load_program, run_image
 from vm.run_linux import LinuxRun, run_executable
 

@@ -12,13 +12,13 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 
 from vm.arch.vm64 import InstructionSet, core_isa, reference
+from vm.arch.vm64.asm.assembler import AssemblyError, assemble
+from vm.arch.vm64.asm.disassembler import disassemble
+from vm.arch.vm64.image import Image, ImageError
 from vm.arguments import parse_fuel, parse_limit_size, parse_seconds, parse_size
-from vm.asm.assembler import AssemblyError, assemble
-from vm.asm.disassembler import disassemble
 from vm.containers import daemon_commands, image_commands
 from vm.containers.errors import ContainerError
 from vm.elf import ElfError, is_executable
-from vm.image import Image, ImageError
 from vm.isa import DEFAULT_FUEL, IsaError, Trap
 from vm.machine import DEFAULT_MEMORY, LoadError, Machine
 from vm.monitor.cage import Limits
@@ -337,7 +337,7 @@ def cmd_disasm(args: argparse.Namespace) -> int:
     isa = load_isa(args.ext)
     text = disassemble(_read_program(args.file, isa), isa)
     if args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")):
-        from vm.asm.highlight import highlight
+        from vm.arch.vm64.asm.highlight import highlight
 
         text = highlight(text, isa)
     sys.stdout.write(text)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vm.arch.vm64 import InstructionSet
-from vm.image import Image
+from vm.arch.vm64.image import Image
 from vm.machine import DEFAULT_MEMORY, Machine
 from vm.run import RunResult, run_image, run_loaded
 from vm.run_linux import DEFAULT_LINUX_MEMORY, LinuxRun, run_executable

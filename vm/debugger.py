@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import TextIO
 
 from vm.arch.vm64 import InstructionSet
+from vm.arch.vm64.asm.disassembler import Disassembler
+from vm.arch.vm64.asm.expr import ExprError, evaluate
+from vm.arch.vm64.image import Image
 from vm.arch.vm64.model import WORD
-from vm.asm.disassembler import Disassembler
-from vm.asm.expr import ExprError, evaluate
 from vm.engines.hw import HwEngine, HwLowering, handler_namespace, handler_source, handler_variants
-from vm.image import Image
 from vm.isa import Kind
 from vm.isa.semantics import FIXED_FLOAT, FIXED_INT
 from vm.machine import Machine, Outcome
@@ -542,7 +542,7 @@ class Session:
         where = f" {self.image.source}:{info.line}:" if info else ""
         instruction = text[-1].strip() if len(text) == 3 else text[-1]
         if self.color:
-            from vm.asm.highlight import highlight
+            from vm.arch.vm64.asm.highlight import highlight
 
             instruction = highlight(instruction, self.isa)
         return f"{address:#x}{where} {instruction}"

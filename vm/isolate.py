@@ -20,8 +20,8 @@ from pathlib import Path
 
 import vm
 from vm.arch.vm64 import InstructionSet
+from vm.arch.vm64.image import Image
 from vm.engines.caching import engine_cache_dir
-from vm.image import Image
 from vm.machine import Machine
 from vm.monitor.cage import RUNTIMES, STATE_BYTES, Attachment, CagedRun, Limits, run_caged
 from vm.monitor.host import ffi, lib

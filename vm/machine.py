@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from vm.arch.riscv64.registers import X_ZERO_SINK
 from vm.arch.vm64.encoding import float_bits
-from vm.image import LOAD_ADDRESS, Image
+from vm.arch.vm64.image import LOAD_ADDRESS, Image
 from vm.isa import Trap
 
 if TYPE_CHECKING:

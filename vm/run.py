@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from vm.arch.vm64 import InstructionSet, core_isa
-from vm.asm.assembler import assemble
-from vm.image import Image, ImageError
+from vm.arch.vm64.asm.assembler import assemble
+from vm.arch.vm64.image import Image, ImageError
 from vm.in_process import RunResult, run_machine
 from vm.machine import DEFAULT_MEMORY, Machine, Outcome
 from vm.monitor.cage import Attachment, Limits

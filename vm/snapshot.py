@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from vm.arch.vm64 import InstructionSet
 from vm.arch.vm64.encoding import bits_float, float_bits
-from vm.image import Image, ImageError
+from vm.arch.vm64.image import Image, ImageError
 from vm.machine import Machine, check_memory_size
 
 if TYPE_CHECKING:

@@ -27,12 +27,12 @@ from vm.arch.riscv64.disassembler import Symbols, instruction_text
 from vm.arch.riscv64.model import OperandKind, RvInstruction
 from vm.arch.riscv64.registers import F_NAMES, SYSCALL_ARGS, X_NAMES
 from vm.arch.vm64 import InstructionSet
+from vm.arch.vm64.asm.disassembler import Disassembler
 from vm.arch.vm64.encoding import decode_word, operand_values, with_literal
+from vm.arch.vm64.image import Image
 from vm.arch.vm64.model import WORD
-from vm.asm.disassembler import Disassembler
 from vm.engines.hw import HwEngine, JumpFault
 from vm.engines.hw_riscv64 import RiscvCpu
-from vm.image import Image
 from vm.isa import DEFAULT_FUEL, Kind, Trap
 from vm.isa.semantics import FIXED_FLOAT, FIXED_INT
 from vm.machine import Halted, Machine, Outcome, RiscvMachine, fuel_outcome

@@ -32,6 +32,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from vm.arch.vm64.image import ImageError
 from vm.containers import api
 from vm.containers.errors import ContainerError
 from vm.containers.image import RunConfig, StoredImage, read_image
@@ -45,7 +46,6 @@ from vm.containers.serving import (
 )
 from vm.containers.state import STREAMS, Container, ContainerState, LogWriter, StateError, default_root
 from vm.containers.store import ImageStore, StoreError
-from vm.image import ImageError
 from vm.isa import IsaError
 from vm.machine import LoadError
 from vm.monitor.cage import Attachment, Limits

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vm.arch.vm64 import core_isa
-from vm.asm.assembler import AssemblyError, assemble
+from vm.arch.vm64.asm.assembler import AssemblyError, assemble
+from vm.arch.vm64.image import Image, ImageError
 from vm.containers.errors import ContainerError
 from vm.containers.store import (
     MANIFEST_TYPE,
@@ -39,7 +40,6 @@ from vm.containers.store import (
     check_digest,
     digest_of,
 )
-from vm.image import Image, ImageError
 from vm.isa import MAX_FUEL, IsaError
 from vm.machine import DEFAULT_MEMORY, MAX_MEMORY, MIN_MEMORY, PAGE
 from vm.monitor.cage import MAX_CPU_SECONDS, MAX_LIMIT_BYTES, Limits

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from vm.arch.vm64 import InstructionSet
 from vm.arch.vm64.encoding import Fields, bad_register_field, decode_word, with_literal
+from vm.arch.vm64.image import LOAD_ADDRESS, Image
 from vm.arch.vm64.model import WORD, Instruction
-from vm.image import LOAD_ADDRESS, Image
 from vm.isa import Kind, Trap
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vm.arch.vm64.encoding import bits_float, float_bits
-from vm.image import LOAD_ADDRESS
+from vm.arch.vm64.image import LOAD_ADDRESS
 from vm.isa import DEFAULT_FUEL, Trap
 from vm.machine import CagedMemory, Machine, Outcome, fuel_outcome
 from vm.monitor.host import Captured, ffi, lib

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 from vm.arch.vm64 import InstructionSet
 from vm.arch.vm64.encoding import operand_values
+from vm.arch.vm64.image import LOAD_ADDRESS, Image
 from vm.arch.vm64.model import NO_BASE
 from vm.engines.lowering import Lowering
 from vm.engines.text import Decoded, cut_blocks, decode_text
-from vm.image import LOAD_ADDRESS, Image
 from vm.isa import Kind, Trap
 from vm.isa.semantics import FIXED_FLOAT, FIXED_INT, memory_access
 from vm.machine import DEFAULT_MEMORY

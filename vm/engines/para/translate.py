@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 from vm.arch.vm64 import InstructionSet
 from vm.arch.vm64.encoding import bits_float, operand_values
+from vm.arch.vm64.image import LOAD_ADDRESS, Image
 from vm.arch.vm64.model import NO_BASE, Instruction
 from vm.engines.lowering import Lowering
 from vm.engines.para import abi
 from vm.engines.para.windows import LoopAccesses, Stride, Window, block_accesses, loop_accesses
 from vm.engines.text import Decoded, cut_blocks, decode_text, static_target
-from vm.image import LOAD_ADDRESS, Image
 from vm.isa import Kind, Trap
 from vm.isa.semantics import FIXED_FLOAT, FIXED_INT, memory_access
 from vm.monitor.monitor import PORTS

@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass
 
 from vm.arch.vm64 import InstructionSet, core_isa
+from vm.arch.vm64.asm.expr import ExprError, evaluate, parse_escape, parse_float
 from vm.arch.vm64.encoding import Fields, encode, float_bits
+from vm.arch.vm64.image import LOAD_ADDRESS, Image, LineInfo
 from vm.arch.vm64.model import NO_BASE, WORD, Instruction
-from vm.asm.expr import ExprError, evaluate, parse_escape, parse_float
-from vm.image import LOAD_ADDRESS, Image, LineInfo
 from vm.isa import Kind
 from vm.machine import MAX_MEMORY
 

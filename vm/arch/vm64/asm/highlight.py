@@ -28,7 +28,7 @@ from pygments.token import (
 )
 
 from vm.arch.vm64 import InstructionSet, core_isa
-from vm.asm.assembler import is_register_name
+from vm.arch.vm64.asm.assembler import is_register_name
 
 _NAME = r"[A-Za-z_.$][\w.$]*"  # the assembler's names: labels, constants, mnemonics and directives
 _ESCAPE = r"\\x[0-9a-fA-F]{2}|\\."

@@ -20,8 +20,8 @@ from vm.arch.vm64.encoding import (
     operand_values,
     with_literal,
 )
+from vm.arch.vm64.image import LOAD_ADDRESS, Image
 from vm.arch.vm64.model import NO_BASE, WORD, Instruction
-from vm.image import LOAD_ADDRESS, Image
 from vm.isa import Kind
 
 CANONICAL_NAN_BITS = 0x7FF8000000000000
