@@ -123,7 +123,7 @@ class Outcome:
         return f"{image.source}:{info.line}" if info else None
 
 
-def fuel_outcome(machine: Machine) -> Outcome:
+def fuel_outcome(machine: Machine | RiscvMachine) -> Outcome:
     """The run's instruction budget is spent: FUEL, at the instruction that would come next."""
     return Outcome(None, Trap.FUEL, machine.pc, machine.retired, "the instruction budget is spent")
 

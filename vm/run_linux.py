@@ -17,7 +17,7 @@ from vm.arch.riscv64.disassembler import Symbols, disassemble_word
 from vm.elf import read_executable
 from vm.engines.hw_riscv64 import RiscvCpu, fetch_word
 from vm.isa import Trap
-from vm.machine import GuestTrap, Outcome, RiscvMachine
+from vm.machine import GuestTrap, Outcome, RiscvMachine, fuel_outcome
 from vm.monitor.host import Captured, Host
 from vm.monitor.linux import Linux
 from vm.monitor.linux_process import Process, SeededRandom, new_process
@@ -152,7 +152,7 @@ def _run(machine: RiscvMachine, linux: Linux, mode: str, fuel: int | None, captu
             outcome = RiscvCpu(machine, syscall).run(fuel)
         else:
             outcome, stats["traced"] = run_riscv_traced(machine, syscall, fuel, trace, process_symbols(linux.process))
-        outcome = outcome or Outcome(None, Trap.FUEL, machine.pc, machine.retired, "the instruction budget is spent")
+        outcome = outcome or fuel_outcome(machine)
     finally:
         host.flush()
         linux_state = linux.save()

@@ -25,7 +25,7 @@ from vm import address_space as address_space_module
 from vm.address_space import CODE, EXEC, MAPPED, PAGE_SHIFT, READ, WRITE, AddressSpace, MemoryFault
 from vm.arch.riscv64.isa import RiscvIsa, instruction_length, riscv64_isa
 from vm.arch.riscv64.model import FP_OPERATIONS, OPERAND_KINDS, OperandKind, RvInstruction
-from vm.arch.riscv64.registers import X_ZERO_SINK
+from vm.arch.riscv64.registers import CYCLE, FCSR, FFLAGS, FRM, INSTRET, TIME, X_ZERO_SINK
 from vm.engines import hw as hw_module
 from vm.engines import lowering as lowering_module
 from vm.engines.caching import engine_cache_dir
@@ -40,8 +40,7 @@ M64 = (1 << 64) - 1
 _VIEW = {(1, 1): "b", (1, 0): "B", (2, 1): "h", (2, 0): "H", (4, 1): "i", (4, 0): "I", (8, 1): "q"}
 _STORE_VIEW = {1: "B", 2: "H", 4: "I", 8: "q"}
 _SHIFT = {1: 0, 2: 1, 4: 2, 8: 3}
-_COUNTERS = (0xC00, 0xC02)  # cycle and instret: reading one needs the exact count of retired instructions
-_TIME = 0xC01
+_COUNTERS = (CYCLE, INSTRET)  # reading one needs the exact count of retired instructions
 _OPERAND_ARGS = tuple(name.upper() for name in OPERAND_KINDS)  # every operand a description may have
 FACTORY_ARGS = ", ".join(_OPERAND_ARGS) + (", PC, NPC, NW, TW, X, F, mb, mB, mh, mH, mi, mI, mq, perm, B1, B2, B4, B8, "
                                            "load_slow, store_slow, syscall, csr_read, csr_write, fp, fcsr, lr, sc")
@@ -99,13 +98,17 @@ class RiscvLowering(HwLowering):
     def expr(self, node: ast.expr) -> str:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
             return repr(-node.operand.value)  # a negative constant, not 0 - constant wrapped
-        if isinstance(node, ast.Call) and node.func.id in _LOW_WORD and not self.unwrapped:
-            self.unwrapped = True  # only the low 32 bits count: wrapping at 64 first changes none of them
-            try:
-                return super().expr(node)
-            finally:
-                self.unwrapped = False
+        if isinstance(node, ast.Call) and node.func.id in _LOW_WORD:
+            return self._unwrapped(node)  # only the low 32 bits count: wrapping at 64 first changes none of them
         return super().expr(node)
+
+    def _unwrapped(self, node: ast.expr) -> str:
+        """The expression with its arithmetic left unwrapped (and its shifts)."""
+        outer, self.unwrapped = self.unwrapped, True
+        try:
+            return super().expr(node)
+        finally:
+            self.unwrapped = outer
 
     def operand(self, name: str) -> str:
         kind = self.rv_kinds.get(name)
@@ -158,9 +161,7 @@ class RiscvLowering(HwLowering):
         """The common access inline: in the space, aligned, on a page that allows it; anything else
         (misaligned, across pages, a fault, a page of decoded code) goes through the slow path."""
         addr = self.temp()
-        self.unwrapped = True
-        self.emit(f"{addr} = {self.expr(args[0])}")
-        self.unwrapped = False
+        self.emit(f"{addr} = {self._unwrapped(args[0])}")
         if name == "load":
             signed = args[2].value
             self.emit(f"if {addr} & B{size} or not perm[{addr} >> {PAGE_SHIFT}] & {READ}:")
@@ -427,26 +428,26 @@ class RiscvCpu:
         return self.space.load(addr, size, bool(signed))
 
     def csr_read(self, csr: int) -> int:
-        if csr == 0x001:
+        if csr == FFLAGS:
             return self.fcsr[0] & 0x1F
-        if csr == 0x002:
+        if csr == FRM:
             return self.fcsr[1] & 7
-        if csr == 0x003:
+        if csr == FCSR:
             return (self.fcsr[1] & 7) << 5 | self.fcsr[0] & 0x1F
         if csr in _COUNTERS:
             return self.machine.retired
-        if csr == _TIME:
+        if csr == TIME:
             return time.monotonic_ns() // 100  # a 10 MHz timebase, as QEMU's virt board has
         raise GuestTrap(Trap.ILLEGAL, f"CSR {csr:#05x} is not accessible in user mode")
 
     def csr_write(self, csr: int, value: int) -> None:
-        if csr == 0x001:
+        if csr == FFLAGS:
             self.fcsr[0] = value & 0x1F
-        elif csr == 0x002:
+        elif csr == FRM:
             self.fcsr[1] = value & 7
-        elif csr == 0x003:
+        elif csr == FCSR:
             self.fcsr[0], self.fcsr[1] = value & 0x1F, value >> 5 & 7
-        elif csr in _COUNTERS or csr == _TIME:
+        elif csr in _COUNTERS or csr == TIME:
             raise GuestTrap(Trap.ILLEGAL, f"CSR {csr:#05x} is read-only")
         else:
             raise GuestTrap(Trap.ILLEGAL, f"CSR {csr:#05x} is not accessible in user mode")

@@ -11,5 +11,7 @@ SYSCALL_NUMBER = 17  # a7
 SYSCALL_ARGS = (10, 11, 12, 13, 14, 15)  # a0..a5; the result goes to a0
 STACK_POINTER = 2
 
-CSR_NAMES = {0x001: "fflags", 0x002: "frm", 0x003: "fcsr", 0xC00: "cycle", 0xC01: "time", 0xC02: "instret"}
+# The CSRs a user-mode program reaches.
+FFLAGS, FRM, FCSR, CYCLE, TIME, INSTRET = 0x001, 0x002, 0x003, 0xC00, 0xC01, 0xC02
+CSR_NAMES = {FFLAGS: "fflags", FRM: "frm", FCSR: "fcsr", CYCLE: "cycle", TIME: "time", INSTRET: "instret"}
 ROUNDING_MODES = ("rne", "rtz", "rdn", "rup", "rmm", "", "", "dyn")
