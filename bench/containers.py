@@ -37,7 +37,8 @@ def _vm(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "vm", *args], capture_output=True, env=env, timeout=120, check=True)
 
 
-def _start_daemon(root: Path, env: dict[str, str]) -> subprocess.Popen:
+def start_daemon(root: Path, env: dict[str, str]) -> subprocess.Popen:
+    """A `vm daemon` on ROOT, once it says it listens (the other daemon benchmark starts its own so too)."""
     daemon = subprocess.Popen([sys.executable, "-m", "vm", "daemon", "--root", str(root)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     with selectors.DefaultSelector() as selector:
@@ -109,7 +110,7 @@ def main() -> int:
         (image / PROGRAM.name).write_bytes(PROGRAM.read_bytes())
         (image / "vmfile.toml").write_text(f'program = "{PROGRAM.name}"\nmode = "{args.mode}"\n')
         _vm("image", "build", str(image), "-t", "hello:bench", env=env)
-        daemon = _start_daemon(scratch / "d", env)
+        daemon = start_daemon(scratch / "d", env)
         try:
             figures = {"mode": args.mode, "start_up": start_up(args.runs, args.mode, env),
                        "concurrent": concurrent(args.containers, scratch / "d" / "daemon.sock")}

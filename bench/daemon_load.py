@@ -16,7 +16,6 @@ import argparse
 import base64
 import json
 import os
-import selectors
 import statistics
 import subprocess
 import sys
@@ -25,8 +24,8 @@ import time
 from pathlib import Path
 
 import httpx
+from containers import start_daemon  # bench/, beside this script
 
-START_SECONDS = 30
 LOG_BYTES = 16 << 20
 CHATTY = """\
 main:   li   r1, 0
@@ -46,17 +45,6 @@ def _build(scratch: Path, name: str, source: str, env: dict[str, str]) -> None:
     (directory / "vmfile.toml").write_text(f'program = "{name}.asm"\nmode = "os"\n')
     subprocess.run([sys.executable, "-m", "vm", "image", "build", str(directory), "-t", f"{name}:bench"], env=env,
                    capture_output=True, timeout=120, check=True)
-
-
-def _start_daemon(root: Path, env: dict[str, str]) -> subprocess.Popen:
-    daemon = subprocess.Popen([sys.executable, "-m", "vm", "daemon", "--root", str(root)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    with selectors.DefaultSelector() as selector:
-        selector.register(daemon.stdout, selectors.EVENT_READ)
-        if not selector.select(START_SECONDS) or not daemon.stdout.readline():
-            daemon.kill()
-            raise SystemExit("the daemon did not start")
-    return daemon
 
 
 def _percentiles(values: list[float]) -> dict:
@@ -129,7 +117,7 @@ def main() -> int:
         env = {**os.environ, "VM_IMAGES": str(scratch / "images")}
         _build(scratch, "chatty", CHATTY, env)
         _build(scratch, "quiet", QUIET, env)
-        daemon = _start_daemon(scratch / "d", env)
+        daemon = start_daemon(scratch / "d", env)
         transport = httpx.HTTPTransport(uds=str(scratch / "d" / "daemon.sock"))
         try:
             with httpx.Client(transport=transport, base_url="http://daemon/v1", timeout=60) as client:

@@ -77,14 +77,11 @@ def test_random_program_ends_as_in_qemu(tmp_path, seed):
 
 # -- fetch, decode and dispatch at their edges: code written at run time, jumps below 0, counters, fuel
 _EXIT = "    li a7, 93\n    ecall\n"
-SELF_MODIFYING = {
-    # a page mapped at run time, written, run, rewritten and run again
-    "mapped_code": ("""
-    .globl _start
-_start:
+# A page mapped with the protection given, s0 its address, holding a function that returns 42
+_MAPPED_FUNCTION = """\
     li a0, 0
     li a1, 4096
-    li a2, 7            # PROT_READ | PROT_WRITE | PROT_EXEC
+    li a2, {prot}
     li a3, 0x22         # MAP_PRIVATE | MAP_ANONYMOUS
     li a4, -1
     li a5, 0
@@ -95,6 +92,13 @@ _start:
     sw t0, 0(s0)
     li t0, 0x00008067   # jalr zero, 0(ra)
     sw t0, 4(s0)
+"""
+SELF_MODIFYING = {
+    # a page mapped at run time, written, run, rewritten and run again
+    "mapped_code": ("""
+    .globl _start
+_start:
+""" + _MAPPED_FUNCTION.format(prot="7  # PROT_READ | PROT_WRITE | PROT_EXEC") + """\
     fence.i
     jalr ra, 0(s0)
     mv s1, a0
@@ -125,19 +129,7 @@ again:
     "execute_only": ("""
     .globl _start
 _start:
-    li a0, 0
-    li a1, 4096
-    li a2, 3            # PROT_READ | PROT_WRITE
-    li a3, 0x22
-    li a4, -1
-    li a5, 0
-    li a7, 222          # mmap
-    ecall
-    mv s0, a0
-    li t0, 0x02a00513   # addi a0, zero, 42
-    sw t0, 0(s0)
-    li t0, 0x00008067   # jalr zero, 0(ra)
-    sw t0, 4(s0)
+""" + _MAPPED_FUNCTION.format(prot="3  # PROT_READ | PROT_WRITE") + """\
     mv a0, s0
     li a1, 4096
     li a2, 4            # PROT_EXEC
