@@ -6,6 +6,8 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -91,11 +93,28 @@ static uint64_t enter_namespaces(void) {
     if (geteuid() != 0 && unshare(CLONE_NEWUSER) == 0) bits |= VM_CAGE_USER_NS;
     if (unshare(CLONE_NEWNET) == 0) bits |= VM_CAGE_NET_NS;
     if (unshare(CLONE_NEWPID) == 0) {
+        /* The relay holds the write end for its life: the guest sees it hang up if the relay was
+           killed before the guest could ask to die with it. */
+        int relay_alive[2];
+        int watched = pipe2(relay_alive, O_CLOEXEC) == 0;
         pid_t child = fork();
-        if (child > 0) relay(child);
+        if (child > 0) {
+            if (watched) close(relay_alive[0]);
+            relay(child);
+        }
         if (child == 0) {
             prctl(PR_SET_PDEATHSIG, SIGKILL); /* the relay is killed: so is the guest */
+            if (watched) {
+                close(relay_alive[1]);
+                struct pollfd hangup = {relay_alive[0], 0, 0};
+                if (poll(&hangup, 1, 0) != 0) _exit(CAGE_EXIT); /* killed before the line above (this is init: no SIGKILL) */
+                close(relay_alive[0]);
+            }
             bits |= VM_CAGE_PID_NS;
+        }
+        if (child < 0 && watched) {
+            close(relay_alive[0]);
+            close(relay_alive[1]);
         }
     }
     return bits;

@@ -24,6 +24,7 @@ from vm.containers import api
 
 TOKEN = "hostile-test-token"
 REQUEST_SECONDS = 60  # every request of a test is answered within this
+STOPS_AS_IT_STARTS = 20  # stops sent the moment a container starts, to land in the cage's fork
 PROMPT_SECONDS = 2.0  # what "promptly" means for a daemon under load on a shared machine
 MAX_DAEMON_RSS = 400 << 20  # the daemon's resident memory, whatever its guests ask for
 
@@ -421,6 +422,23 @@ def _followed(daemon: Daemon, container: str) -> bytes:
     seqs = [line["seq"] for line in lines[:-1]]
     assert seqs == sorted(set(seqs))
     return b"".join(base64.b64decode(line["data"]) for line in lines[:-1])
+
+
+def test_bug8_a_container_stopped_as_it_starts_ends(daemon) -> None:
+    """A stop that lands while the cage forks its guest (here, under a chatty container's load) kills the
+    guest too: a guest left running would hold its output open, and the stop would never be answered."""
+    chatty = daemon.create(image="chatty:1", limits={"output_bytes": 1 << 30}).json()["id"]
+    daemon.http.post(f"/containers/{chatty}/start")
+    quick = httpx.Client(transport=httpx.HTTPTransport(uds=str(daemon.socket)), base_url="http://vm/v1",
+                         timeout=PROMPT_SECONDS * 5)
+    with quick:
+        for attempt in range(STOPS_AS_IT_STARTS):
+            spin = daemon.create(image="spin:1").json()["id"]
+            quick.post(f"/containers/{spin}/start")
+            stopped = quick.post(f"/containers/{spin}/stop", params={"timeout": 0}).json()
+            assert (stopped["status"], stopped["exit_status"]) == ("exited", 128 + 9), (attempt, stopped)
+            quick.delete(f"/containers/{spin}")
+    daemon.http.delete(f"/containers/{chatty}", params={"force": 1})
 
 
 def test_bug8_chatty_containers_do_not_stall_the_daemon(daemon) -> None:

@@ -92,8 +92,11 @@ class Running:
             self._send(sig)
 
     def _send(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(sig)  # does nothing once the process is reaped
+        """To the guest's process group (the cage's relay and the guest it forked): while its leader is not
+        reaped, the group's id is not anyone else's."""
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
 
 
 class Daemon:
