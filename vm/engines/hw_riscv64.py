@@ -11,14 +11,17 @@ closures, so rewritten code takes effect at its next fetch.
 from __future__ import annotations
 
 import ast
+import bisect
 import hashlib
 import marshal
 import os
+import re
 import sys
 import tempfile
 import time
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from vm import address_space as address_space_module
@@ -42,8 +45,13 @@ _STORE_VIEW = {1: "B", 2: "H", 4: "I", 8: "q"}
 _SHIFT = {1: 0, 2: 1, 4: 2, 8: 3}
 _COUNTERS = (CYCLE, INSTRET)  # reading one needs the exact count of retired instructions
 _OPERAND_ARGS = tuple(name.upper() for name in OPERAND_KINDS)  # every operand a description may have
-FACTORY_ARGS = ", ".join(_OPERAND_ARGS) + (", PC, NPC, NW, TW, X, F, mb, mB, mh, mH, mi, mI, mq, perm, B1, B2, B4, B8, "
-                                           "load_slow, store_slow, syscall, csr_read, csr_write, fp, fcsr, lr, sc")
+_PLACE_ARGS = ("PC", "NPC", "NW", "TW")  # where the instruction is: its pc, the next one's, and both halved
+SHARED_ARGS = ("X, F, mb, mB, mh, mH, mi, mI, mq, perm, B1, B2, B4, B8, load_slow, store_slow, syscall, csr_read, "
+               "csr_write, fp, fcsr, lr, sc")  # what every handler of a CPU shares: its registers, memory, services
+FACTORY_ARGS = ", ".join(_OPERAND_ARGS + _PLACE_ARGS) + ", " + SHARED_ARGS
+_DECODED_NAME = re.compile(r"\b(" + "|".join(_OPERAND_ARGS + _PLACE_ARGS) + r")\b")
+MAX_BLOCK = 32  # instructions fused into one block at most
+HOT_BLOCK = 1000  # runs of a block before it is compiled
 
 
 def _mulh(a: int, b: int) -> int:
@@ -209,6 +217,65 @@ def handler_source(ins: RvInstruction) -> str:
     return "\n".join(lines) + "\n"
 
 
+_BODIES: dict[str, tuple[list[str], bool]] = {}
+
+
+def _body(ins: RvInstruction) -> tuple[list[str], bool]:
+    """The lowered statements of an instruction, and whether it ends a block: it may go elsewhere (a jump,
+    a branch) or into the monitor (a system call may remap or rewrite code)."""
+    found = _BODIES.get(ins.mnemonic)
+    if found is None:
+        ends = bool(ins.semantics.effects & {"goto", "syscall"})
+        found = _BODIES[ins.mnemonic] = (RiscvLowering(ins).lower(), ends)
+    return found
+
+
+@dataclass(frozen=True)
+class BlockPart:
+    """An instruction of a block: where it is and what its handler factory would be given."""
+
+    ins: RvInstruction
+    operands: tuple[int, ...]  # in _OPERAND_ARGS order, as _prepared gives them
+    pc: int
+    npc: int
+    target: int  # pc + its offset (a branch's or jal's destination)
+
+
+def block_source(parts: list[BlockPart]) -> tuple[str, list[int]]:
+    """The Python source of a block's factory: the instructions' bodies one after the other, each with
+    its operands and addresses written in as constants; and the first line of each instruction.
+
+    A store may rewrite code decoded into this very block: after each one, a set flag (STALE) ends the
+    block there, by an exception the run loop catches (the store has retired; the code after it is
+    decoded again). A trap leaves by an exception too: its line says which instruction raised it."""
+    lines = [f"def make_block({SHARED_ARGS}, STALE):", "    def block():"]
+    starts = []
+    for part in parts:
+        values = dict(zip(_OPERAND_ARGS, part.operands, strict=True))
+        values |= {"PC": part.pc, "NPC": part.npc, "NW": part.npc >> 1, "TW": part.target >> 1}
+
+        def constant(match: re.Match, values: dict[str, int] = values) -> str:
+            value = values[match.group(1)]
+            return str(value) if value >= 0 else f"({value})"
+
+        body, _ = _body(part.ins)
+        starts.append(len(lines) + 1)
+        lines += ["        " + _DECODED_NAME.sub(constant, line) for line in body]
+        if part.ins.semantics.effects & {"store", "store_conditional"}:
+            lines.append("        if STALE[0]: code_stale()")
+    lines.append(f"        return {parts[-1].npc >> 1}")  # after a branch not taken, or the block's last
+    lines.append("    return block")
+    return "\n".join(lines) + "\n", starts
+
+
+class CodeStale(Exception):
+    """A store in a block wrote code that was decoded: the block ends after it."""
+
+
+def _code_stale() -> None:
+    raise CodeStale
+
+
 class JumpFault(Exception):
     """A jump to a negative address retired; the fetch there traps (unless the budget ends first)."""
 
@@ -220,7 +287,8 @@ def _jump_fault(target: int) -> int:
     raise JumpFault(target)
 
 
-_NAMESPACE = {"GuestTrap": GuestTrap, "Trap": Trap, "jump_fault": _jump_fault, **HW_FUNCTIONS, **_FUNCTIONS}
+_NAMESPACE = {"GuestTrap": GuestTrap, "Trap": Trap, "jump_fault": _jump_fault, "code_stale": _code_stale,
+              **HW_FUNCTIONS, **_FUNCTIONS}
 _FACTORIES: dict[str, Callable] = {}
 
 
@@ -354,6 +422,14 @@ class RiscvCpu:
                        bad[4], bad[8], self.load_slow, space.store, self.syscall, self.csr_read, self.csr_write,
                        lib.vm_rv_fp, self.fcsr, self.load_reserved, self.store_conditional)
         space.code_changed = self.code_changed
+        # Blocks: at pc >> 1, a function that runs the straight-line instructions from there (up to a jump,
+        # a branch or a system call) and returns where to go on; the run loop counts them by `lengths`.
+        self.blocks: list[Callable[[], int] | None] = [None] * len(self.handlers)
+        self.lengths = [0] * len(self.handlers)
+        self.block_parts: dict[int, tuple[types.CodeType, list[int], list[BlockPart]]] = {}
+        self.block_pages: dict[int, set[int]] = {}  # page -> the entries of the blocks with code on it
+        self.stale = bytearray(1)  # set when decoded code is written: a block that stored ends there
+        self.fused = type(self).wrap is RiscvCpu.wrap  # a CPU whose wrap sees each instruction runs them alone
 
     # -- decoding ------------------------------------------------------------------------------------
     def fetch(self, pc: int) -> tuple[int, int]:
@@ -412,9 +488,81 @@ class RiscvCpu:
         """A hook for tools (the tracer) to wrap each handler as it is installed."""
         return handler
 
+    def install_block(self, w: int) -> bool:
+        """Decode the block at pc = w << 1 and put it in place, as a chain of the instructions' handlers
+        until it has run HOT_BLOCK times, then compiled into one function (compiling costs what some
+        thousand instructions do: code run a few times never pays it back). False where there is no
+        block to make (its first instruction traps at its fetch or decode, or reads a counter): that
+        one instruction runs alone."""
+        parts: list[BlockPart] = []
+        pc = w << 1
+        while len(parts) < MAX_BLOCK and pc >> 1 < self.window:
+            try:
+                word, size = self.fetch(pc)
+                _, operands, offset, counted, ins, _ = self._prepared(word, size)
+            except GuestTrap:
+                break  # it traps when the run gets there, alone
+            if counted:
+                break
+            parts.append(BlockPart(ins, operands, pc, pc + size, pc + offset))
+            pc += size
+            if _body(ins)[1]:
+                break
+        if not parts:
+            return False
+        handlers = tuple(self.handlers[part.pc >> 1] or self.install(part.pc) for part in parts)
+        chain = self._chain(w, parts, handlers)
+        for page in range(parts[0].pc >> PAGE_SHIFT, ((parts[-1].npc - 1) >> PAGE_SHIFT) + 1):
+            self.block_pages.setdefault(page, set()).add(w)
+            self.space.perm[page] |= CODE
+        self.block_parts[w] = (chain.__code__, None, parts)
+        self.blocks[w], self.lengths[w] = chain, len(parts)
+        return True
+
+    def _chain(self, w: int, parts: list[BlockPart], handlers: tuple) -> Callable[[], int]:
+        """The block as its handlers called in turn; counts its runs, and once hot compiles the block."""
+        stale = self.stale
+        runs = 0
+
+        def chain() -> int:
+            nonlocal runs
+            for index, handler in enumerate(handlers):  # noqa: B007 - `index` says which one raised
+                following = handler()
+                if stale[0]:
+                    _code_stale()
+            runs += 1
+            if runs >= HOT_BLOCK and self.blocks[w] is chain:
+                self._compile_block(w, parts)
+            return following
+
+        return chain
+
+    def _compile_block(self, w: int, parts: list[BlockPart]) -> None:
+        source, starts = block_source(parts)
+        namespace: dict = {}
+        exec(compile(source, f"<hw block {w << 1:#x}>", "exec"), _NAMESPACE, namespace)
+        block = namespace["make_block"](*self.shared, self.stale)
+        self.block_parts[w] = (block.__code__, starts, parts)
+        self.blocks[w] = block
+
+    def _raised_in(self, w: int, error: BaseException) -> tuple[int, BlockPart]:
+        """Which instruction of the block at w raised `error`: (how many before it, that instruction)."""
+        code, starts, parts = self.block_parts[w]
+        tb = error.__traceback__
+        while tb is not None and tb.tb_frame.f_code is not code:
+            tb = tb.tb_next
+        if starts is None:  # a chain: its loop's index
+            index = tb.tb_frame.f_locals["index"]
+        else:  # compiled: the line of the instruction's statements
+            index = bisect.bisect_right(starts, tb.tb_lineno) - 1
+        return index, parts[index]
+
     def code_changed(self, lo: int, hi: int) -> None:
         """Pages in [lo, hi) that held decoded code were written or remapped: decode them again."""
+        self.stale[0] = 1
         for page in range(lo >> PAGE_SHIFT, ((hi - 1) >> PAGE_SHIFT) + 1):
+            for w in self.block_pages.pop(page, ()):
+                self.blocks[w], self.lengths[w] = None, 0  # its parts stay: a block that stored ends by them
             for pc in self.page_pcs.pop(page, ()):
                 w = pc >> 1
                 if w < self.window:
@@ -479,11 +627,72 @@ class RiscvCpu:
 
     def _run(self, remaining: int) -> Outcome | None:
         machine = self.machine
+        if machine.pc & 1:
+            return self._stopped(None, Trap.MISALIGNED, machine.pc, f"fetch from {machine.pc & M64:#x}")
+        if self.fused:
+            while remaining > MAX_BLOCK:
+                done, stop = self._run_blocks(remaining - MAX_BLOCK)
+                if stop is not None:
+                    return stop
+                remaining -= done
+        return self._run_singles(remaining)
+
+    def _run_blocks(self, limit: int) -> tuple[int, Outcome | None]:
+        """Run whole blocks until `limit` or more instructions retired (a block is never longer than
+        MAX_BLOCK: the count stays below limit + MAX_BLOCK), or until the run stops: (how many retired,
+        how it stopped or None). Where there is no block, one instruction runs alone."""
+        machine = self.machine
+        blocks, lengths, window = self.blocks, self.lengths, self.window
+        w = machine.pc >> 1
+        n = 0  # retired since the last time machine.retired was brought up to date
+        done = 0
+        while n < limit:
+            try:
+                while n < limit:
+                    n += lengths[w]
+                    w = blocks[w]()  # on an exception w is still the block's entry; n counts all of it
+                continue
+            except (TypeError, IndexError):  # no block there: None was called, or w is past the list
+                if 0 <= w < window and blocks[w] is not None:
+                    raise  # a block's own error: an engine bug, not a missing block
+                if 0 <= w < window and self.install_block(w):
+                    continue
+                machine.retired += n
+                done, limit, n = done + n + 1, limit - n - 1, 0
+                machine.pc = w << 1
+                stop = self._run_singles(1)
+                if stop is not None:
+                    return done, stop
+                w = machine.pc >> 1
+                continue
+            except CodeStale as stale:
+                self.stale[0] = 0
+                index, part = self._raised_in(w, stale)
+                n -= len(self.block_parts[w][2]) - index - 1  # the store retired; the rest did not run
+                w = part.npc >> 1
+                continue
+            except (GuestTrap, MemoryFault, Halted, JumpFault) as error:
+                index, part = self._raised_in(w, error)
+                n -= len(self.block_parts[w][2]) - index
+                machine.retired += n
+                if isinstance(error, GuestTrap):
+                    return done + n, self._stopped(None, error.trap, part.pc, error.detail)
+                if isinstance(error, MemoryFault):
+                    return done + n, self._stopped(None, Trap.MEMFAULT, part.pc, str(error))
+                machine.retired += 1
+                if isinstance(error, Halted):
+                    return done + n + 1, self._stopped(error.status, None, part.pc)
+                return done + n + 1, self._jump_faulted(error.target, limit + MAX_BLOCK - n - 1)
+        machine.retired += n
+        machine.pc = w << 1
+        return done + n, None
+
+    def _run_singles(self, remaining: int) -> Outcome | None:
+        """Run `remaining` instructions one at a time (the count exact after each), or until a stop."""
+        machine = self.machine
         handlers = self.handlers
         window = self.window
         w = machine.pc >> 1
-        if machine.pc & 1:
-            return self._stopped(None, Trap.MISALIGNED, machine.pc, f"fetch from {machine.pc & M64:#x}")
         while True:
             chunk = min(remaining, self.CHUNK)
             if chunk == 0:
