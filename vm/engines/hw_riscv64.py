@@ -217,37 +217,48 @@ def handler_source(ins: RvInstruction) -> str:
     return "\n".join(lines) + "\n"
 
 
-_BODIES: dict[str, tuple[list[str], bool]] = {}
+_BODIES: dict[str, tuple[list[str], str]] = {}
 
 
-def _body(ins: RvInstruction) -> tuple[list[str], bool]:
-    """The lowered statements of an instruction, and whether it ends a block: it may go elsewhere (a jump,
-    a branch) or into the monitor (a system call may remap or rewrite code)."""
+def _body(ins: RvInstruction) -> tuple[list[str], str]:
+    """The lowered statements of an instruction, and how control leaves it in a block: "straight" on,
+    "jump" (to its target, known at decode: the block may go on there), or "end" (a branch, a computed
+    jump, or a system call, which may remap or rewrite code). Measured: blocks that also went on past
+    branches not taken ran slower (longer blocks to compile, left early), so a branch ends its block."""
     found = _BODIES.get(ins.mnemonic)
     if found is None:
-        ends = bool(ins.semantics.effects & {"goto", "syscall"})
-        found = _BODIES[ins.mnemonic] = (RiscvLowering(ins).lower(), ends)
+        lines = RiscvLowering(ins).lower()
+        if not ins.semantics.effects & {"goto", "syscall"}:
+            flow = "straight"
+        elif "return TW" in lines and all(line == "return TW" for line in lines if "return" in line):
+            flow = "jump"
+        else:
+            flow = "end"
+        found = _BODIES[ins.mnemonic] = (lines, flow)
     return found
 
 
 @dataclass(frozen=True)
 class BlockPart:
-    """An instruction of a block: where it is and what its handler factory would be given."""
+    """An instruction of a block: where it is, what its handler factory would be given, and where the
+    block goes on after it (the next instruction, or a direct jump's target)."""
 
     ins: RvInstruction
     operands: tuple[int, ...]  # in _OPERAND_ARGS order, as _prepared gives them
     pc: int
     npc: int
     target: int  # pc + its offset (a branch's or jal's destination)
+    then: int
 
 
 def block_source(parts: list[BlockPart]) -> tuple[str, list[int]]:
     """The Python source of a block's factory: the instructions' bodies one after the other, each with
     its operands and addresses written in as constants; and the first line of each instruction.
 
-    A store may rewrite code decoded into this very block: after each one, a set flag (STALE) ends the
-    block there, by an exception the run loop catches (the store has retired; the code after it is
-    decoded again). A trap leaves by an exception too: its line says which instruction raised it."""
+    A direct jump inside the block is where the next part is. A store
+    may rewrite code decoded into this very block: after each one, a set flag (STALE) ends the block
+    there, by an exception the run loop catches (the store has retired; the code after it is decoded
+    again). A trap leaves by an exception too: its line says which instruction raised it."""
     lines = [f"def make_block({SHARED_ARGS}, STALE):", "    def block():"]
     starts = []
     for part in parts:
@@ -258,12 +269,14 @@ def block_source(parts: list[BlockPart]) -> tuple[str, list[int]]:
             value = values[match.group(1)]
             return str(value) if value >= 0 else f"({value})"
 
-        body, _ = _body(part.ins)
+        body, flow = _body(part.ins)
+        if flow == "jump" and part is not parts[-1]:
+            body = [line for line in body if line != "return TW"]  # the block goes on at the target
         starts.append(len(lines) + 1)
         lines += ["        " + _DECODED_NAME.sub(constant, line) for line in body]
         if part.ins.semantics.effects & {"store", "store_conditional"}:
             lines.append("        if STALE[0]: code_stale()")
-    lines.append(f"        return {parts[-1].npc >> 1}")  # after a branch not taken, or the block's last
+    lines.append(f"        return {parts[-1].npc >> 1}")  # after a branch not taken, or a straight last part
     lines.append("    return block")
     return "\n".join(lines) + "\n", starts
 
@@ -422,8 +435,8 @@ class RiscvCpu:
                        bad[4], bad[8], self.load_slow, space.store, self.syscall, self.csr_read, self.csr_write,
                        lib.vm_rv_fp, self.fcsr, self.load_reserved, self.store_conditional)
         space.code_changed = self.code_changed
-        # Blocks: at pc >> 1, a function that runs the straight-line instructions from there (up to a jump,
-        # a branch or a system call) and returns where to go on; the run loop counts them by `lengths`.
+        # Blocks: at pc >> 1, a function that runs the instructions from there (through direct jumps, up to
+        # a branch, a computed jump or a system call) and returns where to go on; the loop counts `lengths`.
         self.blocks: list[Callable[[], int] | None] = [None] * len(self.handlers)
         self.lengths = [0] * len(self.handlers)
         self.block_parts: dict[int, tuple[types.CodeType, list[int], list[BlockPart]]] = {}
@@ -491,12 +504,13 @@ class RiscvCpu:
     def install_block(self, w: int) -> bool:
         """Decode the block at pc = w << 1 and put it in place, as a chain of the instructions' handlers
         until it has run HOT_BLOCK times, then compiled into one function (compiling costs what some
-        thousand instructions do: code run a few times never pays it back). False where there is no
-        block to make (its first instruction traps at its fetch or decode, or reads a counter): that
-        one instruction runs alone."""
+        thousand instructions do: code run a few times never pays it back). A block goes on through
+        direct jumps, up to a branch, a computed jump or a system call. False where there is no block
+        to make (its first instruction traps at its fetch or decode, or reads a counter): that one
+        instruction runs alone."""
         parts: list[BlockPart] = []
         pc = w << 1
-        while len(parts) < MAX_BLOCK and pc >> 1 < self.window:
+        while len(parts) < MAX_BLOCK and 0 <= pc >> 1 < self.window:
             try:
                 word, size = self.fetch(pc)
                 _, operands, offset, counted, ins, _ = self._prepared(word, size)
@@ -504,46 +518,52 @@ class RiscvCpu:
                 break  # it traps when the run gets there, alone
             if counted:
                 break
-            parts.append(BlockPart(ins, operands, pc, pc + size, pc + offset))
-            pc += size
-            if _body(ins)[1]:
+            flow = _body(ins)[1]
+            then = pc + offset if flow == "jump" else pc + size
+            parts.append(BlockPart(ins, operands, pc, pc + size, pc + offset, then))
+            if flow == "end" or flow == "jump" and not 0 <= then >> 1 < self.window:
                 break
+            pc = then
         if not parts:
             return False
         handlers = tuple(self.handlers[part.pc >> 1] or self.install(part.pc) for part in parts)
         chain = self._chain(w, parts, handlers)
-        for page in range(parts[0].pc >> PAGE_SHIFT, ((parts[-1].npc - 1) >> PAGE_SHIFT) + 1):
-            self.block_pages.setdefault(page, set()).add(w)
-            self.space.perm[page] |= CODE
+        for part in parts:
+            for page in {part.pc >> PAGE_SHIFT, (part.npc - 1) >> PAGE_SHIFT}:
+                self.block_pages.setdefault(page, set()).add(w)
+                self.space.perm[page] |= CODE
         self.block_parts[w] = (chain.__code__, None, parts)
         self.blocks[w], self.lengths[w] = chain, len(parts)
         return True
 
     def _chain(self, w: int, parts: list[BlockPart], handlers: tuple) -> Callable[[], int]:
-        """The block as its handlers called in turn; counts its runs, and once hot compiles the block."""
+        """The block as its handlers called in turn (a jump's handler returns where the next one is);
+        counts its runs, and once hot compiles the block."""
         stale = self.stale
         runs = 0
 
         def chain() -> int:
             nonlocal runs
+            runs += 1
+            if runs >= HOT_BLOCK and self.blocks[w] is chain:
+                return self._compile_block(w, parts)()
             for index, handler in enumerate(handlers):  # noqa: B007 - `index` says which one raised
                 following = handler()
                 if stale[0]:
                     _code_stale()
-            runs += 1
-            if runs >= HOT_BLOCK and self.blocks[w] is chain:
-                self._compile_block(w, parts)
             return following
 
         return chain
 
-    def _compile_block(self, w: int, parts: list[BlockPart]) -> None:
+    def _compile_block(self, w: int, parts: list[BlockPart]) -> Callable[[], int]:
+        """Compile the block at w and put it in place of its chain (which runs it this once)."""
         source, starts = block_source(parts)
         namespace: dict = {}
         exec(compile(source, f"<hw block {w << 1:#x}>", "exec"), _NAMESPACE, namespace)
         block = namespace["make_block"](*self.shared, self.stale)
         self.block_parts[w] = (block.__code__, starts, parts)
         self.blocks[w] = block
+        return block
 
     def _raised_in(self, w: int, error: BaseException) -> tuple[int, BlockPart]:
         """Which instruction of the block at w raised `error`: (how many before it, that instruction)."""
@@ -638,13 +658,13 @@ class RiscvCpu:
         return self._run_singles(remaining)
 
     def _run_blocks(self, limit: int) -> tuple[int, Outcome | None]:
-        """Run whole blocks until `limit` or more instructions retired (a block is never longer than
+        """Run whole blocks until `limit` or more instructions are counted (a block is never longer than
         MAX_BLOCK: the count stays below limit + MAX_BLOCK), or until the run stops: (how many retired,
         how it stopped or None). Where there is no block, one instruction runs alone."""
         machine = self.machine
         blocks, lengths, window = self.blocks, self.lengths, self.window
         w = machine.pc >> 1
-        n = 0  # retired since the last time machine.retired was brought up to date
+        n = 0  # retired since machine.retired was last brought up to date
         done = 0
         while n < limit:
             try:
@@ -669,7 +689,7 @@ class RiscvCpu:
                 self.stale[0] = 0
                 index, part = self._raised_in(w, stale)
                 n -= len(self.block_parts[w][2]) - index - 1  # the store retired; the rest did not run
-                w = part.npc >> 1
+                w = part.then >> 1
                 continue
             except (GuestTrap, MemoryFault, Halted, JumpFault) as error:
                 index, part = self._raised_in(w, error)
