@@ -37,12 +37,15 @@ from vm.run_linux import DEFAULT_LINUX_MEMORY, LinuxRun, process_symbols
 
 CHECKPOINT_EVERY = 20_000  # instructions between checkpoints: going back re-runs at most this many
 RETURN_ADDRESS = 1  # ra
-STACK_SCAN = 1 << 16  # bytes of stack a backtrace looks through for return addresses
 M64 = (1 << 64) - 1
 X_INDEX = {name: i for i, name in enumerate(X_NAMES)} | {f"x{i}": i for i in range(32)} | {"fp": 8}
 F_INDEX = {name: i for i, name in enumerate(F_NAMES)} | {f"f{i}": i for i in range(32)}
 _CALLS = ("jal", "jalr", "c.jalr")  # a call when it links through ra
 _RETURNS = ("jalr", "c.jr")  # a return when it jumps to ra, linking nothing
+_CONTROL = ("jal", "jalr", "c.j", "c.jr", "c.jalr", "ecall", "ebreak")
+_ADD_IMMEDIATE = ("addi", "c.addi", "c.addi16sp")
+_STORE_DOUBLE = ("sd", "c.sdsp")
+MAX_FRAMES = 256
 
 
 def float_value(bits: int) -> float:
@@ -282,30 +285,45 @@ class RiscvSession(Session):
             self.say("  ".join(f"{F_NAMES[i]:>4} {float_value(f[i])!r:>22}" for i in range(row, row + 4)))
 
     def backtrace(self, args: list[str]) -> None:
-        """backtrace: where it is, then the return addresses in ra and on the stack, innermost first (a
-        best guess: a word on the stack that points just after a call is taken as one)."""
+        """backtrace: where it is, then each caller, innermost first (found from each function's prologue:
+        how far it moves sp and where it saves ra; a best guess, as without debugging information)."""
         self.say(f"#0  {self.place(self.pc)}")
-        pc, ra = self.pc, self.machine.x[RETURN_ADDRESS] & M64
-        function = self._function(pc)
-        depth, skip = 1, None
-        call = self._call_before(ra)
-        if call is not None and (function is None or pc == function[0]
-                                 or not function[0] <= ra < function[0] + function[1]):
-            self.say(f"#1  {ra:#x} in {self._label(call)}, back from the call at {call:#x} (ra)")
-            depth, skip = 2, (ra if function is not None and pc != function[0] else None)  # ra saved already
-        sp = self.stack_pointer() & ~7
-        stack = self.read_memory(sp, self.readable(sp, STACK_SCAN) & ~7) if self.readable(sp, 8) == 8 else b""
-        for offset in range(0, len(stack), 8):
-            back = int.from_bytes(stack[offset : offset + 8], "little")
-            call = self._call_before(back)
+        pc, sp, depth = self.pc, self.stack_pointer(), 1
+        ra: int | None = self.machine.x[RETURN_ADDRESS] & M64  # the register: the innermost frame's alone
+        while depth < MAX_FRAMES:
+            function = self._function(pc)
+            if function is None:
+                return
+            moved, slot = self._prologue(function[0], pc)
+            caller_sp = sp - moved
+            if slot is not None:
+                if self.readable(caller_sp + slot, 8) < 8:
+                    return
+                ra = int.from_bytes(self.read_memory(caller_sp + slot, 8), "little")
+                where = f"stack {caller_sp + slot:#x}"
+            else:
+                where = "ra"
+            call = self._call_before(ra) if ra is not None else None
             if call is None:
-                continue
-            if back == skip:
-                skip = None
-                continue
-            self.say(f"#{depth}  {back:#x} in {self._label(call)}, back from the call at {call:#x} "
-                     f"(stack {sp + offset:#x})")
-            depth += 1
+                return
+            self.say(f"#{depth}  {ra:#x} in {self._label(call)}, back from the call at {call:#x} ({where})")
+            pc, sp, ra, depth = ra, caller_sp, None, depth + 1
+
+    def _prologue(self, start: int, pc: int) -> tuple[int, int | None]:
+        """What the function starting at `start` has done before pc, read from its straight-line start:
+        how far it moved sp (negative: down) and where it saved ra, from the sp it was called with."""
+        moved, slot, at = 0, None, start
+        while at < pc and (decoded := self._decoded(at)) is not None:
+            ins, values, size = decoded
+            if ins.mnemonic in _CONTROL or ins.mnemonic.startswith(("b", "c.b")):
+                break  # the prologue is over (or shrink-wrapped past a branch: not followed)
+            if ins.mnemonic in _ADD_IMMEDIATE and values.get("rd") == values.get("rs1") == STACK_POINTER:
+                moved += values["imm"]
+            elif (ins.mnemonic in _STORE_DOUBLE and values.get("rs1") == STACK_POINTER
+                  and values.get("rs2") == RETURN_ADDRESS):
+                slot = moved + values["imm"]
+            at += size
+        return moved, slot
 
     def _call_before(self, back: int) -> int | None:
         """The address of the call whose return address `back` is, if the instruction before it is one."""
