@@ -19,7 +19,7 @@ from vm.debugger.session import DebugError
 from vm.run_linux import memory_digest, run_executable
 
 ROOT = Path(__file__).resolve().parent.parent
-HELLO, FIB, ARGS_STDIN = PROGRAMS_DIR / "hello", PROGRAMS_DIR / "fib", PROGRAMS_DIR / "args_stdin"
+HELLO, FIB, ARGS_STDIN, NBODY = (PROGRAMS_DIR / name for name in ("hello", "fib", "args_stdin", "nbody"))
 
 
 def session(program: Path, *args: str, stdin: bytes = b"") -> RiscvSession:
@@ -35,7 +35,7 @@ def said(s: RiscvSession, *commands: str) -> str:
 
 def state(s: RiscvSession) -> tuple:
     m = s.machine
-    return m.pc, m.retired, m.x[:32], list(m.f), memory_digest(m), s.host.input_consumed()
+    return m.pc, m.retired, m.x[:32], list(m.f), m.fflags, m.frm, memory_digest(m), s.host.input_consumed()
 
 
 def script(tmp_path: Path, commands: str, *args: str) -> subprocess.CompletedProcess:
@@ -100,9 +100,12 @@ def test_next_runs_a_call_whole_and_bt_names_the_callers() -> None:
     assert lines[1].split()[:4] == ["#1", f"{s.machine.x[1]:#x}", "in", lines[1].split()[3]]
     assert lines[1].split()[3].startswith("main+") and lines[1].endswith("(ra)")
     assert "in __libc_start_call_main+" in lines[2] and "in _start+" in lines[-1]
+    ra, sp = s.machine.x[1], s.machine.x[2]
     said(s, "step 4")  # ra saved on the stack by fib's prologue: found there now
     after = said(s, "bt").splitlines()
     assert after[1].split()[:4] == lines[1].split()[:4] and "(stack 0x" in after[1]
+    said(s, "reverse-step 4", "delete 2", "finish")  # from fib's first instruction: sp back where it was, pc at ra
+    assert (s.pc, s.machine.x[2], s.machine.x[10]) == (ra, sp, 55)
 
 
 def test_a_register_watch_and_a_memory_watch_stop_at_the_change() -> None:
@@ -137,12 +140,16 @@ def test_each_mistake_is_one_clear_error(command: str, message: str) -> None:
         session(HELLO).command(command)
 
 
-@pytest.mark.parametrize(("first", "back"), [(1, 1), (700, 1), (3000, 2999), (5000, 1200), (6000, 10)])
-def test_back_n_then_forward_n_is_the_identical_process(monkeypatch, first: int, back: int) -> None:
-    monkeypatch.setattr(riscv64, "CHECKPOINT_EVERY", 1000)  # several checkpoints in a short program
-    s = session(HELLO)
+@pytest.mark.parametrize(("program", "first", "back"), [
+    (HELLO, 1, 1), (HELLO, 700, 1), (HELLO, 3000, 2999), (HELLO, 5000, 1200), (HELLO, 6000, 10),
+    (NBODY, 100_000, 4321), (NBODY, 100_000, 3),  # the float registers and fcsr too, 1 after a checkpoint
+])
+def test_back_n_then_forward_n_is_the_identical_process(monkeypatch, program: Path, first: int, back: int) -> None:
+    monkeypatch.setattr(riscv64, "CHECKPOINT_EVERY", max(first // 6, 100))  # several checkpoints, however long the run
+    s = session(program)
     s.command(f"step {first}")
     expected = state(s)
+    assert program != NBODY or any(s.machine.f)
     s.command(f"reverse-step {back}")
     middle = state(s)
     assert middle[1] == first - back
