@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pexpect
@@ -233,3 +234,30 @@ def test_the_prompt_on_an_executable(tmp_path: Path) -> None:
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+def test_ctrl_c_during_continue_stops_the_executable_and_steps_on_from_there(tmp_path: Path) -> None:
+    child = pexpect.spawn(sys.executable, ["-m", "vm", "debug", str(PROGRAMS_DIR / "sort")], timeout=30,
+                          env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "TERM": "dumb",
+                               "PYTHONPATH": str(ROOT)}, dimensions=(40, 200))
+    try:
+        child.expect_exact("(vm) ")
+        child.sendline("continue")
+        time.sleep(1.5)  # sort runs for seconds under the debugger
+        child.sendintr()
+        child.expect_exact("interrupted")
+        child.expect_exact("(vm) ")
+        child.sendline("info registers")
+        child.expect(r"retired (\d+)")
+        stopped = int(child.match.group(1))
+        child.expect_exact("(vm) ")
+        child.sendline("step")
+        child.expect_exact("(vm) ")
+        child.sendline("regs")
+        child.expect(f"retired {stopped + 1}")
+        child.expect_exact("(vm) ")
+        child.sendline("quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0 and stopped > 1000
