@@ -12,6 +12,7 @@ import shlex
 import signal
 import sys
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -27,9 +28,9 @@ class DebugError(Exception):
     """A command that cannot be done: one line for the user."""
 
 
-class Session:
-    """One guest under the debugger, and the commands a user gives it; the target's part is the methods
-    that raise NotImplementedError here."""
+class Session(ABC):
+    """One guest under the debugger, and the commands a user gives it; the target's part is the abstract
+    methods."""
 
     register_names: list[str] = []  # for completion at the prompt
     register_help = ""  # the register names as a user is told them: "r0..r15, sp"
@@ -54,94 +55,96 @@ class Session:
 
     # -- the target's part -----------------------------------------------------------------------------
     @property
+    @abstractmethod
     def pc(self) -> int:
-        raise NotImplementedError
+        """The address of the instruction that runs next."""
 
     @property
+    @abstractmethod
     def symbols(self) -> dict[str, int]:
         """Names a user may give for an address (labels, functions)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def stack_pointer(self) -> int:
-        raise NotImplementedError
+        """sp, as an address."""
 
+    @abstractmethod
     def execute(self, fuel: int, check: Callable[[int], bool] | None, breakpoints: set[int]
                 ) -> tuple[Outcome | None, bool]:
         """Run up to `fuel` instructions, stopping before one where `check(pc)` says so or (but for the
         first) one at a breakpoint: (how the guest ended, or None; whether a breakpoint stopped it)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def interrupt(self) -> None:
         """From a signal handler: make the run under way stop before its next instruction."""
-        raise NotImplementedError
 
+    @abstractmethod
     def ending(self, outcome: Outcome) -> str:
         """How the guest ended, in words: `exited with status 3`, `trap MEMFAULT at 0x10 (...)`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def place(self, address: int) -> str:
         """`0x1040 fib.asm:12: add r1, r2, r3`: the instruction at `address` in live memory."""
-        raise NotImplementedError
 
+    @abstractmethod
     def location(self, text: str) -> int:
         """The instruction address a `break` names."""
-        raise NotImplementedError
 
+    @abstractmethod
     def call_return(self, pc: int) -> int | None:
         """Where the call at pc returns to; None if the instruction there is not a call."""
-        raise NotImplementedError
 
+    @abstractmethod
     def finish_check(self) -> Callable[[int], bool]:
         """A stop check: the function the guest is in has returned."""
-        raise NotImplementedError
 
+    @abstractmethod
     def register(self, name: str) -> tuple[Callable[[], object], bool] | None:
         """A register's value getter and whether it holds a float; None for a name that is not one."""
-        raise NotImplementedError
 
+    @abstractmethod
     def readable(self, address: int, size: int) -> int:
         """How many of the `size` bytes from `address` the guest's memory has (0 if none)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read_memory(self, address: int, size: int) -> bytes:
         """The guest's bytes; a DebugError for any not in its memory."""
-        raise NotImplementedError
 
+    @abstractmethod
     def undoable(self) -> int:
         """How many instructions going back can undo."""
-        raise NotImplementedError
 
+    @abstractmethod
     def go_back(self, count: int) -> None:
         """Undo the last `count` instructions (at most undoable())."""
-        raise NotImplementedError
 
+    @abstractmethod
     def back_to(self, stop_here: Callable[[], bool]) -> bool:
         """Go back to the latest earlier state where `stop_here()` holds; else to the start (False)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def flush_output(self) -> None:
         """The guest's buffered output, out before the debugger says anything."""
-        raise NotImplementedError
 
+    @abstractmethod
     def regs(self, args: list[str]) -> None:
         """regs: the integer registers."""
-        raise NotImplementedError
 
+    @abstractmethod
     def floats(self, args: list[str]) -> None:
         """floats: the float registers."""
-        raise NotImplementedError
 
+    @abstractmethod
     def backtrace(self, args: list[str]) -> None:
         """backtrace: where it is, then each return address on the guest's stack, innermost first."""
-        raise NotImplementedError
 
+    @abstractmethod
     def disasm(self, args: list[str]) -> None:
         """disasm [N]: N instructions around pc (default 5 each side)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def list(self, args: list[str]) -> None:
         """list: the source lines around pc."""
-        raise NotImplementedError
 
     # -- running ---------------------------------------------------------------------------------------
     def command(self, line: str) -> bool:
