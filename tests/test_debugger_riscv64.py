@@ -160,6 +160,17 @@ def test_back_n_then_forward_n_is_the_identical_process(monkeypatch, program: Pa
     assert state(s) == middle
 
 
+def test_a_fault_ends_the_guest_with_its_trap_and_where() -> None:
+    s = session(HELLO)
+    said(s, "break main", "continue")
+    s.machine.x[1] = 0x10  # main returns to an address nothing is mapped at
+    out = said(s, "delete 1", "finish", "continue")
+    assert "trap MEMFAULT at 0x10: fetch from 0x10: not mapped\n0x10 (no instruction)\n" in out
+    assert s.ended.trap.name == "MEMFAULT"
+    with pytest.raises(DebugError, match=r"the guest has ended \(trap MEMFAULT at 0x10"):
+        s.command("continue")
+
+
 def test_going_back_over_reads_of_the_input_reads_it_again() -> None:
     stdin = (PROGRAMS_DIR / "args_stdin.in").read_bytes()
     args = ["first", "two words", "", "--flag=x"]

@@ -363,7 +363,7 @@ class RiscvSession(Session):
             self.say(f"{'=>' if address == pc else '  '} {self.place(address)}")
 
     def list(self, args: list[str]) -> None:
-        """list: the source lines around pc."""
+        """list: the source lines around pc (a RISC-V executable's are not read)."""
         raise DebugError("vm reads no source lines from a RISC-V executable; disasm shows the code around pc")
 
     # -- places ------------------------------------------------------------------------------------------

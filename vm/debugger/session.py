@@ -306,7 +306,7 @@ class Session(ABC):
             raise DebugError(f"x shows x (words in hex), d (words in decimal), b (bytes) or s (a string), not {form!r}")
 
     def print(self, args: list[str]) -> None:
-        """print EXPR: a register, label or number, or arithmetic on them (r1 + 8, values+16)."""
+        """print EXPR: a register, label or number, or arithmetic on them (sp + 8, values+16)."""
         if not args:
             raise DebugError("print takes an expression: a register, a label, a number, or + - * / on them")
         text = " ".join(args)
