@@ -219,7 +219,8 @@ def test_options_a_linux_executable_cannot_take_are_one_line(tmp_path: Path, arg
 
 def test_a_vm64_program_takes_no_linux_arguments(tmp_path: Path) -> None:
     proc = script(tmp_path, "quit\n", str(ROOT / "guest_programs" / "gcd.asm"), "5")
-    assert proc.returncode == 2 and b"is a vm64 program: arguments, --env and --dir are for Linux" in proc.stderr
+    assert proc.returncode == 2
+    assert b"is a vm64 program: arguments, --env, --dir and --strict-syscalls are for Linux" in proc.stderr
 
 
 def test_the_prompt_on_an_executable(tmp_path: Path) -> None:

@@ -199,12 +199,13 @@ def cmd_debug(args: argparse.Namespace) -> int:
         if bad:
             raise UsageError(f"--env {bad[0]}: expected NAME=VALUE")
         session = RiscvSession(args.file, args.args, args.env or [], stdin, sys.stdout, root=args.dir,
-                               mem_limit=args.mem or DEFAULT_LINUX_MEMORY)
+                               strict=args.strict_syscalls, mem_limit=args.mem or DEFAULT_LINUX_MEMORY)
     else:
         from vm.debugger.vm64 import Vm64Session
 
-        if args.args or args.env or args.dir:
-            raise UsageError(f"{args.file} is a vm64 program: arguments, --env and --dir are for Linux executables")
+        if args.args or args.env or args.dir or args.strict_syscalls:
+            raise UsageError(f"{args.file} is a vm64 program: arguments, --env, --dir and --strict-syscalls are for "
+                             "Linux executables")
         isa = load_isa(args.ext)
         session = Vm64Session(_read_program(args.file, isa), isa, args.mem or DEFAULT_MEMORY, stdin, sys.stdout)
     if script is not None:
@@ -495,6 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: empty)")
     p.add_argument("--dir", metavar="PATH", help="the only directory a Linux executable's files come from "
                    "(default: none)")
+    p.add_argument("--strict-syscalls", action="store_true", help="a system call vm does not emulate is a trap, "
+                   "not -ENOSYS")
     p.add_argument("--stdin", metavar="FILE", help="the guest's input (default: none: the terminal is the debugger's)")
     p.add_argument("-x", "--commands", metavar="FILE", help="run these commands, one a line, instead of a prompt")
 
