@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from vm.arch.vm64 import core_isa
-from vm.debugger import Session
+from vm.debugger.vm64 import Vm64Session
 from vm.engines.hw import run_in_hw
 from vm.machine import Machine
 from vm.monitor.host import Host
@@ -50,7 +50,7 @@ def _traced(image, isa, out) -> float:
 
 
 def _recorded(image, isa) -> float:
-    session = Session(image, isa, MIB, b"", io.StringIO(), capture=True)
+    session = Vm64Session(image, isa, MIB, b"", io.StringIO(), capture=True)
     start = time.perf_counter()
     session.command("continue")
     return time.perf_counter() - start

@@ -16,25 +16,26 @@ from conftest import ISA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vm.debugger import DebugError, Session
+from vm.debugger.session import DebugError
+from vm.debugger.vm64 import Vm64Session
 from vm.run import load_program, run_image
 
 ROOT = Path(__file__).resolve().parent.parent
 GUEST = ROOT / "guest_programs"
 
 
-def session(name: str, stdin: bytes = b"") -> Session:
-    return Session(load_program(GUEST / f"{name}.asm"), ISA, 1 << 20, stdin, io.StringIO())
+def session(name: str, stdin: bytes = b"") -> Vm64Session:
+    return Vm64Session(load_program(GUEST / f"{name}.asm"), ISA, 1 << 20, stdin, io.StringIO())
 
 
-def said(s: Session, *commands: str) -> str:
+def said(s: Vm64Session, *commands: str) -> str:
     start = s.out.tell()
     for command in commands:
         s.command(command)
     return s.out.getvalue()[start:]
 
 
-def state(s: Session) -> tuple:
+def state(s: Vm64Session) -> tuple:
     m = s.machine
     return (m.pc, m.retired, list(m.regs), [repr(f) for f in m.fregs], hashlib.sha256(m.mem).hexdigest(),
             s.host.input_consumed())

@@ -182,16 +182,32 @@ def _run_to_snapshot(args: argparse.Namespace, image: Image, isa: InstructionSet
 
 
 def cmd_debug(args: argparse.Namespace) -> int:
-    from vm.debugger import Session, run_script, run_terminal
+    from vm.debugger.session import run_script, run_terminal
 
-    isa = load_isa(args.ext)
-    image = _read_program(args.file, isa)
     try:
         stdin = Path(args.stdin).read_bytes() if args.stdin else b""
         script = Path(args.commands).read_text().splitlines() if args.commands else None
     except OSError as e:
         raise cannot_read(e.filename, e) from None
-    session = Session(image, isa, args.mem, stdin, sys.stdout)
+    if is_executable(args.file):
+        from vm.debugger.riscv64 import RiscvSession
+        from vm.run_linux import DEFAULT_LINUX_MEMORY
+
+        if args.ext:
+            raise UsageError("--ext is for vm64 programs")
+        bad = [item for item in args.env or [] if "=" not in item]
+        if bad:
+            raise UsageError(f"--env {bad[0]}: expected NAME=VALUE")
+        session = RiscvSession(args.file, args.args, args.env or [], stdin, sys.stdout, root=args.dir,
+                               strict=args.strict_syscalls, mem_limit=args.mem or DEFAULT_LINUX_MEMORY)
+    else:
+        from vm.debugger.vm64 import Vm64Session
+
+        if args.args or args.env or args.dir or args.strict_syscalls:
+            raise UsageError(f"{args.file} is a vm64 program: arguments, --env, --dir and --strict-syscalls are for "
+                             "Linux executables")
+        isa = load_isa(args.ext)
+        session = Vm64Session(_read_program(args.file, isa), isa, args.mem or DEFAULT_MEMORY, stdin, sys.stdout)
     if script is not None:
         return run_script(session, script)
     if not sys.stdin.isatty():
@@ -469,9 +485,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="SNAPSHOT", help="a snapshot written by vm run --snapshot-out")
     _engine_options(p, "run N more instructions (default: what was left of the snapshotted run's budget)")
 
-    p = command("debug", cmd_debug, "debug a program in hw: step, break, watch, and step backwards")
+    p = command("debug", cmd_debug, "debug a program in hw: step, break, watch, and step backwards (a vm64 "
+                "program or a static RISC-V Linux executable)")
     p.add_argument("file", help=PROGRAM_HELP)
-    p.add_argument("--mem", type=parse_size, default=DEFAULT_MEMORY, metavar="BYTES", help="guest memory (default: 1M)")
+    p.add_argument("args", nargs="*", metavar="ARG", help="a Linux executable's arguments (after -- if they "
+                   "start with -)")
+    p.add_argument("--mem", type=parse_size, default=None, metavar="BYTES",
+                   help="guest memory (default: 1M); for a Linux executable, what it may map in all (default: 256M)")
+    p.add_argument("--env", action="append", metavar="NAME=VALUE", help="a Linux executable's environment "
+                   "(default: empty)")
+    p.add_argument("--dir", metavar="PATH", help="the only directory a Linux executable's files come from "
+                   "(default: none)")
+    p.add_argument("--strict-syscalls", action="store_true", help="a system call vm does not emulate is a trap, "
+                   "not -ENOSYS")
     p.add_argument("--stdin", metavar="FILE", help="the guest's input (default: none: the terminal is the debugger's)")
     p.add_argument("-x", "--commands", metavar="FILE", help="run these commands, one a line, instead of a prompt")
 
