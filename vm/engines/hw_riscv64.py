@@ -52,6 +52,8 @@ FACTORY_ARGS = ", ".join(_OPERAND_ARGS + _PLACE_ARGS) + ", " + SHARED_ARGS
 _DECODED_NAME = re.compile(r"\b(" + "|".join(_OPERAND_ARGS + _PLACE_ARGS) + r")\b")
 MAX_BLOCK = 32  # instructions fused into one block at most
 HOT_BLOCK = 1000  # runs of a block before it is compiled
+WARM_BLOCK = 2  # times the run reaches an address before a block is made there
+COLD_RUN = 16  # instructions run one at a time from an address with no block
 
 
 def _mulh(a: int, b: int) -> int:
@@ -238,6 +240,11 @@ def _body(ins: RvInstruction) -> tuple[list[str], str]:
     return found
 
 
+def _stores(ins: RvInstruction) -> bool:
+    """Whether the instruction may write memory, and so code decoded into its block (it goes straight on)."""
+    return bool(ins.semantics.effects & {"store", "store_conditional"})
+
+
 @dataclass(frozen=True)
 class BlockPart:
     """An instruction of a block: where it is, what its handler factory would be given, and where the
@@ -274,7 +281,7 @@ def block_source(parts: list[BlockPart]) -> tuple[str, list[int]]:
             body = [line for line in body if line != "return TW"]  # the block goes on at the target
         starts.append(len(lines) + 1)
         lines += ["        " + _DECODED_NAME.sub(constant, line) for line in body]
-        if part.ins.semantics.effects & {"store", "store_conditional"}:
+        if _stores(part.ins):
             lines.append("        if STALE[0]: code_stale()")
     lines.append(f"        return {parts[-1].npc >> 1}")  # after a branch not taken, or a straight last part
     lines.append("    return block")
@@ -439,6 +446,7 @@ class RiscvCpu:
         # a branch, a computed jump or a system call) and returns where to go on; the loop counts `lengths`.
         self.blocks: list[Callable[[], int] | None] = [None] * len(self.handlers)
         self.lengths = [0] * len(self.handlers)
+        self.visits = bytearray(len(self.handlers))  # how often the run reached an entry with no block
         self.block_parts: dict[int, tuple[types.CodeType, list[int], list[BlockPart]]] = {}
         self.block_pages: dict[int, set[int]] = {}  # page -> the entries of the blocks with code on it
         self.stale = bytearray(1)  # set when decoded code is written: a block that stored ends there
@@ -540,6 +548,7 @@ class RiscvCpu:
         """The block as its handlers called in turn (a jump's handler returns where the next one is);
         counts its runs, and once hot compiles the block."""
         stale = self.stale
+        stores = tuple(_stores(part.ins) for part in parts)
         runs = 0
 
         def chain() -> int:
@@ -549,7 +558,7 @@ class RiscvCpu:
                 return self._compile_block(w, parts)()
             for index, handler in enumerate(handlers):  # noqa: B007 - `index` says which one raised
                 following = handler()
-                if stale[0]:
+                if stale[0] and stores[index]:
                     _code_stale()
             return following
 
@@ -660,9 +669,11 @@ class RiscvCpu:
     def _run_blocks(self, limit: int) -> tuple[int, Outcome | None]:
         """Run whole blocks until `limit` or more instructions are counted (a block is never longer than
         MAX_BLOCK: the count stays below limit + MAX_BLOCK), or until the run stops: (how many retired,
-        how it stopped or None). Where there is no block, one instruction runs alone."""
+        how it stopped or None). Where there is no block yet, instructions run one at a time for a while:
+        a block is made at an entry reached WARM_BLOCK times (most of a program's code runs once or
+        twice, as its start-up does, and decoding it into blocks would cost more than running it)."""
         machine = self.machine
-        blocks, lengths, window = self.blocks, self.lengths, self.window
+        blocks, lengths, window, visits = self.blocks, self.lengths, self.window, self.visits
         w = machine.pc >> 1
         n = 0  # retired since machine.retired was last brought up to date
         done = 0
@@ -675,14 +686,19 @@ class RiscvCpu:
             except (TypeError, IndexError):  # no block there: None was called, or w is past the list
                 if 0 <= w < window and blocks[w] is not None:
                     raise  # a block's own error: an engine bug, not a missing block
-                if 0 <= w < window and self.install_block(w):
-                    continue
+                count = 1  # outside the window: one instruction at a time
+                if 0 <= w < window:
+                    if visits[w] >= WARM_BLOCK and self.install_block(w):
+                        continue
+                    visits[w] = min(visits[w] + 1, 255)
+                    count = min(COLD_RUN, limit - n)
                 machine.retired += n
-                done, limit, n = done + n + 1, limit - n - 1, 0
+                done, limit, n = done + n, limit - n, 0
                 machine.pc = w << 1
-                stop = self._run_singles(1)
+                stop = self._run_singles(count)
                 if stop is not None:
                     return done, stop
+                done, limit = done + count, limit - count
                 w = machine.pc >> 1
                 continue
             except CodeStale as stale:
