@@ -148,6 +148,16 @@ def test_resume_isolated_goes_on_as_resume_does(tmp_path) -> None:
         "vm: the cage stopped the guest at its memory limit (104,857,600 bytes, --mem-limit)")
 
 
+def test_a_snapshot_of_a_process_with_files_is_not_resumed_in_the_cage(tmp_path) -> None:
+    snapshot = tmp_path / "dir.snap"
+    made = vm("run", "--dir", tmp_path, "--snapshot-at", "5000", "--snapshot-out", snapshot, HELLO)
+    assert made.returncode == 0, made.stderr
+    proc = vm("resume", "--isolate", snapshot)
+    assert (proc.returncode, proc.stdout) == (2, b"")
+    assert proc.stderr.decode() == (f"vm: {snapshot} is a process with --dir files: the cage opens no file; resume it "
+                                    "without --isolate\n")
+
+
 @pytest.mark.parametrize(("flags", "said"), [
     (["--dir", "."], "--dir with --isolate: the cage opens no file: run it without --isolate"),
     (["--trace"], "--trace with --isolate: a trace is written by an uncaged run: run it without --isolate"),
