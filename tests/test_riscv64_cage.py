@@ -161,9 +161,10 @@ def test_a_snapshot_of_a_process_with_files_is_not_resumed_in_the_cage(tmp_path)
 @pytest.mark.parametrize(("flags", "said"), [
     (["--dir", "."], "--dir with --isolate: the cage opens no file: run it without --isolate"),
     (["--trace"], "--trace with --isolate: a trace is written by an uncaged run: run it without --isolate"),
-    (["--cpu-limit", "1"], "--cpu-limit is enforced by the cage: add --isolate (or use --mode os)"),
+    (["--cpu-limit", "1"], "--cpu-limit is enforced by the cage: add --isolate"),
+    (["--mode", "os", "--output-limit", "1"], "--output-limit is enforced by the cage: add --isolate"),
 ])
 def test_what_a_caged_run_cannot_do_is_one_line(flags, said) -> None:
-    isolate = [] if "--cpu-limit" in flags else ["--isolate"]
+    isolate = [] if any(f.endswith("-limit") for f in flags) else ["--isolate"]
     proc = vm("run", *isolate, *flags, HELLO)
     assert (proc.returncode, proc.stdout, proc.stderr.decode()) == (2, b"", f"vm: {said}\n")

@@ -218,13 +218,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _report(args, result, limits, time.perf_counter() - start)
 
 
-def _cage_limits(args: argparse.Namespace) -> Limits:
+def _cage_limits(args: argparse.Namespace, os_cages: bool = True) -> Limits:
     """The cage's limits; refused where no cage would enforce them (hw, para and auto run uncaged
-    unless --isolate), so a limit is never ignored in silence."""
+    unless --isolate; os is caged, unless `os_cages` is false: a RISC-V program, which os refuses),
+    so a limit is never ignored in silence."""
     given = [f"--{name}-limit" for name in ("cpu", "mem", "output") if getattr(args, f"{name}_limit") is not None]
-    if given and not args.isolate and args.mode != "os":
+    if given and not args.isolate and (args.mode != "os" or not os_cages):
         raise UsageError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} enforced by the cage: "
-                         f"add --isolate (or use --mode os)")
+                         f"add --isolate{' (or use --mode os)' if os_cages else ''}")
     return Limits(args.cpu_limit, args.mem_limit, args.output_limit)
 
 
@@ -250,7 +251,7 @@ def _run_executable(args: argparse.Namespace) -> int:
         raise UsageError("--trace and --snapshot-at: one or the other in a run")
     if (args.snapshot_at is None) != (args.snapshot_out is None):
         raise UsageError("--snapshot-at N and --snapshot-out FILE go together")
-    limits = _cage_limits(args)
+    limits = _cage_limits(args, os_cages=False)
     if args.isolate:
         return _run_executable_caged(args, limits, tracing)
     from vm.run_linux import DEFAULT_LINUX_MEMORY, run_executable
@@ -312,7 +313,7 @@ def _resume_executable(args: argparse.Namespace, data: bytes) -> int:
     snapshot = read_process_snapshot(data, args.file)
     if args.mode in ("para", "os"):
         raise UsageError(f"{args.file} is a riscv64 process: {args.mode} runs vm64 code; resume it in hw")
-    limits = _cage_limits(args)
+    limits = _cage_limits(args, os_cages=False)
     if args.isolate and snapshot.root is not None:
         raise UsageError(f"{args.file} is a process with --dir files: the cage opens no file; resume it without "
                          "--isolate")
