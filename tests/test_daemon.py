@@ -290,6 +290,94 @@ def test_a_guest_past_its_output_limit_is_stopped_and_its_logs_keep_what_it_was_
     assert b"vm: the cage stopped the guest at its output limit (100 bytes" in proc.stderr
 
 
+# -- RISC-V executables ----------------------------------------------------------------------------------
+RISCV = ROOT / "guest_programs" / "riscv64"
+RISCV_TICKER = r"""
+#include <stdio.h>
+int main(void) {  /* prints 1, 2, 3... one line per pause, forever */
+    for (unsigned long i = 1;; i++) {
+        printf("%lu\n", i);
+        fflush(stdout);
+        for (volatile unsigned long j = 0; j < 20000; j++) {
+        }
+    }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def riscv_images(images) -> dict[str, str]:
+    """In the daemon's store: the committed RISC-V hello image, args_stdin with its arguments and input,
+    and (where the cross compiler is) a ticker that prints forever."""
+    from riscv64_programs import build
+
+    store = {"VM_IMAGES": str(images / "store")}
+    ok("image", "build", RISCV, "-t", "rvhello:1", env=store)
+    args = images / "rvargs"
+    args.mkdir()
+    for name in ("args_stdin", "args_stdin.in"):
+        (args / name).write_bytes((RISCV / name).read_bytes())
+    (args / "vmfile.toml").write_text('program = "args_stdin"\nargs = ["first", "two words", "", "--flag=x"]\n'
+                                      'stdin = "args_stdin.in"\n')
+    ok("image", "build", args, "-t", "rvargs:1", env=store)
+    ticker = images / "rvticker"
+    ticker.mkdir()
+    build(ticker, "ticker", RISCV_TICKER, "-static")
+    (ticker / "vmfile.toml").write_text('program = "ticker"\n')
+    ok("image", "build", ticker, "-t", "rvticker:1", env=store)
+    return store
+
+
+@pytest.mark.parametrize(("image", "program"), [("rvhello:1", "hello"), ("rvargs:1", "args_stdin")])
+def test_a_riscv_container_prints_and_ends_as_vm_run_does(daemon, riscv_images, image, program) -> None:
+    _, env = daemon
+    expected = (RISCV / f"{program}.out").read_bytes()
+    container = ok("container", "run", "-d", image, env=env).strip()
+    assert ok("wait", container, env=env).strip() == "3"
+    assert ok("logs", container, env=env).encode() == expected
+    attached = vm("container", "run", "--rm", image, env=env)
+    assert (attached.stdout, attached.stderr, attached.returncode) == (expected, b"", 3)
+    result = json.loads(ok("inspect", container, env=env))["result"]
+    state = result["state"]
+    assert (state["arch"], state["exit"], state["trap"], state["limit"]) == ("riscv64", 3, None, None)
+    assert len(state["x"]) == 32 and state["mem_sha256"] and result["message"] is None
+    assert result["stats"]["engine"] == "hw" and "seccomp" in result["stats"]["cage"]
+
+
+def test_a_running_riscv_container_streams_its_logs_and_stops(daemon, riscv_images) -> None:
+    _, env = daemon
+    ok("container", "run", "-d", "--name", "rvtick", "rvticker:1", env=env)
+    out = _wait_for_line(["logs", "rvtick"], env, "\n3\n")  # output reaches the logs while it runs
+    assert out.startswith("1\n2\n3\n")
+    assert ok("stop", "-t", "5", "rvtick", env=env).strip() == "rvtick"
+    inspected = json.loads(ok("inspect", "rvtick", env=env))
+    assert inspected["status"] == "exited" and inspected["exit_status"] == 128 + signal.SIGTERM
+    assert inspected["result"]["message"] == "vm: stopped by `vm stop` (SIGTERM)"
+    numbers = [int(n) for n in ok("logs", "rvtick", env=env).split()]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 3
+    ok("rm", "rvtick", env=env)
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--cpu-limit", "1"], "vm: the cage stopped the guest at its CPU time limit (1 s, --cpu-limit): CPU time\n"),
+    (["--output-limit", "100"], "vm: the cage stopped the guest at its output limit (100 bytes, --output-limit)\n"),
+])
+def test_the_cages_limits_stop_a_riscv_container(daemon, riscv_images, flags, message) -> None:
+    _, env = daemon
+    proc = vm("container", "run", "--rm", *flags, "rvticker:1", env=env)
+    assert (proc.returncode, proc.stderr.decode()) == (80, message)
+    numbers = proc.stdout.split()
+    assert numbers[:3] == [b"1", b"2", b"3"]
+
+
+def test_a_riscv_container_in_para_is_refused_as_vm_run_refuses_it(daemon, riscv_images) -> None:
+    _, env = daemon
+    proc = vm("container", "run", "--rm", "--mode", "para", "rvhello:1", env=env)
+    direct = vm("run", "--mode", "para", RISCV / "hello", env={})
+    assert proc.returncode == direct.returncode == 64 + 10
+    assert proc.stderr == direct.stderr and b"para runs vm64 code on the host's own processor" in proc.stderr
+
+
 # -- mistakes: one clear line each -----------------------------------------------------------------------
 def test_an_unknown_image_or_container_is_named(daemon) -> None:
     _, env = daemon

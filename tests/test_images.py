@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from vm.containers.image import EXTENSION_TYPE, INPUT_TYPE, PROGRAM_TYPE, TITLE
+from vm.containers.image import EXECUTABLE_TYPE, EXTENSION_TYPE, INPUT_TYPE, PROGRAM_TYPE, TITLE
 from vm.containers.store import ImageStore, StoreError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,7 +182,7 @@ def test_build_defaults_and_a_vmi_program(store, tmp_path):
 
 
 BAD_VMFILES = [
-    ('program = "p.asm"\ncolour = "blue"\n', "vmfile.toml: unknown key 'colour'; expected entry, extensions"),
+    ('program = "p.asm"\ncolour = "blue"\n', "vmfile.toml: unknown key 'colour'; expected args, entry, extensions"),
     ('mode = "hw"\n', 'vmfile.toml: `program = "FILE"` is missing'),
     ('program = "p.asm"\nentry = "nowhere"\n', "vmfile.toml: entry 'nowhere' is not a label of p.asm"),
     ('program = "p.asm"\nentry = 4096\n', "vmfile.toml: entry 4096 is not a label of p.asm"),
@@ -483,3 +483,57 @@ def test_save_to_standard_output_and_load_from_standard_input_or_i(store, tmp_pa
         assert proc.returncode == 0 and proc.stdout == b"loaded alpha:1\n", proc.stderr
         assert inspect(other, "alpha:1")["digest"] == inspect(store, "alpha:1")["digest"]
     assert "give the tar file once" in fails(store, "image", "load", written, "-i", written)
+
+
+# -- RISC-V executables -----------------------------------------------------------------------------------
+RISCV = ROOT / "guest_programs" / "riscv64"
+
+
+def test_the_committed_riscv_vmfile_builds_an_image_of_the_executable(store):
+    ok(store, "image", "build", RISCV, "-t", "rvhello:1")
+    info = inspect(store, "rvhello:1")
+    (program,) = info["manifest"]["layers"]
+    assert program["mediaType"] == EXECUTABLE_TYPE and program["annotations"][TITLE] == "hello"
+    assert blob_path(store, program["digest"]).read_bytes() == (RISCV / "hello").read_bytes()
+    config = info["config"]
+    assert (config["mode"], config["memory"], config["args"]) == ("hw", 256 << 20, [])
+    assert config["limits"]["cpu_seconds"] == 5
+    assert "hw  " in ok(store, "image", "ls")
+
+
+def test_a_riscv_image_keeps_its_arguments_and_input_and_survives_save_and_load(store, tmp_path):
+    args = ["first", "two words", "", "--flag=x"]
+    directory = image_dir(tmp_path / "rv", f'program = "args_stdin"\nargs = {json.dumps(args)}\n'
+                          'stdin = "args_stdin.in"\nmemory = "64M"\n',
+                          {"args_stdin": (RISCV / "args_stdin").read_bytes(),
+                           "args_stdin.in": (RISCV / "args_stdin.in").read_bytes()})
+    ok(store, "image", "build", directory, "-t", "rvargs:1")
+    info = inspect(store, "rvargs:1")
+    assert [d["mediaType"] for d in info["manifest"]["layers"]] == [EXECUTABLE_TYPE, INPUT_TYPE]
+    assert (info["config"]["args"], info["config"]["memory"]) == (args, 64 << 20)
+    tar = tmp_path / "rv.tar"
+    ok(store, "image", "save", "rvargs:1", "-o", tar)
+    other = tmp_path / "other"
+    ok(other, "image", "load", tar)
+    assert inspect(other, "rvargs:1")["digest"] == info["digest"]
+
+
+@pytest.mark.parametrize(("vmfile", "message"), [
+    ('program = "hello"\nmode = "os"\n', "vmfile.toml: mode os: os runs vm64 code on the host's own processor; "
+     "hello is a riscv64 program: run it in hw (--mode hw or auto)"),
+    ('program = "hello"\nmode = "para"\n', "vmfile.toml: mode para: para runs vm64 code"),
+    ('program = "hello"\nentry = "main"\n', "vmfile.toml: entry is for a vm64 program; hello is a RISC-V executable"),
+    ('program = "hello"\nargs = "-n"\n', "vmfile.toml: args must be a list of strings"),
+    ('program = "hello"\nmemory = "8M"\n', "hello: its segments"),  # the 8 MiB stack alone fills it
+    ('program = "p.asm"\nargs = ["x"]\n', "vmfile.toml: args are for a Linux executable; p.asm is a vm64 program"),
+])
+def test_a_riscv_vmfile_that_cannot_run_is_refused_at_build(store, tmp_path, vmfile, message):
+    directory = image_dir(tmp_path / "rv", vmfile, {"hello": (RISCV / "hello").read_bytes(), "p.asm": SIMPLE})
+    assert message in fails(store, "image", "build", directory, "-t", "rv:1")
+    assert not blob_files(store)
+
+
+def test_a_dynamically_linked_or_foreign_elf_is_refused_as_vm_run_refuses_it(store, tmp_path):
+    foreign = Path(shutil.which("ls")).read_bytes()
+    directory = image_dir(tmp_path / "rv", 'program = "ls"\n', {"ls": foreign})
+    assert "vm runs 64-bit RISC-V (riscv64) executables" in fails(store, "image", "build", directory, "-t", "rv:1")

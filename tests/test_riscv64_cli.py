@@ -138,4 +138,4 @@ def test_files_that_are_not_a_static_riscv_executable(tmp_path, probe):
     assert "build with -static" in one_line_error(vm("run", dynamic))
     assert "arguments are for Linux executables" in one_line_error(
         vm("run", PROGRAMS_DIR.parent / "hello_out.asm", "extra"))
-    assert "not available for Linux executables yet" in one_line_error(vm("run", HELLO, "--isolate"))
+    assert "--ext: extensions are vm64 instructions" in one_line_error(vm("run", "--ext", "x.py", HELLO))

@@ -234,13 +234,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _report(args, result, limits, time.perf_counter() - start)
 
 
-def _cage_limits(args: argparse.Namespace) -> Limits:
+def _cage_limits(args: argparse.Namespace, os_cages: bool = True) -> Limits:
     """The cage's limits; refused where no cage would enforce them (hw, para and auto run uncaged
-    unless --isolate), so a limit is never ignored in silence."""
+    unless --isolate; os is caged, unless `os_cages` is false: a RISC-V program, which os refuses),
+    so a limit is never ignored in silence."""
     given = [f"--{name}-limit" for name in ("cpu", "mem", "output") if getattr(args, f"{name}_limit") is not None]
-    if given and not args.isolate and args.mode != "os":
+    if given and not args.isolate and (args.mode != "os" or not os_cages):
         raise UsageError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} enforced by the cage: "
-                         f"add --isolate (or use --mode os)")
+                         f"add --isolate{' (or use --mode os)' if os_cages else ''}")
     return Limits(args.cpu_limit, args.mem_limit, args.output_limit)
 
 
@@ -254,13 +255,10 @@ def _skip_input(count: int) -> None:
 
 
 def _run_executable(args: argparse.Namespace) -> int:
-    """`vm run` of a static Linux executable (RISC-V): hw runs it; para and os refuse it."""
-    refused = [flag for flag, given in (("--isolate", args.isolate), ("--cpu-limit", args.cpu_limit is not None),
-                                        ("--mem-limit", args.mem_limit is not None),
-                                        ("--output-limit", args.output_limit is not None), ("--ext", args.ext))
-               if given]
-    if refused:
-        raise UsageError(f"{' and '.join(refused)}: not available for Linux executables yet")
+    """`vm run` of a static Linux executable (RISC-V): hw runs it, in this process or caged (--isolate);
+    para and os refuse it."""
+    if args.ext:
+        raise UsageError("--ext: extensions are vm64 instructions; a Linux executable is riscv64")
     for item in args.env or []:
         if "=" not in item:
             raise UsageError(f"--env {item}: expected NAME=VALUE")
@@ -269,6 +267,9 @@ def _run_executable(args: argparse.Namespace) -> int:
         raise UsageError("--trace and --snapshot-at: one or the other in a run")
     if (args.snapshot_at is None) != (args.snapshot_out is None):
         raise UsageError("--snapshot-at N and --snapshot-out FILE go together")
+    limits = _cage_limits(args, os_cages=False)
+    if args.isolate:
+        return _run_executable_caged(args, limits, tracing)
     from vm.run_linux import DEFAULT_LINUX_MEMORY, run_executable
 
     at = args.snapshot_at
@@ -293,6 +294,23 @@ def _run_executable(args: argparse.Namespace) -> int:
     return _snapshot_written(args, result, at, start)
 
 
+def _run_executable_caged(args: argparse.Namespace, limits: Limits, tracing: bool) -> int:
+    """`vm run --isolate` of a RISC-V executable: hw in a caged child, under the cage's limits."""
+    from vm.isolate_linux import run_executable_isolated
+
+    refused = [flag for flag, given in (("--dir", args.dir is not None), ("--trace", tracing),
+                                        ("--snapshot-at", args.snapshot_at is not None)) if given]
+    if refused:
+        reasons = {"--dir": "the cage opens no file", "--trace": "a trace is written by an uncaged run",
+                   "--snapshot-at": "a RISC-V process's snapshot is written by an uncaged run"}
+        raise UsageError(f"{' and '.join(refused)} with --isolate: {'; '.join(reasons[f] for f in refused)}: "
+                         "run it without --isolate")
+    start = time.perf_counter()
+    result = run_executable_isolated(args.file, args.args, mode=args.mode, env=args.env or [], mem_limit=args.mem,
+                                     fuel=args.fuel, strict=args.strict_syscalls, limits=limits)
+    return _report(args, result, limits, time.perf_counter() - start)
+
+
 def _snapshot_written(args: argparse.Namespace, result: RunResult, at: int, start: float) -> int:
     """What `vm run --snapshot-at` says once its snapshot is written: where the guest stopped."""
     where = result.where(result.machine.pc)
@@ -308,15 +326,22 @@ def _resume_executable(args: argparse.Namespace, data: bytes) -> int:
     from vm.run_linux import resume_executable
     from vm.snapshot import read_process_snapshot
 
-    if args.isolate or args.cpu_limit is not None or args.mem_limit is not None or args.output_limit is not None:
-        raise UsageError("--isolate and the cage's limits: not available for Linux executables yet")
     snapshot = read_process_snapshot(data, args.file)
     if args.mode in ("para", "os"):
         raise UsageError(f"{args.file} is a riscv64 process: {args.mode} runs vm64 code; resume it in hw")
+    limits = _cage_limits(args, os_cages=False)
+    if args.isolate and snapshot.root is not None:
+        raise UsageError(f"{args.file} is a process with --dir files: the cage opens no file; resume it without "
+                         "--isolate")
     _skip_input(snapshot.input_consumed)
     start = time.perf_counter()
-    result = resume_executable(snapshot, fuel=args.fuel)
-    return _report(args, result, Limits(), time.perf_counter() - start)
+    if args.isolate:
+        from vm.isolate_linux import resume_executable_isolated
+
+        result = resume_executable_isolated(data, snapshot, fuel=args.fuel, limits=limits)
+    else:
+        result = resume_executable(snapshot, fuel=args.fuel)
+    return _report(args, result, limits, time.perf_counter() - start)
 
 
 def _report(args: argparse.Namespace, result: RunResult, limits: Limits, wall: float) -> int:

@@ -37,6 +37,7 @@ class ElfError(ValueError):
 
     def __init__(self, path: str | Path, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
+        self.problem = problem
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from vm.address_space import MAPPED, PAGE, PAGE_SHIFT
 from vm.arch.riscv64.disassembler import Symbols, disassemble_word
-from vm.elf import read_executable
+from vm.elf import ElfProgram, read_executable
 from vm.engines.hw_riscv64 import RiscvCpu, fetch_word
 from vm.isa import Trap
 from vm.machine import GuestTrap, Outcome, RiscvMachine, fuel_outcome
@@ -101,31 +101,56 @@ def run_executable(path: str | Path, args: list[str] | tuple[str, ...] = (), *, 
 
     With a `seed`, the guest's random bytes (AT_RANDOM, getrandom) come from it, not from the host:
     two runs with the same seed and input are the same, to the last byte of memory."""
-    program = read_executable(path)
-    argv = [str(path).encode(), *(a.encode() for a in args)]
+    return run_program(read_executable(path), args, mode=mode, env=env, mem_limit=mem_limit, fuel=fuel,
+                       stdin=stdin, capture=capture, root=root, strict=strict, trace=trace, seed=seed)
+
+
+def load_process(program: ElfProgram, args: list[str] | tuple[str, ...], env: list[str] | tuple[str, ...],
+                 mem_limit: int, seed: bytes | None) -> tuple[Process, SeededRandom | None]:
+    """The program laid out as a new process (argv[0] its path), and the seeded random stream it drew
+    AT_RANDOM from (None: the host's). Raises ElfError for a program that does not fit `mem_limit`."""
+    argv = [program.path.encode(), *(a.encode() for a in args)]
     random = SeededRandom(seed) if seed is not None else None
     process = new_process(program, argv, [e.encode() for e in env], mem_limit,
                           random.take(16) if random is not None else None)
+    return process, random
+
+
+def refusal_reason(mode: str, name: str) -> str:
+    """Why para and os do not run a RISC-V program: what `vm run` and `vm image build` say."""
+    return (f"{mode} runs vm64 code on the host's own processor; {name} is a riscv64 program: "
+            "run it in hw (--mode hw or auto)")
+
+
+def run_program(program: ElfProgram, args: list[str] | tuple[str, ...] = (), *, mode: str = "hw",
+                env: list[str] | tuple[str, ...] = (), mem_limit: int = DEFAULT_LINUX_MEMORY,
+                fuel: int | None = None, stdin: bytes | None = None, capture: bool = False,
+                root: str | Path | None = None, strict: bool = False, trace: TraceSpan | None = None,
+                seed: bytes | None = None, host: Host | None = None, exe: str | None = None) -> LinuxRun:
+    """Run a program read by read_executable, as run_executable does; `host` (if given) has the streams,
+    `exe` is its absolute path (by default its path from this process's working directory)."""
+    process, random = load_process(program, args, env, mem_limit, seed)
     machine = RiscvMachine(process.space, process.entry, process.sp)
     if mode in ("para", "os"):
-        reason = (f"{mode} runs vm64 code on the host's own processor; {Path(path).name} is a riscv64 program: "
-                  "run it in hw (--mode hw or auto)")
-        outcome = Outcome(None, Trap.UNSUPPORTED, process.entry, 0, reason)
+        outcome = Outcome(None, Trap.UNSUPPORTED, process.entry, 0, refusal_reason(mode, Path(program.path).name))
         stats = {"engine": mode, "arch": "riscv64", "retired": 0, "run_seconds": 0.0, "vm_exits": 0,
                  "hypercalls": 0, "input_consumed": 0}
         return LinuxRun(outcome, machine, process, mode, Captured(b"", b"") if capture else None, stats)
-    host = Host(stdin=stdin, capture=capture)
-    linux = Linux(process, host, root=Path(root) if root is not None else None, strict=strict, random=random)
+    host = host or Host(stdin=stdin, capture=capture)
+    linux = Linux(process, host, root=Path(root) if root is not None else None, strict=strict, random=random,
+                  exe=exe)
     return _run(machine, linux, "hw" if mode == "auto" else mode, fuel, capture, trace)
 
 
 def resume_executable(snapshot: ProcessSnapshot, *, fuel: int | None = None, stdin: bytes | None = None,
-                      capture: bool = False) -> LinuxRun:
+                      capture: bool = False, host: Host | None = None, exe: str | None = None) -> LinuxRun:
     """Go on with a snapshot's process, in hw, for `fuel` more instructions (by default the budget it had
-    left). `stdin` is the input from where the snapshotted run had read to; None reads this process's own."""
-    host = Host(stdin=stdin, capture=capture)
+    left). `stdin` is the input from where the snapshotted run had read to; None reads this process's own.
+    `host` and `exe` are as run_program's."""
+    host = host or Host(stdin=stdin, capture=capture)
     try:
-        linux = Linux.restore(snapshot.process, host, snapshot.linux, root=snapshot.root, strict=snapshot.strict)
+        linux = Linux.restore(snapshot.process, host, snapshot.linux, root=snapshot.root, strict=snapshot.strict,
+                              exe=exe)
     except OSError as e:
         host.close()
         raise SnapshotError(f"{snapshot.source}: {e.strerror}: give it its files as they were") from None

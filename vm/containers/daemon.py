@@ -46,7 +46,9 @@ from vm.containers.serving import (
 )
 from vm.containers.state import STREAMS, Container, ContainerState, LogWriter, StateError, default_root
 from vm.containers.store import ImageStore, StoreError
+from vm.elf import ElfError
 from vm.isa import IsaError
+from vm.isolate_linux import run_executable_isolated
 from vm.machine import LoadError
 from vm.monitor.cage import Attachment, Limits
 from vm.run import exit_status, outcome_message, run_image
@@ -333,11 +335,16 @@ class Daemon:
         try:
             workdir = self.work / container_id
             workdir.mkdir(parents=True, exist_ok=True)
-            program, isa = image.load(workdir)
             attach = Attachment(functools.partial(self.log_writer.write, container_id), running.started, self.cages)
-            result = run_image(program, settings["mode"], isa=isa, mem_size=settings["memory"],
-                               fuel=settings["fuel"], stdin=image.stdin, isolate=True, limits=limits, attach=attach,
-                               hold_memory=False)
+            if image.is_executable:
+                result = run_executable_isolated(image.write_executable(workdir), image.run.args, mode=settings["mode"],
+                                                 mem_limit=settings["memory"], fuel=settings["fuel"],
+                                                 stdin=image.stdin, limits=limits, attach=attach)
+            else:
+                program, isa = image.load(workdir)
+                result = run_image(program, settings["mode"], isa=isa, mem_size=settings["memory"],
+                                   fuel=settings["fuel"], stdin=image.stdin, isolate=True, limits=limits,
+                                   attach=attach, hold_memory=False)
             status, message = exit_status(result.outcome), outcome_message(result, limits)
             if running.stopped_by and result.outcome.limit == "killed":
                 status = 128 + running.requested
@@ -345,7 +352,7 @@ class Daemon:
             stats = {key: result.stats[key] for key in ("engine", "run_seconds", "compile_seconds", "cache", "cage",
                                                         "vm_exits", "hypercalls") if key in result.stats}
             ended = {"state": result.state(), "message": message, "stats": stats, "stopped_by": running.stopped_by}
-        except (ContainerError, ImageError, LoadError, IsaError, OSError) as e:
+        except (ContainerError, ImageError, LoadError, IsaError, ElfError, OSError) as e:
             status, ended = 2, {"message": f"vm: {e}", "stopped_by": running.stopped_by}
         except Exception as e:  # an engine bug: logged here, reported to the client
             traceback.print_exc()

@@ -9,6 +9,7 @@ saved to and loaded from tar files. See docs/images.md for the manifest and conf
     fuel = 10000000             # optional: the instruction budget
     extensions = ["bitops.py"]  # optional: instruction-set extensions, files beside the vmfile
     stdin = "input.txt"         # optional: the guest's standard input
+    args = ["-n", "3"]          # a static RISC-V executable's arguments (its program is the ELF file)
     [limits]                    # optional: the cage's limits (see `vm run --help`)
     cpu = 5
     memory = "256M"
@@ -40,6 +41,7 @@ from vm.containers.store import (
     check_digest,
     digest_of,
 )
+from vm.elf import ElfError, is_executable, read_executable
 from vm.isa import MAX_FUEL, IsaError
 from vm.machine import DEFAULT_MEMORY, MAX_MEMORY, MIN_MEMORY, PAGE
 from vm.monitor.cage import MAX_CPU_SECONDS, MAX_LIMIT_BYTES, Limits
@@ -47,11 +49,12 @@ from vm.monitor.cage import MAX_CPU_SECONDS, MAX_LIMIT_BYTES, Limits
 VMFILE = "vmfile.toml"
 CONFIG_TYPE = "application/vnd.vm.config.v1+json"
 PROGRAM_TYPE = "application/vnd.vm.program.v1"  # a .vmi image (docs/image-format.md)
+EXECUTABLE_TYPE = "application/vnd.vm.elf.riscv64"  # a static RISC-V Linux executable, run in hw
 EXTENSION_TYPE = "application/vnd.vm.extension.v1+python"
 INPUT_TYPE = "application/vnd.vm.input.v1"
 TITLE = "org.opencontainers.image.title"
 MODES = ("hw", "para", "auto", "os")
-_KEYS = {"program", "entry", "mode", "memory", "fuel", "extensions", "stdin", "limits"}
+_KEYS = {"program", "entry", "mode", "memory", "fuel", "extensions", "stdin", "limits", "args"}
 _LIMIT_KEYS = {"cpu", "memory", "output"}
 
 
@@ -64,21 +67,27 @@ class RunConfig:
     """How an image runs: the config blob's content."""
 
     mode: str = "hw"
-    memory: int = DEFAULT_MEMORY
+    memory: int = DEFAULT_MEMORY  # a RISC-V executable's: what it may map in all
     fuel: int | None = None
     limits: Limits = Limits()
+    args: tuple[str, ...] | None = None  # a RISC-V executable's argv[1:]; None for a vm64 program
 
     def to_json(self) -> dict:
-        return {"mode": self.mode, "memory": self.memory, "fuel": self.fuel,
-                "limits": {"cpu_seconds": self.limits.cpu_seconds, "memory_bytes": self.limits.memory_bytes,
-                           "output_bytes": self.limits.output_bytes}}
+        value = {"mode": self.mode, "memory": self.memory, "fuel": self.fuel,
+                 "limits": {"cpu_seconds": self.limits.cpu_seconds, "memory_bytes": self.limits.memory_bytes,
+                            "output_bytes": self.limits.output_bytes}}
+        return value if self.args is None else {**value, "args": list(self.args)}
 
     @classmethod
     def from_json(cls, value: dict) -> RunConfig:
         try:
             limits = value.get("limits") or {}
+            args = value.get("args")
+            if args is not None and not (isinstance(args, list) and all(isinstance(a, str) for a in args)):
+                raise ValueError(f"args must be a list of strings, not {args!r}")
             config = cls(str(value["mode"]), int(value["memory"]), value.get("fuel"),
-                         Limits(limits.get("cpu_seconds"), limits.get("memory_bytes"), limits.get("output_bytes")))
+                         Limits(limits.get("cpu_seconds"), limits.get("memory_bytes"), limits.get("output_bytes")),
+                         tuple(args) if args is not None else None)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise StoreError(f"the image's config is malformed: {e}") from None
         if config.mode not in MODES:
@@ -94,13 +103,26 @@ class StoredImage:
     manifest: dict
     config: dict
     run: RunConfig
-    program: bytes  # the .vmi
+    program: bytes  # the .vmi, or a RISC-V executable (EXECUTABLE_TYPE)
     extensions: dict[str, bytes]  # file name -> source
     stdin: bytes | None
+    program_type: str = PROGRAM_TYPE
 
     @property
     def size(self) -> int:
         return sum(layer["size"] for layer in self.manifest["layers"]) + self.manifest["config"]["size"]
+
+    @property
+    def is_executable(self) -> bool:
+        """Is the program a RISC-V executable (as opposed to a vm64 image)?"""
+        return self.program_type == EXECUTABLE_TYPE
+
+    def write_executable(self, workdir: Path) -> Path:
+        """The RISC-V executable, written into `workdir` under its name in the image."""
+        name = Path(self.config.get("source") or "program").name
+        path = workdir / name
+        path.write_bytes(self.program)
+        return path
 
     def load(self, workdir: Path):
         """The runnable Image and its instruction set; extension files are written into `workdir`."""
@@ -125,12 +147,12 @@ def read_image(store: ImageStore, reference: str) -> StoredImage:
     blob_digests(manifest)
     _check_size(store, manifest["config"], digest)
     config = store.json_blob(manifest["config"]["digest"])
-    program, extensions, stdin = None, {}, None
+    program, program_type, extensions, stdin = None, PROGRAM_TYPE, {}, None
     for layer in manifest.get("layers", []):
         data = _check_size(store, layer, digest)
         kind, title = layer.get("mediaType"), layer.get("annotations", {}).get(TITLE, "")
-        if kind == PROGRAM_TYPE:
-            program = data
+        if kind in (PROGRAM_TYPE, EXECUTABLE_TYPE):
+            program, program_type = data, kind
         elif kind == EXTENSION_TYPE:
             if not title or "/" in title or title.startswith("."):
                 raise StoreError(f"image {digest[:19]}: an extension layer has no usable file name")
@@ -141,7 +163,10 @@ def read_image(store: ImageStore, reference: str) -> StoredImage:
             raise StoreError(f"image {digest[:19]}: a layer of unknown type {kind!r}")
     if program is None:
         raise StoreError(f"image {digest[:19]} has no program layer")
-    return StoredImage(digest, manifest, config, RunConfig.from_json(config), program, extensions, stdin)
+    run = RunConfig.from_json(config)
+    if (program_type == EXECUTABLE_TYPE) != (run.args is not None):
+        raise StoreError(f"image {digest[:19]}: its config's args go with a RISC-V executable, and only with one")
+    return StoredImage(digest, manifest, config, run, program, extensions, stdin, program_type)
 
 
 def _check_size(store: ImageStore, descriptor: dict, manifest_digest: str) -> bytes:
@@ -172,11 +197,21 @@ def build_image(directory: Path, reference: str, store: ImageStore) -> str:
         raise BuildError(f"{vmfile}: unknown key {sorted(unknown)[0]!r}; expected {', '.join(sorted(_KEYS))}")
     if "program" not in spec:
         raise BuildError(f"{vmfile}: `program = \"FILE\"` is missing")
-    run = _run_config(spec, vmfile)
-    extension_files = [_beside(directory, name, vmfile, "extension") for name in _strings(spec, "extensions", vmfile)]
+    if is_executable(_beside(directory, spec["program"], vmfile, "program")):
+        run = _executable_config(spec, vmfile)
+        extension_files = []
+        program, source_name = _executable(directory, spec, vmfile), str(spec["program"])
+        program_type = EXECUTABLE_TYPE
+    else:
+        if "args" in spec:
+            raise BuildError(f"{vmfile}: args are for a Linux executable; {spec['program']} is a vm64 program")
+        run = _run_config(spec, vmfile)
+        extension_files = [_beside(directory, name, vmfile, "extension")
+                           for name in _strings(spec, "extensions", vmfile)]
+        program, source_name = _program(directory, spec, vmfile, [str(p) for p in extension_files])
+        program_type = PROGRAM_TYPE
     stdin = _beside(directory, spec["stdin"], vmfile, "stdin") if "stdin" in spec else None
-    program, source_name = _program(directory, spec, vmfile, [str(p) for p in extension_files])
-    layers = [_layer(store, program, PROGRAM_TYPE, source_name)]  # every file is checked: now store them
+    layers = [_layer(store, program, program_type, source_name)]  # every file is checked: now store them
     layers += [_layer(store, path.read_bytes(), EXTENSION_TYPE, path.name) for path in extension_files]
     if stdin is not None:
         layers.append(_layer(store, stdin.read_bytes(), INPUT_TYPE, str(spec["stdin"])))
@@ -228,11 +263,11 @@ def _size(value, vmfile: Path, key: str) -> int:
     raise BuildError(f"{vmfile}: {key} must be a size such as 65536 or \"1M\", not {value!r}")
 
 
-def _run_config(spec: dict, vmfile: Path) -> RunConfig:
+def _run_config(spec: dict, vmfile: Path, default_memory: int = DEFAULT_MEMORY) -> RunConfig:
     mode = spec.get("mode", "hw")
     if mode not in MODES:
         raise BuildError(f"{vmfile}: mode must be one of {', '.join(MODES)}, not {mode!r}")
-    memory = _size(spec.get("memory", DEFAULT_MEMORY), vmfile, "memory")
+    memory = _size(spec.get("memory", default_memory), vmfile, "memory")
     if not MIN_MEMORY <= memory <= MAX_MEMORY or memory % PAGE:
         raise BuildError(f"{vmfile}: memory must be a multiple of {PAGE} from 64K to 4G, not {memory}")
     fuel = spec.get("fuel")
@@ -248,6 +283,37 @@ def _run_config(spec: dict, vmfile: Path) -> RunConfig:
     if any(not 1 <= v <= MAX_LIMIT_BYTES for v in sizes.values()):
         raise BuildError(f"{vmfile}: limits must be from 1 byte to {MAX_LIMIT_BYTES} bytes (2^63 - 1)")
     return RunConfig(mode, memory, fuel, Limits(cpu, sizes.get("memory"), sizes.get("output")))
+
+
+def _executable_config(spec: dict, vmfile: Path) -> RunConfig:
+    """A RISC-V executable's run: hw (or auto, which runs it in hw), its arguments, what it may map."""
+    from vm.run_linux import DEFAULT_LINUX_MEMORY, refusal_reason
+
+    for key in ("entry", "extensions"):
+        if key in spec:
+            raise BuildError(f"{vmfile}: {key} is for a vm64 program; {spec['program']} is a RISC-V executable")
+    run = _run_config(spec, vmfile, DEFAULT_LINUX_MEMORY)
+    if run.mode in ("para", "os"):
+        raise BuildError(f"{vmfile}: mode {run.mode}: {refusal_reason(run.mode, Path(spec['program']).name)}")
+    args = spec.get("args", [])
+    if not isinstance(args, list) or not all(isinstance(a, str) and "\0" not in a for a in args):
+        raise BuildError(f"{vmfile}: args must be a list of strings (without NUL), as args = [\"-n\", \"3\"]")
+    return RunConfig(run.mode, run.memory, run.fuel, run.limits, tuple(args))
+
+
+def _executable(directory: Path, spec: dict, vmfile: Path) -> bytes:
+    """A static RISC-V executable's bytes, checked as `vm run` checks it, and that it fits its memory."""
+    from vm.run_linux import DEFAULT_LINUX_MEMORY, load_process
+
+    path = _beside(directory, spec["program"], vmfile, "program")
+    memory = _size(spec.get("memory", DEFAULT_LINUX_MEMORY), vmfile, "memory")
+    try:
+        load_process(read_executable(path), spec.get("args", []), [], memory, None)
+    except ElfError as e:
+        raise BuildError(str(e)) from None
+    except ValueError as e:  # arguments past Linux's limit
+        raise BuildError(f"{vmfile}: args: {e}") from None
+    return path.read_bytes()
 
 
 def _program(directory: Path, spec: dict, vmfile: Path, extension_files: list[str]) -> tuple[bytes, str]:

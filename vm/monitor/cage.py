@@ -100,21 +100,28 @@ class CagedRun:
     stats: dict = field(default_factory=dict)
     refusal: int = 0
     refusal_address: int = 0
+    report: bytes = b""  # a machine-less run's report of its end (StateFile.report), empty if it never made one
 
 
 class StateFile:
     """The header and guest memory shared with the child: an anonymous file (memfd). Only the header is
     mapped here; memory is written and read through the file, so a page the guest never touched is never
-    allocated, and none is resident in this process (CagedMemory: not even a copy)."""
+    allocated, and none is resident in this process (CagedMemory: not even a copy).
 
-    def __init__(self, machine: Machine, fuel: int | None) -> None:
-        self.size = STATE_BYTES + machine.mem_size
+    Without a machine (a RISC-V process, whose memory is a sparse address space the child makes itself)
+    the room after the header is `report_bytes` for the child's report of its end (`report`)."""
+
+    def __init__(self, machine: Machine | None, fuel: int | None, report_bytes: int = 0) -> None:
+        mem_size = machine.mem_size if machine is not None else report_bytes
+        self.size = STATE_BYTES + mem_size
         self.fd = os.memfd_create("vm-guest-state", 0)
         os.ftruncate(self.fd, self.size)  # reads as zeros, allocated page by page as the guest writes
         self.map = mmap.mmap(self.fd, STATE_BYTES)
         self.header = ffi.cast("vm_state *", ffi.from_buffer(self.map))
         h = self.header
-        h.magic, h.mem_size, h.fuel = lib.VM_STATE_MAGIC, machine.mem_size, DEFAULT_FUEL if fuel is None else fuel
+        h.magic, h.mem_size, h.fuel = lib.VM_STATE_MAGIC, mem_size, DEFAULT_FUEL if fuel is None else fuel
+        if machine is None:
+            return
         h.pc, h.retired = machine.pc, machine.retired
         for i in range(16):
             h.r[i] = machine.regs[i]
@@ -128,6 +135,11 @@ class StateFile:
         view, done = memoryview(data), 0
         while done < len(view):
             done += os.pwrite(self.fd, view[done : done + _CHUNK], STATE_BYTES + address + done)
+
+    def report(self) -> bytes:
+        """What the child wrote after the header, up to its first NUL (nothing if it never reported)."""
+        data = os.pread(self.fd, self.size - STATE_BYTES, STATE_BYTES)
+        return data.split(b"\0", 1)[0]
 
     def read_back(self, machine: Machine) -> None:
         """The final machine: memory always (the guest's, as it left it; of CagedMemory its digest only),
@@ -209,14 +221,15 @@ class _Output:
         return Captured(b"".join(self.data[1]), b"".join(self.data[2])) if self.capture else None
 
 
-def run_caged(command: Callable[[int], list[str]], machine: Machine, fuel: int | None, limits: Limits, *,
+def run_caged(command: Callable[[int], list[str]], machine: Machine | None, fuel: int | None, limits: Limits, *,
               stdin: bytes | None, capture: bool, files: dict[str, bytes] | None = None,
-              attach: Attachment | None = None) -> CagedRun:
+              attach: Attachment | None = None, report_bytes: int = 0) -> CagedRun:
     """Run a guest in a caged child: `command(fd)` is its command line, given the state file's
-    descriptor; `files` are put in its working directory. The machine is updated to the final state."""
+    descriptor; `files` are put in its working directory. The machine is updated to the final state;
+    without one, the child reports its end in `report_bytes` after the header (CagedRun.report)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    state = StateFile(machine, fuel)
+    state = StateFile(machine, fuel, report_bytes)
     if attach is not None:
         state.header.console = lib.VM_CONSOLE_LINES
     input_fd = _input_file(stdin) if stdin is not None else None
@@ -244,7 +257,8 @@ def run_caged(command: Callable[[int], list[str]], machine: Machine, fuel: int |
                 output.pump()
             finally:
                 returncode = process.wait()
-        state.read_back(machine)
+        if machine is not None:
+            state.read_back(machine)
         return _ending(state, machine, returncode, output, limits, fuel, time.perf_counter() - started)
     finally:
         if input_fd is not None:
@@ -252,14 +266,14 @@ def run_caged(command: Callable[[int], list[str]], machine: Machine, fuel: int |
         state.close()
 
 
-def _ending(state: StateFile, machine: Machine, returncode: int, output: _Output, limits: Limits,
+def _ending(state: StateFile, machine: Machine | None, returncode: int, output: _Output, limits: Limits,
             fuel: int | None, wall: float) -> CagedRun:
     h = state.header
     detail = ffi.string(h.detail).decode("utf-8", "replace")
     protections = [name for bit, name in PROTECTIONS if h.protections & bit]
     stats = {"run_seconds": h.run_ns / 1e9 if h.run_ns else wall, "hypercalls": h.hypercalls,
              "vm_exits": h.vm_exits, "cage": protections, "input_consumed": h.input_consumed}
-    pc, retired = machine.pc, machine.retired
+    pc, retired = (machine.pc, machine.retired) if machine is not None else (h.pc, h.retired)
     limit = None
     if output.exceeded:
         limit = "output"
@@ -276,10 +290,11 @@ def _ending(state: StateFile, machine: Machine, returncode: int, output: _Output
     elif h.stop == lib.VM_STOP_TRAP:
         outcome = Outcome(None, Trap(h.code), pc, retired, detail)
     elif h.stop == lib.VM_STOP_FUEL:
-        outcome = fuel_outcome(machine)
+        outcome = fuel_outcome(machine) if machine is not None else Outcome(None, Trap.FUEL, pc, retired, detail)
     else:
         raise RuntimeError(f"the caged engine failed: {detail or 'no reason given'}")
-    return CagedRun(outcome, protections, output.captured(), stats, h.refusal, h.refusal_address)
+    report = state.report() if machine is None and limit is None else b""
+    return CagedRun(outcome, protections, output.captured(), stats, h.refusal, h.refusal_address, report)
 
 
 def _limit_of_signal(sig: int, limits: Limits) -> str:

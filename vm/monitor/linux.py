@@ -139,9 +139,11 @@ class Linux:
 
     def __init__(
         self, process: Process, host: Host, *, root: Path | None = None, strict: bool = False, terminal: bool = False,
-        random: SeededRandom | None = None,
+        random: SeededRandom | None = None, exe: str | None = None,
     ) -> None:
         self.process = process
+        # /proc/self/exe: the program's absolute path where it was started (a caged run's child is elsewhere)
+        self.exe = exe or os.path.abspath(process.program.path)
         self.random = random  # getrandom's bytes: the host's, or from this seeded stream
         self.space = process.space
         self.host = host
@@ -498,7 +500,7 @@ class Linux:
         if s32(size) <= 0:
             raise SyscallError(EINVAL)
         if name == b"/proc/self/exe":  # absolute, as the kernel's: glibc's static start asserts it
-            target = os.fsencode(os.path.abspath(self.process.program.path))
+            target = os.fsencode(self.exe)
         else:
             parts = self._parts(dirfd, name)
             parent = self._parent_fd(parts)
@@ -911,10 +913,10 @@ class Linux:
     @classmethod
     def restore(
         cls, process: Process, host: Host, state: dict, *, root: Path | None = None, strict: bool = False,
-        terminal: bool = False,
+        terminal: bool = False, exe: str | None = None,
     ) -> Linux:  # fmt: skip
         """The saved state on a restored process: files reopened by path (never created or truncated again)."""
-        linux = cls(process, host, root=root, strict=strict, terminal=terminal)
+        linux = cls(process, host, root=root, strict=strict, terminal=terminal, exe=exe)
         linux.brk = state["brk"]
         linux.cwd = list(state["cwd"])
         linux.files = {}
