@@ -117,29 +117,19 @@ def main(fd_text: str) -> int:
     return child_main(fd_text, _run_executable)
 
 
-def _prepare_riscv() -> None:
-    """hw's RISC-V handlers, made before the cage closes: the CPU makes them as it first meets each
-    instruction, from a cache on disk that it reads (and writes back) then."""
-    from vm.arch.riscv64.isa import riscv64_isa
-    from vm.engines import hw_riscv64
-
-    for ins in riscv64_isa().instructions:
-        hw_riscv64._factory(ins)
-    hw_riscv64._COMPILED.save()
-
-
 def _run_executable(fd: int, header, request: dict) -> int:
     """The child of a RISC-V executable or process snapshot: load it (named as the parent named it) and
     run it in hw in the cage; report its end."""
     from vm.address_space import OutOfMemory
     from vm.elf import ElfError, read_executable
+    from vm.engines.hw_riscv64 import prepare_handlers
     from vm.run_linux import resume_executable, run_program
     from vm.snapshot import read_process_snapshot
 
     resuming = "snapshot" in request
     data = Path(SNAPSHOT).read_bytes() if resuming else None
     program = None if resuming else replace(read_executable(PROGRAM), path=request["path"])
-    _prepare_riscv()
+    prepare_handlers()  # before the cage closes: the CPU would read them from the cache on disk
     whole = mmap.mmap(fd, STATE_BYTES + header.mem_size)
     header.pc = request["entry"]
     enter_cage(request, header)

@@ -377,6 +377,14 @@ def _factory(ins: RvInstruction) -> Callable:
     return made
 
 
+def prepare_handlers() -> None:
+    """Make every instruction's handler factory now, reading (and writing back) the cache on disk: for a
+    run that may open no file once it has started (the cage)."""
+    for ins in riscv64_isa().instructions:
+        _factory(ins)
+    _COMPILED.save()
+
+
 def fetch_word(space: AddressSpace, pc: int) -> tuple[int, int]:
     """The instruction word at pc and its size in bytes; traps as fetching it would."""
     if pc & 1:
