@@ -6,6 +6,12 @@ exec'd, and kept compiled on disk); the first fetch at an address decodes the 16
 there and makes a closure for it, kept in a list indexed by pc >> 1. A page that holds decoded code is
 marked in the address space, and a store there (from the guest or a system call) drops the page's
 closures, so rewritten code takes effect at its next fetch.
+
+Code the run comes back to is run in blocks: the instructions from an address through direct jumps up
+to a branch, a computed jump or a system call, dispatched once and counted by their number. A block
+first calls its instructions' handlers in turn; once hot it is compiled into one function of their
+lowered bodies. Either way a trap, an exit or a store into decoded code inside it ends the run at
+exactly the instruction one at a time would, and the end of a budget is run one at a time.
 """
 
 from __future__ import annotations
