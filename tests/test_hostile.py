@@ -21,6 +21,7 @@ import pytest
 from processes import Server, serve
 
 from vm.containers import api
+from vm.containers.daemon import LOG_PAGE_ROWS
 
 TOKEN = "hostile-test-token"
 REQUEST_SECONDS = 60  # every request of a test is answered within this
@@ -473,6 +474,36 @@ def test_bug8_chatty_containers_do_not_stall_the_daemon(daemon) -> None:
     assert numbers == [str(n).encode() for n in range(1, len(numbers) + 1)]
     for container in chatty:
         daemon.http.delete(f"/containers/{container}")
+
+
+def test_a_failure_once_a_logs_stream_has_begun_is_the_streams_last_line(store, tmp_path) -> None:
+    """A damaged row (written behind the daemon's back) fails the stream after its status is sent: the
+    stored chunks before it come, then the error as its last line, and `vm logs` says it in one line."""
+    import sqlite3
+
+    root = tmp_path / "d"
+    with serve(["daemon", "--root", str(root), "--socket", str(root / "d.sock"), "--images", str(store)],
+               tmp_path / "d.log") as server:
+        daemon = Daemon(server, root)
+        hello = daemon.create(image="hello:1", name="damaged").json()["id"]
+        daemon.http.post(f"/containers/{hello}/start")
+        assert daemon.http.post(f"/containers/{hello}/wait").json()["exit_status"] == 3
+        good = [(hello, seq, 1, 0.0, b"x\n") for seq in range(100, 99 + LOG_PAGE_ROWS)]  # with hello's, a page
+        with sqlite3.connect(root / "state.db") as db:
+            db.executemany("INSERT INTO logs (container, seq, stream, time, data) VALUES (?, ?, ?, ?, ?)",
+                           [*good, (hello, 1000, 7, 0.0, b"?")])  # stream 7: none of the daemon's
+        response = daemon.http.get(f"/containers/{hello}/logs")
+        lines = [json.loads(line) for line in response.text.splitlines()]
+        assert response.status_code == 200
+        stored = b"hello\n" + b"x\n" * (LOG_PAGE_ROWS - 1)
+        assert b"".join(base64.b64decode(line["data"]) for line in lines[:-1]) == stored
+        assert lines[-1] == {"error": {"code": "INTERNAL", "message": "the daemon failed: KeyError: 7"}}
+        logs = subprocess.run([sys.executable, "-m", "vm", "logs", "damaged"], capture_output=True, timeout=60,
+                              env={**os.environ, "VM_HOST": f"unix://{daemon.socket}"})
+        assert (logs.returncode, logs.stdout) == (2, stored), logs
+        assert logs.stderr == b"vm: the daemon failed: KeyError: 7\n"
+        assert "Traceback" in daemon.log_text()  # the daemon's own log has the why
+        daemon.http.close()
 
 
 # -- bug 10: cage directories -------------------------------------------------------------------------------

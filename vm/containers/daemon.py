@@ -311,20 +311,27 @@ class Daemon:
         running = self.running.get(container_id) if follow else None
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
-        while True:
-            stored = running.output if running is not None else None  # taken before the read: set by a later store
-            page = self.state.logs(container_id, after, LOG_PAGE_ROWS)
-            if page:
-                after = page[-1][0]
-                await response.write(b"".join(_chunk_line(*row) for row in page))
-            elif running is None or running.done.is_set():
-                break
-            else:
-                await stored.wait()
-        container = self.state.get(container_id)
-        final = container.to_json() if container is not None else running.final if running is not None else None
-        if final is not None:
-            await response.write((json.dumps({"container": final}) + "\n").encode())
+        try:
+            while True:
+                stored = running.output if running is not None else None  # taken before the read: set by a later store
+                page = self.state.logs(container_id, after, LOG_PAGE_ROWS)
+                if page:
+                    after = page[-1][0]
+                    await response.write(b"".join(_chunk_line(*row) for row in page))
+                elif running is None or running.done.is_set():
+                    break
+                else:
+                    await stored.wait()
+            container = self.state.get(container_id)
+            final = container.to_json() if container is not None else running.final if running is not None else None
+            end = {"container": final} if final is not None else None
+        except ConnectionError:
+            raise  # the client went away: the middleware ends the request
+        except Exception as e:  # the status is sent already: the stream's last line says what failed
+            traceback.print_exc()
+            end = {"error": {"code": "INTERNAL", "message": f"the daemon failed: {type(e).__name__}: {e}"}}
+        if end is not None:
+            await response.write((json.dumps(end) + "\n").encode())
         await response.write_eof()
         return response
 

@@ -243,12 +243,15 @@ def _attached(lines) -> int:
 def _print_output(lines) -> dict | None:
     """Write each chunk to this process's stdout or stderr; the container line that ends the stream."""
     from vm.containers.client import chunk_bytes
+    from vm.containers.errors import ContainerError
 
     final = None
     for line in lines:
         if "container" in line:
             final = line["container"]
             continue
+        if "error" in line:  # the daemon failed once the stream had begun
+            raise ContainerError(line["error"]["message"])
         out = sys.stdout.buffer if line["stream"] == "stdout" else sys.stderr.buffer
         out.write(chunk_bytes(line))
         out.flush()
