@@ -27,6 +27,17 @@ def parse_seconds(text: str) -> int:
     return value
 
 
+def parse_timeout(text: str) -> float:
+    """Seconds a server waits on a silent client: more than 0, at most an hour."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} s: give more than 0 and at most 3600 seconds")
+    return value
+
+
 def parse_limit_size(text: str) -> int:
     """A size in bytes with an optional K, M or G suffix, at least 1."""
     scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper(), 1)

@@ -33,7 +33,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from vm.arch.vm64.image import ImageError
-from vm.containers import api
+from vm.containers import CLIENT_SECONDS, api
 from vm.containers.errors import ContainerError
 from vm.containers.image import RunConfig, StoredImage, read_image
 from vm.containers.serving import (
@@ -429,7 +429,7 @@ def _settings(config: RunConfig, body: api.CreateRequest, reference: str) -> dic
 
 # -- serving ---------------------------------------------------------------------------------------------
 def serve(root: Path | None, socket_path: Path | None, tcp: str | None, token: str | None,
-          images: Path | None) -> int:
+          images: Path | None, client_timeout: float = CLIENT_SECONDS) -> int:
     """Serve until SIGINT or SIGTERM; the first line on stdout says where it listens."""
     root = (Path(root) if root else default_root()).absolute()  # extension files are given by path
     socket_path = Path(socket_path) if socket_path else root / "daemon.sock"
@@ -455,7 +455,7 @@ def serve(root: Path | None, socket_path: Path | None, tcp: str | None, token: s
             print(f"vm daemon: {len(daemon.lost)} container(s) were running when the daemon last stopped; "
                   "they are marked lost", file=sys.stderr, flush=True)
         try:
-            return asyncio.run(_serve(daemon, socket_path, address))
+            return asyncio.run(_serve(daemon, socket_path, address, client_timeout))
         finally:
             daemon.log_writer.close()
             daemon.state.close()
@@ -478,9 +478,9 @@ def _tcp_address(tcp: str, token: str | None) -> tuple[str, int]:
     return host, number
 
 
-async def _serve(daemon: Daemon, socket_path: Path, address: tuple[str, int] | None) -> int:
+async def _serve(daemon: Daemon, socket_path: Path, address: tuple[str, int] | None, client_timeout: float) -> int:
     daemon.loop = asyncio.get_running_loop()
-    runner = GuardedRunner(daemon.app())
+    runner = GuardedRunner(daemon.app(), client_timeout)
     await runner.setup()
     try:
         socket_path.unlink(missing_ok=True)  # left by a daemon that was killed: this one holds the lock

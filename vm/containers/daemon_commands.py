@@ -15,8 +15,8 @@ import sys
 import threading
 import time
 
-from vm.arguments import parse_fuel, parse_limit_size, parse_seconds, parse_size
-from vm.containers import KILL_SIGNALS
+from vm.arguments import parse_fuel, parse_limit_size, parse_seconds, parse_size, parse_timeout
+from vm.containers import CLIENT_SECONDS, KILL_SIGNALS
 
 CONTAINER_HELP = "the container: its name, its id, or the start of its id"
 
@@ -35,6 +35,8 @@ def add_commands(command) -> None:
                    help="the token TCP clients must send (default: $VM_DAEMON_TOKEN)")
     p.add_argument("--images", metavar="DIR", help="the image store it runs images from "
                    "(default: $VM_IMAGES, else ~/.local/share/vm/images)")
+    p.add_argument("--client-timeout", type=parse_timeout, default=CLIENT_SECONDS, metavar="SECONDS",
+                   help="a client that sends nothing of its request for this long is cut off (default: 10)")
 
     containers = command("container", _needs_subcommand, "create and run containers from images")
     sub = containers.add_subparsers(dest="container_command", metavar="SUBCOMMAND")
@@ -145,7 +147,7 @@ def _client(args: argparse.Namespace):
 def cmd_daemon(args: argparse.Namespace) -> int:
     from vm.containers.daemon import serve
 
-    return serve(args.root, args.socket, args.tcp, args.token, args.images)
+    return serve(args.root, args.socket, args.tcp, args.token, args.images, args.client_timeout)
 
 
 # -- containers ----------------------------------------------------------------------------------------

@@ -11,6 +11,9 @@ import io
 import os
 import sys
 
+from vm.arguments import parse_timeout
+from vm.containers import CLIENT_SECONDS
+
 REF_HELP = "NAME:TAG, a digest (sha256:...) or the start of one"
 RM_HELP = "remove references (NAME:TAG, or a digest: all its tags); unreachable blobs go"
 
@@ -48,6 +51,8 @@ def add_commands(command) -> None:
     p.add_argument("--root", required=True, metavar="DIR", help="where the registry keeps its blobs and tags")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--token", metavar="T", help="require `Authorization: Bearer T` to push (pulls stay open)")
+    p.add_argument("--client-timeout", type=parse_timeout, default=CLIENT_SECONDS, metavar="SECONDS",
+                   help="a client that sends nothing of its request for this long is cut off (default: 10)")
 
     p = command("images", cmd_ls, "list the images in the store (vm image ls)")
     _ls_options(p)
@@ -252,7 +257,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from vm.containers.registry import serve
 
-    return serve(Path(args.root), args.host, args.port, args.token)
+    return serve(Path(args.root), args.host, args.port, args.token, args.client_timeout)
 
 
 def _registry(args: argparse.Namespace) -> tuple[str, str]:

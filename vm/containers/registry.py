@@ -26,6 +26,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic_core import from_json
 
+from vm.containers import CLIENT_SECONDS
 from vm.containers.errors import ContainerError
 from vm.containers.serving import (
     BodyTimeout,
@@ -256,7 +257,7 @@ class Registry:
                                  headers=API_VERSION)
 
 
-def serve(root: Path, host: str, port: int, token: str | None) -> int:
+def serve(root: Path, host: str, port: int, token: str | None, client_timeout: float = CLIENT_SECONDS) -> int:
     """Serve until SIGINT or SIGTERM; the first line on stdout says where it listens."""
     if token == "":
         raise ContainerError("--token must not be empty")
@@ -266,11 +267,11 @@ def serve(root: Path, host: str, port: int, token: str | None) -> int:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise ContainerError(f"another registry already serves {registry.store.root}") from None
-        return asyncio.run(_serve(registry.app(), host, port))
+        return asyncio.run(_serve(registry.app(), host, port, client_timeout))
 
 
-async def _serve(app: web.Application, host: str, port: int) -> int:
-    runner = GuardedRunner(app)
+async def _serve(app: web.Application, host: str, port: int, client_timeout: float) -> int:
+    runner = GuardedRunner(app, client_timeout)
     await runner.setup()
     try:
         try:

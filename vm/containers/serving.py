@@ -10,6 +10,8 @@ import hmac
 
 from aiohttp import web
 
+from vm.containers import CLIENT_SECONDS
+
 # The status logged for a request whose client went away before its answer (Ctrl-C on `logs -f` or an
 # attached run, an upload cut off): nginx's "client closed request". It is a normal end, never sent.
 CLIENT_CLOSED = 499
@@ -27,19 +29,21 @@ def bearer_matches(request: web.Request, token: str) -> bool:
     return hmac.compare_digest(given, f"Bearer {token}".encode())
 
 
-HEAD_SECONDS = 10.0  # a connection must send a whole request head within this of opening, or of its last answer
-READ_SECONDS = 10.0  # a body that stops arriving for this long is cut off (408)
+# A connection must send a whole request head within the client timeout of opening, or of its last answer;
+# a body that stops arriving for that long is cut off (408).
+CLIENT_TIMEOUT = web.AppKey("client_timeout", float)
 MAX_CONNECTIONS = 256  # open at once; one more is answered 503 and closed
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 class GuardedRunner(web.AppRunner):
     """An AppRunner whose connections are bounded: at most MAX_CONNECTIONS at once, and each closed when it
-    has waited HEAD_SECONDS for a request (aiohttp's keep-alive timer, which starts as a connection opens
-    and closes one that is waiting for a request, whole or half sent)."""
+    has waited `client_timeout` seconds for a request (aiohttp's keep-alive timer, which starts as a
+    connection opens and closes one that is waiting for a request, whole or half sent)."""
 
-    def __init__(self, app: web.Application) -> None:
-        super().__init__(app, access_log=None, handle_signals=False, keepalive_timeout=HEAD_SECONDS)
+    def __init__(self, app: web.Application, client_timeout: float = CLIENT_SECONDS) -> None:
+        app[CLIENT_TIMEOUT] = client_timeout  # for read_body
+        super().__init__(app, access_log=None, handle_signals=False, keepalive_timeout=client_timeout)
 
     @property
     def server(self):  # what the sites make each connection's protocol with
@@ -72,16 +76,17 @@ class BodyTimeout(Exception):
 
 async def read_body(request: web.Request) -> bytes:
     """The request's body, as request.read() gives it (within the app's size bound), or BodyTimeout once
-    READ_SECONDS pass with no byte of it arriving."""
+    the client timeout passes with no byte of it arriving."""
+    timeout = request.app[CLIENT_TIMEOUT]
     received = request.content.total_bytes
     reading = asyncio.ensure_future(request.read())
     while True:
-        done, _ = await asyncio.wait({reading}, timeout=READ_SECONDS)
+        done, _ = await asyncio.wait({reading}, timeout=timeout)
         if done:
             return reading.result()
         if request.content.total_bytes == received:
             reading.cancel()
-            raise BodyTimeout(f"no byte of the request's body arrived for {READ_SECONDS:g} s")
+            raise BodyTimeout(f"no byte of the request's body arrived for {timeout:g} s")
         received = request.content.total_bytes
 
 
