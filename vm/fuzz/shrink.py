@@ -65,16 +65,22 @@ class Shrinker:
         lines = self._ddmin([[line] for block in program.blocks for line in block],
                             lambda rest: replace(program, blocks=rest))
         program = replace(program, blocks=lines)
-        for k, function in enumerate(program.functions):
-            body = self._ddmin(function[1:-1], lambda rest, k=k, f=function: replace(
-                program, functions=[*program.functions[:k], [f[0], *rest, f[-1]], *program.functions[k + 1:]]))
-            program = replace(program, functions=[*program.functions[:k], [function[0], *body, function[-1]],
-                                                  *program.functions[k + 1:]])
+        for k in range(len(program.functions)):
+            program = self._shrink_function(program, k)
         for change in ({"data": bytes(len(program.data))}, {"stdin": b""}):
             candidate = replace(program, **change)
             if not self._spent() and self.disagrees(candidate):
                 program = candidate
         return self._simplify_values(program)
+
+    def _shrink_function(self, program: Program, k: int) -> Program:
+        """The body of function k shrunk; its label and return stay."""
+        label, *body, ret = program.functions[k]
+
+        def with_body(rest: list[str]) -> Program:
+            return replace(program, functions=[*program.functions[:k], [label, *rest, ret], *program.functions[k + 1:]])
+
+        return with_body(self._ddmin(body, with_body))
 
     def _simplify_values(self, program: Program) -> Program:
         """Each number in each line, tried as 0, 1 and -1."""
