@@ -78,8 +78,11 @@ class Summary:
     compile_seconds: dict[str, float] = field(default_factory=dict)
     wall_seconds: float = 0.0
     workers: int = 0
+    programs_by_worker: dict[str, int] = field(default_factory=dict)  # worker process id -> programs it ran
 
     def add(self, result: dict) -> None:
+        worker = str(result["worker"])
+        self.programs_by_worker[worker] = self.programs_by_worker.get(worker, 0) + len(result["records"])
         for record in result["records"]:
             self.programs += 1
             self.seeds.append(record["seed"])
