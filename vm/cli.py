@@ -437,7 +437,7 @@ def _compare_executable(args: argparse.Namespace, stdin: bytes) -> int:
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
-    from vm.fuzz.campaign import Plan, run_campaign
+    from vm.fuzz.campaign import FuzzError, Plan, run_campaign
     from vm.run import MODES
 
     engines = tuple(dict.fromkeys(["hw", *(e.strip() for e in args.engines.split(",") if e.strip())]))
@@ -453,8 +453,11 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
     plan = Plan(ext_files, engines, args.size, seed, args.batch)
     out_dir = Path(args.out)
-    summary = run_campaign(plan, count=args.count, seconds=args.time, workers=args.workers, scheduler=args.scheduler,
-                           out_dir=out_dir)
+    try:
+        summary = run_campaign(plan, count=args.count, seconds=args.time, workers=args.workers,
+                               scheduler=args.scheduler, out_dir=out_dir)
+    except FuzzError as e:
+        raise UsageError(str(e)) from None
     print(f"seeds from {seed}: " + summary.text())
     for finding in summary.findings:
         shrunk = finding["shrunk"]

@@ -22,6 +22,10 @@ from vm.fuzz.generate import FUZZ_MEMORY, Generator
 from vm.fuzz.shrink import Shrinker
 
 
+class FuzzError(Exception):
+    """A campaign that cannot go on (no Dask, no scheduler, its workers lost): said in one line."""
+
+
 @dataclass(frozen=True)
 class Plan:
     """What to fuzz: the extensions, the engines, the programs' size and the seeds."""
@@ -56,11 +60,12 @@ def run_batch(plan: Plan, seeds: list[int]) -> dict:
             small = shrinker.shrink(program)
             again = check(small, isa, ("hw", engine))
             findings.append({"seed": seed, "engine": engine, "differences": differences,
-                             "answers": {"hw": verdict.answers["hw"], engine: verdict.answers[engine]},
+                             "answers": {e: verdict.answers[e] for e in ("hw", engine) if e in verdict.answers},
                              "shrunk": {"source": small.source(), "stdin": small.stdin.hex(), "fuel": small.fuel,
                                         "instructions": small.size(), "from_instructions": program.size(),
                                         "tests": shrinker.tests, "differences": again.differences.get(engine, []),
-                                        "answers": {"hw": again.answers["hw"], engine: again.answers[engine]}}})
+                                        "answers": {e: again.answers[e] for e in ("hw", engine)
+                                                    if e in again.answers}}})
     return {"seeds": seeds, "records": records, "findings": findings, "worker": os.getpid()}
 
 
@@ -168,15 +173,21 @@ def _collect(summary: Summary, result: dict, plan: Plan, out_dir: Path, bar: _Pr
 
 def _run_on_dask(plan: Plan, summary: Summary, count: int | None, deadline: float | None, workers: int,
                  scheduler: str | None, out_dir: Path, bar: _Progress) -> None:
-    from distributed import Client, LocalCluster, as_completed
-
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise FuzzError("vm fuzz runs on Dask: pip install dask distributed (the fuzz extra), or use --workers 0 "
+                        "to run in this process") from None
     cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None)
-        client = Client(cluster)
-    else:
-        client = Client(scheduler, timeout=30)
+    try:
+        if scheduler is None:
+            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address=None)
+            client = Client(cluster)
+        else:
+            client = Client(scheduler, timeout=30)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise FuzzError(f"cannot reach the Dask scheduler {scheduler or '(local)'}: {e}") from None
     try:
         summary.workers = len(client.scheduler_info(n_workers=-1)["workers"]) or 1
         batches = _batches(plan, count)
@@ -187,7 +198,12 @@ def _run_on_dask(plan: Plan, summary: Summary, count: int | None, deadline: floa
             if in_flight.count() >= ahead:
                 break
         for future in in_flight:
-            _collect(summary, future.result(), plan, out_dir, bar)
+            try:
+                result = future.result()
+            except Exception as e:  # the task's workers died as often as the scheduler allows, or it was lost
+                raise FuzzError(f"a batch of seeds from {plan.first_seed} could not be run: {type(e).__name__}: "
+                                f"{e}") from None
+            _collect(summary, result, plan, out_dir, bar)
             future.release()
             if deadline is None or time.monotonic() < deadline:
                 seeds = next(batches, None)

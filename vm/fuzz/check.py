@@ -58,8 +58,15 @@ def check(program: Program, isa: InstructionSet, engines: tuple[str, ...]) -> Ve
     runs: dict[str, RunResult] = {}
     for engine in ("hw", *(e for e in engines if e != "hw")):
         start = time.perf_counter()
-        runs[engine] = run_image(image, engine, isa=isa, mem_size=FUZZ_MEMORY, fuel=program.fuel,
-                                 stdin=program.stdin, capture=True)
+        try:
+            runs[engine] = run_image(image, engine, isa=isa, mem_size=FUZZ_MEMORY, fuel=program.fuel,
+                                     stdin=program.stdin, capture=True)
+        except Exception as e:  # an engine's bug: a finding like any other, and the campaign goes on
+            verdict.differences[engine] = ["crash"]
+            verdict.answers[engine] = {"crash": f"{type(e).__name__}: {e}"}
+            if engine == "hw":
+                return verdict
+            continue
         verdict.seconds[engine] = time.perf_counter() - start
         verdict.compile_seconds[engine] = runs[engine].stats.get("compile_seconds", 0.0)
         verdict.answers[engine] = answer(runs[engine])
