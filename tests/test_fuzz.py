@@ -152,3 +152,16 @@ def test_a_campaign_on_a_real_cluster_counts_each_program_once_when_a_worker_is_
     finally:
         for process in reversed(processes):
             _stop(process)
+
+
+def test_a_refusal_for_self_modifying_code_is_allowed_and_the_state_before_it_is_compared(tmp_path, monkeypatch):
+    from vm.fuzz.check import check
+    from vm.fuzz.generate import Program
+
+    monkeypatch.setenv("VM_CACHE_DIR", str(tmp_path / "cache"))
+    isa = core_isa()
+    selfmod = ["li r1, 5", "out 1, r1", "la r14, to", "ld r11, [r14]", "la r14, from", "sd r11, [r14]",
+               "from:", "nop", "to:", "addi r2, r2, 1"]
+    verdict = check(Program(1, [selfmod]), isa, ("hw", "os"))
+    assert "into translated code" in verdict.refusals["os"] and verdict.agrees
+    assert verdict.answers["os"]["stdout"] == '"5"' and verdict.answers["os"]["retired"] == "6"

@@ -81,7 +81,8 @@ class Summary:
     findings: list[dict] = field(default_factory=list)
     engine_seconds: dict[str, float] = field(default_factory=dict)
     compile_seconds: dict[str, float] = field(default_factory=dict)
-    wall_seconds: float = 0.0
+    wall_seconds: float = 0.0  # from the first program started to the last result, the cluster's start not counted
+    startup_seconds: float = 0.0  # starting or reaching the cluster and its workers
     workers: int = 0
     programs_by_worker: dict[str, int] = field(default_factory=dict)  # worker process id -> programs it ran
 
@@ -100,8 +101,9 @@ class Summary:
 
     def text(self) -> str:
         rate = self.programs / self.wall_seconds if self.wall_seconds else 0.0
+        started = f", {self.startup_seconds:.1f} s to start them" if self.startup_seconds else ""
         lines = [f"{self.programs:,} programs in {self.wall_seconds:.1f} s ({rate:,.1f} programs/s, "
-                 f"{self.workers} worker{'s' if self.workers != 1 else ''}): {self.agreed:,} agreed, "
+                 f"{self.workers} worker{'s' if self.workers != 1 else ''}{started}): {self.agreed:,} agreed, "
                  f"{len(self.findings)} disagreement{'s' if len(self.findings) != 1 else ''}, "
                  f"{self.refusals:,} refused by an engine for a reason the ISA gives"]
         for engine, seconds in self.engine_seconds.items():
@@ -146,21 +148,21 @@ def run_campaign(plan: Plan, *, count: int | None, seconds: float | None, worker
                  out_dir: Path, progress: bool = True) -> Summary:
     """Run batches until `count` programs have run or `seconds` have passed (whichever is given first)."""
     summary = Summary(asdict(plan))
-    start = time.monotonic()
-    deadline = None if seconds is None else start + seconds
     bar = _Progress(progress, count)
     try:
         if workers == 0 and scheduler is None:
             summary.workers = 1
+            start = time.monotonic()
+            deadline = None if seconds is None else start + seconds
             for seeds in _batches(plan, count):
                 if deadline is not None and time.monotonic() > deadline:
                     break
                 _collect(summary, run_batch(plan, seeds), plan, out_dir, bar)
+            summary.wall_seconds = time.monotonic() - start
         else:
-            _run_on_dask(plan, summary, count, deadline, workers, scheduler, out_dir, bar)
+            _run_on_dask(plan, summary, count, seconds, workers, scheduler, out_dir, bar)
     finally:
         bar.stop()
-    summary.wall_seconds = time.monotonic() - start
     return summary
 
 
@@ -171,7 +173,7 @@ def _collect(summary: Summary, result: dict, plan: Plan, out_dir: Path, bar: _Pr
     bar.update(summary)
 
 
-def _run_on_dask(plan: Plan, summary: Summary, count: int | None, deadline: float | None, workers: int,
+def _run_on_dask(plan: Plan, summary: Summary, count: int | None, seconds: float | None, workers: int,
                  scheduler: str | None, out_dir: Path, bar: _Progress) -> None:
     try:
         from distributed import Client, LocalCluster, as_completed
@@ -179,10 +181,11 @@ def _run_on_dask(plan: Plan, summary: Summary, count: int | None, deadline: floa
         raise FuzzError("vm fuzz runs on Dask: pip install dask distributed (the fuzz extra), or use --workers 0 "
                         "to run in this process") from None
     cluster = None
+    begun = time.monotonic()
     try:
         if scheduler is None:
             cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None)
+                                   host="127.0.0.1", dashboard_address="127.0.0.1:0")
             client = Client(cluster)
         else:
             client = Client(scheduler, timeout=30)
@@ -190,6 +193,9 @@ def _run_on_dask(plan: Plan, summary: Summary, count: int | None, deadline: floa
         raise FuzzError(f"cannot reach the Dask scheduler {scheduler or '(local)'}: {e}") from None
     try:
         summary.workers = len(client.scheduler_info(n_workers=-1)["workers"]) or 1
+        start = time.monotonic()
+        summary.startup_seconds = start - begun
+        deadline = None if seconds is None else start + seconds
         batches = _batches(plan, count)
         in_flight = as_completed()
         ahead = 2 * summary.workers
@@ -209,6 +215,7 @@ def _run_on_dask(plan: Plan, summary: Summary, count: int | None, deadline: floa
                 seeds = next(batches, None)
                 if seeds is not None:
                     in_flight.add(client.submit(run_batch, plan, seeds, pure=False))
+        summary.wall_seconds = time.monotonic() - start
     finally:
         client.close()
         if cluster is not None:
