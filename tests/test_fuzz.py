@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from distributed import Client
 
 from vm.arch.vm64 import core_isa
 from vm.arch.vm64.asm.assembler import assemble
@@ -134,13 +135,18 @@ def test_a_campaign_on_a_real_cluster_counts_each_program_once_when_a_worker_is_
         report = tmp_path / "report.json"
         count, first = 48, 500
         campaign = _start([sys.executable, "-m", "vm", "fuzz", "--scheduler", address, "--count", str(count),
-                           "--seed", str(first), "--batch", "2", "--size", "8", "--engines", "hw,os",
+                           "--seed", str(first), "--batch", "3", "--size", "8", "--engines", "hw,os",
                            "--out", str(tmp_path / "found"), "--json", str(report)], env, tmp_path / "fuzz.log")
         processes.append(campaign)
-        time.sleep(6)
-        assert campaign.poll() is None, "the campaign ended before a worker could be killed"
-        workers[0].send_signal(signal.SIGKILL)
-        workers[0].wait(10)
+        with Client(address, timeout=30) as client:
+            _wait_for(lambda: len(client.scheduler_info(n_workers=-1)["workers"]) == 2, 30, "both workers joined")
+            doomed = next(w for w, pid in client.run(os.getpid).items() if pid == workers[0].pid)
+            _wait_for(lambda: client.processing().get(doomed), 60, "the first worker was given a batch")
+            time.sleep(3)  # some batches done, and then one in flight when it dies
+            _wait_for(lambda: client.processing().get(doomed), 30, "the first worker had a batch in flight")
+            assert campaign.poll() is None, "the campaign ended before a worker could be killed"
+            workers[0].send_signal(signal.SIGKILL)
+            workers[0].wait(10)
         campaign.wait(120)
         log = (tmp_path / "fuzz.log").read_text()
         assert campaign.returncode == 0, log

@@ -167,7 +167,7 @@ class Generator:
             return [f"{ins.mnemonic} {', '.join(ops)}"]
         if kind == "hcall" and self.hypercalls:
             return self._hypercall(rng, rng.choice(self.hypercalls).mnemonic)
-        if kind == "selfmod" and rng.random() < 0.2:  # para and os refuse the rest of the run: keep it rare
+        if kind == "selfmod" and rng.random() < 0.06:  # para and os refuse the rest of the run: keep it rare
             return [f"la r{ADDRESS}, b{k}_src", f"ld r11, [r{ADDRESS}]", f"la r{ADDRESS}, b{k}_dst",
                     f"sd r11, [r{ADDRESS}]", f"b{k}_dst:", "nop", f"jmp b{k}_end", f"b{k}_src:",
                     *self._straight(rng, 1), f"b{k}_end:"]
