@@ -198,23 +198,29 @@ def _run_on_dask(plan: Plan, summary: Summary, count: int | None, seconds: float
         deadline = None if seconds is None else start + seconds
         batches = _batches(plan, count)
         in_flight = as_completed()
-        ahead = 2 * summary.workers
+        seeds_of: dict[str, list[int]] = {}
+
+        def submit(seeds: list[int]) -> None:
+            future = client.submit(run_batch, plan, seeds, pure=False)
+            seeds_of[future.key] = seeds
+            in_flight.add(future)
+
         for seeds in batches:
-            in_flight.add(client.submit(run_batch, plan, seeds, pure=False))
-            if in_flight.count() >= ahead:
+            submit(seeds)
+            if in_flight.count() >= 2 * summary.workers:
                 break
         for future in in_flight:
             try:
                 result = future.result()
             except Exception as e:  # the task's workers died as often as the scheduler allows, or it was lost
-                raise FuzzError(f"a batch of seeds from {plan.first_seed} could not be run: {type(e).__name__}: "
-                                f"{e}") from None
+                seeds = seeds_of[future.key]
+                raise FuzzError(f"seeds {seeds[0]}..{seeds[-1]} could not be run: {type(e).__name__}: {e}") from None
             _collect(summary, result, plan, out_dir, bar)
             future.release()
             if deadline is None or time.monotonic() < deadline:
                 seeds = next(batches, None)
                 if seeds is not None:
-                    in_flight.add(client.submit(run_batch, plan, seeds, pure=False))
+                    submit(seeds)
         summary.wall_seconds = time.monotonic() - start
     finally:
         client.close()
