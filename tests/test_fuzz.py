@@ -90,10 +90,16 @@ def test_a_broken_engine_is_found_shrunk_and_saved_with_a_command_that_shows_it_
     assert original.returncode == 1 and f"seed {finding['seed']}: os differs" in original.stdout
 
 
-def test_fuzz_says_a_bad_engine_list_in_one_line(env):
-    done = _vm(["fuzz", "--engines", "hw,qemu", "--workers", "0"], env)
-    assert done.returncode == 2
-    assert done.stderr.strip() == "vm: --engines: unknown engine 'qemu'; use some of hw, para, auto, os"
+@pytest.mark.parametrize(("args", "message"), [
+    (["--engines", "hw,qemu"], "vm: --engines: unknown engine 'qemu'; use some of hw, para, auto, os"),
+    (["--engines", "hw"], "vm: --engines: name at least one engine besides hw to compare it with"),
+    (["--size", "0"], "vm: --size is at least 1, not 0"),
+    (["--batch", "-2"], "vm: --batch is at least 1, not -2"),
+    (["--ext", "no-such-extension.py"], "vm: extension no-such-extension.py: no such file"),
+])
+def test_fuzz_says_a_mistake_in_one_line(env, args, message):
+    done = _vm(["fuzz", "--workers", "0", *args], env)
+    assert (done.returncode, done.stderr.strip()) == (2, message)
 
 
 def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:

@@ -446,6 +446,9 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         raise UsageError(f"--engines: unknown engine {unknown[0]!r}; use some of {', '.join(MODES)}")
     if len(engines) < 2:
         raise UsageError("--engines: name at least one engine besides hw to compare it with")
+    for option, value, least in (("--size", args.size, 1), ("--batch", args.batch, 1), ("--workers", args.workers, 0)):
+        if value is not None and value < least:
+            raise UsageError(f"{option} is at least {least}, not {value}")
     if args.count is None and args.time is None:
         args.count = 1000
     load_isa(args.ext)  # a bad extension is said here, once, not by every worker
