@@ -76,7 +76,7 @@ class Generator:
         effects = {ins.mnemonic: ins.semantics.effects for ins in isa.instructions}
         self.straight = [ins for ins in isa.instructions
                          if not effects[ins.mnemonic] & {"goto", "halt", "hypercall", "port_in", "port_out"}
-                         and not _always_traps(ins) and "sp" not in ins.semantics.assigned]
+                         and not ins.semantics.always_traps and "sp" not in ins.semantics.assigned]
         self.stack = [ins for ins in isa.instructions if "sp" in ins.semantics.assigned and ins.flow is None
                       and "goto" not in effects[ins.mnemonic]]
         self.branches = [ins for ins in isa.instructions if "goto" in effects[ins.mnemonic] and ins.flow is None
@@ -87,7 +87,7 @@ class Generator:
         self.returns = [ins for ins in isa.instructions if ins.flow == "return"]
         self.ports = [ins for ins in isa.instructions if effects[ins.mnemonic] & {"port_in", "port_out"}]
         self.hypercalls = [ins for ins in isa.instructions if "hypercall" in effects[ins.mnemonic]]
-        self.enders = [ins for ins in isa.instructions if (effects[ins.mnemonic] & {"halt"} or _always_traps(ins))]
+        self.enders = [ins for ins in isa.instructions if "halt" in effects[ins.mnemonic] or ins.semantics.always_traps]
 
     # -- operands -------------------------------------------------------------------------------------
     def _int(self, rng: random.Random, bits: int = 64) -> int:
@@ -224,9 +224,3 @@ class Generator:
         return Program(seed, blocks, [self.function(rng, k) for k in range(functions)], rng.randbytes(BUFFER),
                        rng.randbytes(rng.choice([0, 1, 8, 64])), fuel)
 
-
-def _always_traps(ins: Instruction) -> bool:
-    body = ins.semantics.tree.body
-    last = body[-1] if body else None
-    return (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
-            and getattr(last.value.func, "id", None) == "trap")
