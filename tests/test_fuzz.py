@@ -139,17 +139,20 @@ def test_a_campaign_on_a_real_cluster_counts_each_program_once_when_a_worker_is_
                            "--no-dashboard"], env, tmp_path / f"worker{k}.log") for k in range(2)]
         processes += workers
         report = tmp_path / "report.json"
-        count, first = 48, 500
+        count, first = 36, 500
         campaign = _start([sys.executable, "-m", "vm", "fuzz", "--scheduler", address, "--count", str(count),
-                           "--seed", str(first), "--batch", "3", "--size", "8", "--engines", "hw,os",
+                           "--seed", str(first), "--batch", "3", "--size", "6", "--engines", "hw,os",
                            "--out", str(tmp_path / "found"), "--json", str(report)], env, tmp_path / "fuzz.log")
         processes.append(campaign)
         with Client(address, timeout=30) as client:
             _wait_for(lambda: len(client.scheduler_info(n_workers=-1)["workers"]) == 2, 30, "both workers joined")
             doomed = next(w for w, pid in client.run(os.getpid).items() if pid == workers[0].pid)
-            _wait_for(lambda: client.processing().get(doomed), 60, "the first worker was given a batch")
-            time.sleep(3)  # some batches done, and then one in flight when it dies
-            _wait_for(lambda: client.processing().get(doomed), 30, "the first worker had a batch in flight")
+
+            def finished_one_and_runs_another() -> bool:
+                done = client.run(lambda dask_worker: dask_worker.state.executed_count, workers=[doomed])[doomed]
+                return done >= 1 and bool(client.processing().get(doomed))
+
+            _wait_for(finished_one_and_runs_another, 60, "the first worker ran a batch and started another")
             assert campaign.poll() is None, "the campaign ended before a worker could be killed"
             workers[0].send_signal(signal.SIGKILL)
             workers[0].wait(10)
