@@ -136,7 +136,7 @@ class Generator:
 
     def block(self, rng: random.Random, k: int, functions: int) -> list[str]:
         """One self-contained block; its labels start with b{k}."""
-        kinds = ["straight"] * 6 + ["branch"] * 2 + ["loop", "stack", "float", "port", "hcall", "selfmod"]
+        kinds = ["straight"] * 6 + ["branch"] * 2 + ["loop", "stack", "float", "port", "hcall", "selfmod", "spin"]
         if self.indirect:
             kinds.append("indirect")
         if functions and self.calls:
@@ -153,6 +153,11 @@ class Generator:
             body = [line for line in self._straight(rng, rng.randint(1, 4)) if f"r{COUNTER}," not in line.split()[1:2]]
             return [f"li r{COUNTER}, {rng.randint(1, 6)}", f"b{k}_loop:", *body, f"subi r{COUNTER}, r{COUNTER}, 1",
                     f"bnez r{COUNTER}, b{k}_loop"]
+        if kind == "spin" and rng.random() < 0.2:  # a loop that only counts: para and os may count it in closed form
+            if rng.random() < 0.5:
+                return [f"b{k}_spin:", f"jmp b{k}_spin"]
+            return [f"liw r{COUNTER}, {rng.choice([3, 1000, 10**6, 2**40])}", f"b{k}_spin:",
+                    f"subi r{COUNTER}, r{COUNTER}, 1", f"bnez r{COUNTER}, b{k}_spin"]
         if kind == "stack" and self.stack:
             return [self.instruction(rng, rng.choice(self.stack)) for _ in range(rng.randint(1, 3))]
         if kind == "float":
