@@ -50,7 +50,8 @@ class Program:
         for function in self.functions:
             lines += [line if line.endswith(":") else "    " + line for line in function]
         lines += [".data", ".align 8", "buf:"]
-        lines += ["    .byte " + ", ".join(str(b) for b in self.data[i:i + 16]) for i in range(0, len(self.data), 16)]
+        words = [int.from_bytes(self.data[i:i + 8], "little") for i in range(0, len(self.data), 8)]
+        lines += ["    .quad " + ", ".join(f"{w:#x}" for w in words[i:i + 4]) for i in range(0, len(words), 4)]
         return "\n".join(lines) + "\n"
 
     def size(self) -> int:
