@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 import time
@@ -185,7 +186,7 @@ def _run_on_dask(plan: Plan, summary: Summary, count: int | None, seconds: float
     try:
         if scheduler is None:
             cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address="127.0.0.1:0")
+                                   host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
             client = Client(cluster)
         else:
             client = Client(scheduler, timeout=30)
