@@ -55,3 +55,15 @@ def parse_fuel(text: str) -> int:
     if not 0 <= value < 2**63:
         raise argparse.ArgumentTypeError("fuel must be from 0 to 2^63 - 1")
     return value
+
+
+def parse_duration(text: str) -> float:
+    """A duration: seconds, or a number with s, m or h (`90`, `30s`, `10m`, `1.5h`)."""
+    scale = {"s": 1, "m": 60, "h": 3600}.get(text[-1:].lower())
+    try:
+        value = float(text[:-1] if scale else text) * (scale or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: use seconds, or 30s, 10m, 2h") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("a duration is more than 0")
+    return value

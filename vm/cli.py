@@ -15,7 +15,7 @@ from vm.arch.vm64 import InstructionSet, core_isa, reference
 from vm.arch.vm64.asm.assembler import AssemblyError, assemble
 from vm.arch.vm64.asm.disassembler import disassemble
 from vm.arch.vm64.image import Image, ImageError
-from vm.arguments import parse_fuel, parse_limit_size, parse_seconds, parse_size
+from vm.arguments import parse_duration, parse_fuel, parse_limit_size, parse_seconds, parse_size
 from vm.containers import daemon_commands, image_commands
 from vm.containers.errors import ContainerError
 from vm.elf import ElfError, is_executable
@@ -461,6 +461,42 @@ def _compare_executable(args: argparse.Namespace, stdin: bytes) -> int:
     return 0 if report.same else EXIT_DIFFERENT
 
 
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from vm.fuzz.campaign import FuzzError, Plan, run_campaign
+    from vm.run import MODES
+
+    engines = tuple(dict.fromkeys(["hw", *(e.strip() for e in args.engines.split(",") if e.strip())]))
+    unknown = [e for e in engines if e not in MODES]
+    if unknown:
+        raise UsageError(f"--engines: unknown engine {unknown[0]!r}; use some of {', '.join(MODES)}")
+    if len(engines) < 2:
+        raise UsageError("--engines: name at least one engine besides hw to compare it with")
+    for option, value, least in (("--size", args.size, 1), ("--batch", args.batch, 1), ("--workers", args.workers, 0)):
+        if value is not None and value < least:
+            raise UsageError(f"{option} is at least {least}, not {value}")
+    if args.count is None and args.time is None:
+        args.count = 1000
+    load_isa(args.ext)  # a bad extension is said here, once, not by every worker
+    ext_files = tuple(str(Path(f).resolve()) for f in args.ext or [])
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
+    plan = Plan(ext_files, engines, args.size, seed, args.batch)
+    out_dir = Path(args.out)
+    try:
+        summary = run_campaign(plan, count=args.count, seconds=args.time, workers=args.workers,
+                               scheduler=args.scheduler, out_dir=out_dir)
+    except FuzzError as e:
+        raise UsageError(str(e)) from None
+    print(f"seeds from {seed}: " + summary.text())
+    for finding in summary.findings:
+        shrunk = finding["shrunk"]
+        print(f"seed {finding['seed']}: {finding['engine']} differs from hw in {', '.join(finding['differences'])}; "
+              f"shrunk from {shrunk['from_instructions']} to {shrunk['instructions']} instructions; "
+              f"again: {finding['command']}")
+    if args.json:
+        _write(Path(args.json), (json.dumps(summary.__dict__, indent=2) + "\n").encode())
+    return EXIT_DIFFERENT if summary.findings else 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from vm.benchmarks import main as bench_main
 
@@ -555,6 +591,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stdin", metavar="FILE", help="guest input (default: this process's stdin)")
     p.add_argument("--trace-diff", action="store_true",
                    help="where an engine differs from hw, find the first instruction after which they part")
+
+    p = command("fuzz", cmd_fuzz, "run generated programs in every engine, compare them with hw, and shrink each "
+                "disagreement (on a Dask cluster: a local one by default)")
+    p.add_argument("--count", type=parse_fuel, default=None, metavar="N", help="programs to run (default: 1000, "
+                   "unless --time is given)")
+    p.add_argument("--time", type=parse_duration, default=None, metavar="DURATION",
+                   help="stop starting programs after this long: 90, 30s, 10m, 2h")
+    p.add_argument("--engines", default="hw,para,os", metavar="LIST", help="engines to compare with hw "
+                   "(default: hw,para,os)")
+    p.add_argument("--seed", type=parse_fuel, default=None, metavar="N", help="the first program's seed (default: "
+                   "random, printed at the end); program i has seed N+i")
+    p.add_argument("--size", type=int, default=40, metavar="BLOCKS", help="blocks of code a program has at most "
+                   "(default: 40)")
+    p.add_argument("--batch", type=int, default=8, metavar="N", help="programs a task runs (default: 8)")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="local worker processes (default: one "
+                   "a core); 0 runs in this process, without Dask")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, such as tcp://HOST:8786, "
+                   "whose workers (`dask worker HOST:8786`, vm installed) run the programs")
+    p.add_argument("--out", default="fuzz-findings", metavar="DIR", help="where disagreements are saved "
+                   "(default: fuzz-findings)")
+    p.add_argument("--json", metavar="FILE", help="write everything the campaign saw as JSON")
 
     p = command("bench", cmd_bench,
                 "measure hw, para, os, C and Python on the benchmark programs, and RISC-V in hw beside qemu")

@@ -138,11 +138,14 @@ class Semantics:
         return bool(self.effects & {"port_in", "port_out"})
 
     @property
+    def always_traps(self) -> bool:
+        """Its last statement is a trap: the instruction never completes (brk)."""
+        return "trap" in self.effects and _always_traps(self.tree)
+
+    @property
     def ends_block(self) -> bool:
         """Control may leave the straight line after this instruction."""
-        return bool(self.effects & {"goto", "halt", "port_in", "port_out"}) or (
-            "trap" in self.effects and _always_traps(self.tree)
-        )
+        return bool(self.effects & {"goto", "halt", "port_in", "port_out"}) or self.always_traps
 
 
 

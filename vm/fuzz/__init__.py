@@ -1,0 +1,6 @@
+"""`vm fuzz`: generated programs run in every engine and compared; a disagreement is shrunk and saved.
+
+generate.py makes a program from a seed and the instruction descriptions, check.py runs it and
+compares, shrink.py reduces a disagreement, campaign.py spreads the work over a Dask cluster. A tool
+layer: the engines never import it.
+"""
