@@ -11,7 +11,6 @@ import hashlib
 import os
 import re
 import shutil
-import struct
 import subprocess
 import threading
 import tomllib
@@ -24,14 +23,13 @@ import pytest
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
+from vm.fuzz import riscv64 as random_program
+from vm.fuzz.riscv64 import CC, CC_PACKAGE, QEMU, QEMU_PACKAGE
+
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS_DIR = ROOT / "guest_programs" / "riscv64"
 ISA_ENV_DIR = Path(__file__).resolve().parent / "riscv64" / "env"
 
-QEMU = "qemu-riscv64"
-QEMU_PACKAGE = "qemu-user"
-CC = "riscv64-linux-gnu-gcc"
-CC_PACKAGE = "gcc-riscv64-linux-gnu"
 RUN_SECONDS = 60.0  # a reference run; the largest default-size program takes well under a second
 
 
@@ -224,17 +222,8 @@ def build_isa_tests(out_dir: Path, riscv_tests: Path | None = None) -> dict[str,
         return dict(zip(names, pool.map(build, names), strict=True))
 
 
-# -- the dump of a random program ------------------------------------------------------------------------------
-SCRATCH_BYTES = 256  # the random program's load/store buffer, dumped after the registers
-DUMP_FORMAT = "<31Q32QQ"  # x1..x31, f0..f31 as raw 64-bit patterns, fcsr; then the scratch buffer
-DUMP_BYTES = struct.calcsize(DUMP_FORMAT) + SCRATCH_BYTES
-
-
-def parse_dump(data: bytes) -> dict:
-    """A random program's output as {"x": [x0..x31], "f": [f0..f31], "fcsr": int, "scratch": bytes}:
-    x0 is included as 0 so x[i] is register i; every value is unsigned."""
-    if len(data) != DUMP_BYTES:
-        raise ValueError(f"a register dump has {DUMP_BYTES} bytes, not {len(data)}")
-    values = struct.unpack_from(DUMP_FORMAT, data)
-    return {"x": [0, *values[:31]], "f": list(values[31:63]), "fcsr": values[63],
-            "scratch": data[struct.calcsize(DUMP_FORMAT):]}
+# -- random programs (vm/fuzz/riscv64.py) ------------------------------------------------------------------------
+def build_random(seed: int, out_dir: Path, length: int = 200) -> Path:
+    """random_program.build_random, the calling test skipped without the cross compiler."""
+    require_compiler()
+    return random_program.build_random(seed, out_dir, length)

@@ -7,13 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from riscv64.random_program import build_random
 from riscv64_programs import build_assembly
 from riscv64_support import (
     build_isa_tests,
+    build_random,
     guest_programs,
     isa_test_names,
-    parse_dump,
     riscv_tests_dir,
     riscv_tests_missing,
     run_reference,
@@ -22,6 +21,7 @@ from riscv64_support import (
 from vm.elf import read_executable
 from vm.engines.caching import engine_cache_dir
 from vm.engines.hw_riscv64 import RiscvCpu
+from vm.fuzz.riscv64 import parse_dump
 from vm.machine import RiscvMachine
 from vm.monitor.host import Host
 from vm.monitor.linux import Linux

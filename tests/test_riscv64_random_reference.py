@@ -1,4 +1,4 @@
-"""Random RV64GC programs (tests/riscv64/random_program.py) build, run under qemu-riscv64 and write one
+"""Random RV64GC programs (vm/fuzz/riscv64.py) build, run under qemu-riscv64 and write one
 register dump of the documented size; a program with no random items dumps exactly what its prologue
 set, which pins the dump's layout that parse_dump reads."""
 
@@ -8,19 +8,22 @@ import re
 import struct
 
 import pytest
-from riscv64.random_program import (
+from riscv64_support import build_random, run_reference, symbol_address
+
+from vm.fuzz.riscv64 import (
     AMO_OPS,
     BASE,
+    DUMP_BYTES,
     F_EDGES,
     LOADS,
     M_OPS,
     ROUNDING,
     SAVED_SP,
+    SCRATCH_BYTES,
     STORES,
-    build_random,
     generate,
+    parse_dump,
 )
-from riscv64_support import DUMP_BYTES, SCRATCH_BYTES, parse_dump, run_reference, symbol_address
 
 SEEDS = [0, 1, 2, 3, 12345]
 

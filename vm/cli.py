@@ -465,21 +465,36 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     from vm.fuzz.campaign import FuzzError, Plan, run_campaign
     from vm.run import MODES
 
-    engines = tuple(dict.fromkeys(["hw", *(e.strip() for e in args.engines.split(",") if e.strip())]))
-    unknown = [e for e in engines if e not in MODES]
-    if unknown:
-        raise UsageError(f"--engines: unknown engine {unknown[0]!r}; use some of {', '.join(MODES)}")
-    if len(engines) < 2:
-        raise UsageError("--engines: name at least one engine besides hw to compare it with")
     for option, value, least in (("--size", args.size, 1), ("--batch", args.batch, 1), ("--workers", args.workers, 0)):
         if value is not None and value < least:
             raise UsageError(f"{option} is at least {least}, not {value}")
+    if args.arch == "riscv64":
+        from vm.fuzz import riscv64
+
+        if args.engines is not None or args.ext:
+            raise UsageError("--engines and --ext are vm64's: --arch riscv64 compares hw with qemu-riscv64")
+        try:
+            riscv64.tool(riscv64.CC, riscv64.CC_PACKAGE)
+            riscv64.tool(riscv64.QEMU, riscv64.QEMU_PACKAGE)
+        except riscv64.ToolMissing as e:
+            raise UsageError(f"vm fuzz --arch riscv64: {e}") from None
+        engines: tuple[str, ...] = ("hw", riscv64.QEMU)
+    else:
+        engines = tuple(dict.fromkeys(["hw", *(e.strip() for e in (args.engines or "hw,para,os").split(",")
+                                               if e.strip())]))
+        unknown = [e for e in engines if e not in MODES]
+        if unknown:
+            raise UsageError(f"--engines: unknown engine {unknown[0]!r}; use some of {', '.join(MODES)}")
+        if len(engines) < 2:
+            raise UsageError("--engines: name at least one engine besides hw to compare it with")
     if args.count is None and args.time is None:
         args.count = 1000
-    load_isa(args.ext)  # a bad extension is said here, once, not by every worker
+    if args.arch == "vm64":
+        load_isa(args.ext)  # a bad extension is said here, once, not by every worker
     ext_files = tuple(str(Path(f).resolve()) for f in args.ext or [])
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
-    plan = Plan(ext_files, engines, args.size, seed, args.batch)
+    size = args.size if args.size is not None else (200 if args.arch == "riscv64" else 40)
+    plan = Plan(args.arch, ext_files, engines, size, seed, args.batch)
     out_dir = Path(args.out)
     try:
         summary = run_campaign(plan, count=args.count, seconds=args.time, workers=args.workers,
@@ -487,10 +502,11 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     except FuzzError as e:
         raise UsageError(str(e)) from None
     print(f"seeds from {seed}: " + summary.text())
+    unit = "random items" if args.arch == "riscv64" else "instructions"
     for finding in summary.findings:
         shrunk = finding["shrunk"]
         print(f"seed {finding['seed']}: {finding['engine']} differs from hw in {', '.join(finding['differences'])}; "
-              f"shrunk from {shrunk['from_instructions']} to {shrunk['instructions']} instructions; "
+              f"shrunk from {shrunk['from_instructions']} to {shrunk['instructions']} {unit}; "
               f"again: {finding['command']}")
     if args.json:
         _write(Path(args.json), (json.dumps(summary.__dict__, indent=2) + "\n").encode())
@@ -594,16 +610,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("fuzz", cmd_fuzz, "run generated programs in every engine, compare them with hw, and shrink each "
                 "disagreement (on a Dask cluster: a local one by default)")
+    p.add_argument("--arch", choices=("vm64", "riscv64"), default="vm64", help="vm64 (default), or riscv64: "
+                   "random RV64GC programs in hw against qemu-riscv64")
     p.add_argument("--count", type=parse_fuel, default=None, metavar="N", help="programs to run (default: 1000, "
                    "unless --time is given)")
     p.add_argument("--time", type=parse_duration, default=None, metavar="DURATION",
                    help="stop starting programs after this long: 90, 30s, 10m, 2h")
-    p.add_argument("--engines", default="hw,para,os", metavar="LIST", help="engines to compare with hw "
-                   "(default: hw,para,os)")
+    p.add_argument("--engines", default=None, metavar="LIST", help="engines to compare with hw "
+                   "(default: hw,para,os; vm64 only)")
     p.add_argument("--seed", type=parse_fuel, default=None, metavar="N", help="the first program's seed (default: "
                    "random, printed at the end); program i has seed N+i")
-    p.add_argument("--size", type=int, default=40, metavar="BLOCKS", help="blocks of code a program has at most "
-                   "(default: 40)")
+    p.add_argument("--size", type=int, default=None, metavar="N", help="blocks of code a program has at most "
+                   "(default: 40); for riscv64 its random items (default: 200)")
     p.add_argument("--batch", type=int, default=8, metavar="N", help="programs a task runs (default: 8)")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="local worker processes (default: one "
                    "a core); 0 runs in this process, without Dask")

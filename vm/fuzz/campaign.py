@@ -29,8 +29,12 @@ class FuzzError(Exception):
 
 @dataclass(frozen=True)
 class Plan:
-    """What to fuzz: the extensions, the engines, the programs' size and the seeds."""
+    """What to fuzz: the architecture, the extensions, the engines, the programs' size and the seeds.
 
+    For riscv64 the engines are hw and qemu-riscv64, there are no extensions, and the size is the
+    number of random items."""
+
+    arch: str = "vm64"
     ext_files: tuple[str, ...] = ()
     engines: tuple[str, ...] = ("hw", "para", "os")
     size: int = 40
@@ -47,7 +51,16 @@ def _isa(ext_files: tuple[str, ...]) -> InstructionSet:
 
 
 def run_batch(plan: Plan, seeds: list[int]) -> dict:
-    """Run one batch of seeds (on a worker): every program's verdict, and each disagreement shrunk."""
+    """Run one batch of seeds (on a worker): every program's verdict, and each disagreement shrunk.
+    The architecture decides the work; the batching, counting and saving around it are shared."""
+    if plan.arch == "riscv64":
+        from vm.fuzz import riscv64
+
+        return riscv64.run_batch(seeds, plan.size, plan.shrink_tests)
+    return _run_vm64_batch(plan, seeds)
+
+
+def _run_vm64_batch(plan: Plan, seeds: list[int]) -> dict:
     isa = _isa(plan.ext_files)
     generator = Generator(isa, plan.size)
     records, findings = [], []
@@ -124,6 +137,8 @@ def save_finding(finding: dict, plan: Plan, out_dir: Path) -> Path:
     """The shrunk program, its input and a JSON record (seed, both answers, the command) in out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"seed-{finding['seed']}-{finding['engine']}"
+    if plan.arch == "riscv64":
+        return _save_riscv64_finding(finding, plan, stem)
     asm, stdin = stem.with_suffix(".asm"), stem.with_suffix(".in")
     asm.write_text(finding["shrunk"]["source"])
     stdin.write_bytes(bytes.fromhex(finding["shrunk"]["stdin"]))
@@ -132,6 +147,22 @@ def save_finding(finding: dict, plan: Plan, out_dir: Path) -> Path:
     finding["original_command"] = (f"vm fuzz --workers 0 --seed {finding['seed']} --count 1 --size {plan.size} "
                                    f"--engines hw,{finding['engine']}{ext}")
     finding["files"] = [str(asm), str(stdin)]
+    record = stem.with_suffix(".json")
+    record.write_text(json.dumps(finding, indent=2) + "\n")
+    return record
+
+
+def _save_riscv64_finding(finding: dict, plan: Plan, stem: Path) -> Path:
+    """The shrunk source (.S), its executable, and the JSON record; `vm compare` on the executable runs
+    it in hw and under qemu-riscv64 again."""
+    executable = stem
+    stem.with_suffix(".S").write_text(finding["shrunk"]["source"])
+    executable.write_bytes(bytes.fromhex(finding["shrunk"].pop("executable")))
+    executable.chmod(0o755)
+    finding["command"] = f"vm compare {executable} --fuel {finding['shrunk']['fuel']}"
+    finding["original_command"] = (f"vm fuzz --arch riscv64 --workers 0 --seed {finding['seed']} --count 1 "
+                                   f"--size {plan.size}")
+    finding["files"] = [str(stem.with_suffix(".S")), str(executable)]
     record = stem.with_suffix(".json")
     record.write_text(json.dumps(finding, indent=2) + "\n")
     return record

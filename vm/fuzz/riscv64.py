@@ -1,9 +1,10 @@
-"""Random RV64GC instruction sequences as static Linux programs, for a differential test against qemu.
+"""Random RV64GC instruction sequences as static Linux programs, run in hw and under qemu-riscv64 and compared:
+what `vm fuzz --arch riscv64` does, and what the RISC-V reference tests build.
 
 `generate(seed, length)` writes GNU assembler source: _start sets every register to an edge value, runs
 `length` random items (one instruction each, or a short sequence where an instruction needs its
 operands prepared: an address for an AMO, a forward label for a branch), then writes x1..x31, f0..f31,
-fcsr and the scratch buffer with one write system call (the layout riscv64_support.parse_dump reads)
+fcsr and the scratch buffer with one write system call (the layout parse_dump reads)
 and exits 0. The first items are one of each class, so every class of RV64GC appears in every program
 of at least that length.
 
@@ -16,13 +17,50 @@ stores can use it as their base too.
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import struct
 import subprocess
+import tempfile
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from riscv64_support import DUMP_BYTES, DUMP_FORMAT, SCRATCH_BYTES, require_compiler
+QEMU = "qemu-riscv64"
+QEMU_PACKAGE = "qemu-user"
+CC = "riscv64-linux-gnu-gcc"
+CC_PACKAGE = "gcc-riscv64-linux-gnu"
+CFLAGS = ("-march=rv64gc", "-mabi=lp64d", "-nostdlib", "-static", "-mno-relax", "-Wl,--no-relax")
+FUEL = 50_000_000  # far above any generated program (a few thousand instructions): a hang ends as a difference
+REFERENCE_SECONDS = 60.0
+
+SCRATCH_BYTES = 256  # the random program's load/store buffer, dumped after the registers
+DUMP_FORMAT = "<31Q32QQ"  # x1..x31, f0..f31 as raw 64-bit patterns, fcsr; then the scratch buffer
+DUMP_BYTES = struct.calcsize(DUMP_FORMAT) + SCRATCH_BYTES
+
+
+class ToolMissing(Exception):
+    """The cross compiler or qemu-riscv64 is not installed; the message names the Debian package."""
+
+
+def tool(name: str, package: str) -> str:
+    """The path of a tool, or ToolMissing naming the package that has it."""
+    path = shutil.which(name)
+    if path is None:
+        raise ToolMissing(f"{name} not found: install Debian's {package} package")
+    return path
+
+
+def parse_dump(data: bytes) -> dict:
+    """A random program's output as {"x": [x0..x31], "f": [f0..f31], "fcsr": int, "scratch": bytes}:
+    x0 is included as 0 so x[i] is register i; every value is unsigned."""
+    if len(data) != DUMP_BYTES:
+        raise ValueError(f"a register dump has {DUMP_BYTES} bytes, not {len(data)}")
+    values = struct.unpack_from(DUMP_FORMAT, data)
+    return {"x": [0, *values[:31]], "f": list(values[31:63]), "fcsr": values[63],
+            "scratch": data[struct.calcsize(DUMP_FORMAT):]}
 
 REGISTERS_BYTES = struct.calcsize(DUMP_FORMAT)  # the dump's register part, right before the scratch buffer
 BASE = "x9"
@@ -380,29 +418,153 @@ def _data(w: _Writer) -> None:
                 for _ in range(SCRATCH_BYTES // 8)]
 
 
-def generate(seed: int, length: int = 200) -> str:
-    """GNU assembler source of a static RV64GC program (no libc): edge values, `length` random items, the dump."""
+@dataclass
+class Program:
+    """A generated program in three parts: the shrinker drops items and keeps the prologue and the dump."""
+
+    seed: int
+    prologue: list[str]
+    items: list[list[str]]  # each random item's lines: its labels are its own, so any subset assembles
+    epilogue: list[str]  # the dump, the exit and the data
+
+    def source(self) -> str:
+        return "\n".join([*self.prologue, *(line for item in self.items for line in item), *self.epilogue]) + "\n"
+
+
+def program(seed: int, length: int = 200) -> Program:
+    """A static RV64GC program (no libc): edge values, `length` random items, the dump."""
     w = _Writer(seed)
     _prologue(w)
+    prologue, w.lines = w.lines, []
     items = list(CLASSES)[:length]
     w.rng.shuffle(items)
     items += w.rng.choices(CLASSES, WEIGHTS, k=length - len(items))
+    written = []
     for item in items:
         item(w)
+        written.append(w.lines)
+        w.lines = []
     _epilogue(w)
     _data(w)
-    return "\n".join(w.lines) + "\n"
+    return Program(seed, prologue, written, w.lines)
+
+
+def generate(seed: int, length: int = 200) -> str:
+    """GNU assembler source of program(seed, length)."""
+    return program(seed, length).source()
+
+
+def build(source: str, executable: Path) -> Path:
+    """Assemble and link GNU assembler source into a static executable (ToolMissing without the compiler)."""
+    executable.parent.mkdir(parents=True, exist_ok=True)
+    asm = executable.with_suffix(".S")
+    asm.write_text(source)
+    completed = subprocess.run([tool(CC, CC_PACKAGE), *CFLAGS, "-o", str(executable), str(asm)],
+                               capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{asm}: the build failed:\n{completed.stderr}")
+    return executable
 
 
 def build_random(seed: int, out_dir: Path, length: int = 200) -> Path:
     """Write random-SEED.S into out_dir and assemble and link it there: the executable's path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    source = out_dir / f"random-{seed}.S"
-    source.write_text(generate(seed, length))
-    executable = out_dir / f"random-{seed}"
-    completed = subprocess.run([require_compiler(), "-march=rv64gc", "-mabi=lp64d", "-nostdlib", "-static",
-                                "-mno-relax", "-Wl,--no-relax", "-o", str(executable), str(source)],
-                               capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(f"{source}: the build failed:\n{completed.stderr}")
-    return executable
+    return build(generate(seed, length), out_dir / f"random-{seed}")
+
+
+# -- hw against qemu-riscv64 ----------------------------------------------------------------------------------------
+@dataclass
+class Verdict:
+    """What hw and qemu-riscv64 made of one program."""
+
+    differences: list[str]  # the registers, "fcsr", "scratch", "stdout" or "exit" that differ
+    answers: dict[str, dict]  # "hw" and "qemu-riscv64" -> its exit status and dump, in words
+    seconds: dict[str, float]
+
+
+def _answer(stdout: bytes, status: int | None, detail: str | None = None) -> dict:
+    out: dict = {"exit": status}
+    try:
+        dump = parse_dump(stdout)
+    except ValueError:
+        out["stdout"] = stdout.hex()
+    else:
+        out.update({f"x{i}": f"{v:#x}" for i, v in enumerate(dump["x"]) if i not in (0, 2)})
+        out.update({f"f{i}": f"{v:#x}" for i, v in enumerate(dump["f"])})
+        out["fcsr"] = f"{dump['fcsr']:#x}"
+        out["scratch"] = dump["scratch"].hex()
+    if detail:
+        out["detail"] = detail
+    return out
+
+
+def check(executable: Path) -> Verdict:
+    """Run the executable in hw and under qemu-riscv64; every observable but x2 (sp: where each loader
+    put the stack) is compared."""
+    from vm.run_linux import run_executable
+
+    qemu = tool(QEMU, QEMU_PACKAGE)
+    start = time.perf_counter()
+    try:
+        run = run_executable(executable, capture=True, fuel=FUEL)
+        hw = _answer(run.output.stdout, run.outcome.exit,
+                     None if run.outcome.exit is not None else f"trap {run.outcome.trap}: {run.outcome.detail}")
+    except Exception as e:  # an engine's bug: a finding like any other, and the campaign goes on
+        hw = {"exit": None, "crash": f"{type(e).__name__}: {e}"}
+    middle = time.perf_counter()
+    done = subprocess.run([qemu, str(executable)], capture_output=True, timeout=REFERENCE_SECONDS, check=False)
+    reference = _answer(done.stdout, done.returncode)
+    seconds = {"hw": middle - start, QEMU: time.perf_counter() - middle}
+    differences = [key for key in dict.fromkeys([*hw, *reference]) if hw.get(key) != reference.get(key)]
+    return Verdict(differences, {"hw": hw, QEMU: reference}, seconds)
+
+
+def shrink(found: Program, work: Path, max_tests: int) -> tuple[Program, int]:
+    """The fewest random items found (prologue and dump kept) with which hw still differs from qemu,
+    by delta debugging within max_tests builds and runs; and the runs it took."""
+    tests = 0
+
+    def differs(items: list[list[str]]) -> bool:
+        nonlocal tests
+        tests += 1
+        candidate = Program(found.seed, found.prologue, items, found.epilogue)
+        return bool(check(build(candidate.source(), work / f"shrink-{tests}")).differences)
+
+    items = found.items
+    chunk = max(1, len(items) // 2)
+    while items and tests < max_tests:
+        k = 0
+        while k < len(items) and tests < max_tests:
+            rest = items[:k] + items[k + chunk:]
+            if differs(rest):
+                items = rest
+            else:
+                k += chunk
+        if chunk == 1:
+            break
+        chunk //= 2
+    return Program(found.seed, found.prologue, items, found.epilogue), tests
+
+
+def run_batch(seeds: list[int], length: int, max_tests: int) -> dict:
+    """One batch of seeds (on a worker), as campaign.run_batch reports it: each program's verdict, and
+    each disagreement shrunk, its executable carried along so the campaign can save it."""
+    records, findings = [], []
+    with tempfile.TemporaryDirectory(prefix="vm-fuzz-riscv64-") as temporary:
+        work = Path(temporary)
+        for seed in seeds:
+            generated = program(seed, length)
+            verdict = check(build(generated.source(), work / f"seed-{seed}"))
+            records.append({"seed": seed, "agrees": not verdict.differences, "seconds": verdict.seconds,
+                            "compile_seconds": dict.fromkeys(verdict.seconds, 0.0), "refusals": {}})
+            if not verdict.differences:
+                continue
+            small, tests = shrink(generated, work, max_tests)
+            executable = build(small.source(), work / f"small-{seed}")
+            again = check(executable)
+            findings.append({"seed": seed, "engine": QEMU, "differences": verdict.differences,
+                             "answers": verdict.answers,
+                             "shrunk": {"source": small.source(), "executable": executable.read_bytes().hex(),
+                                        "fuel": FUEL, "instructions": len(small.items),
+                                        "from_instructions": len(generated.items), "tests": tests,
+                                        "differences": again.differences, "answers": again.answers}})
+    return {"seeds": seeds, "records": records, "findings": findings, "worker": os.getpid()}
