@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from distributed import Client
+from riscv64_support import require_compiler, require_qemu
 
 from vm.arch.vm64 import core_isa
 from vm.arch.vm64.asm.assembler import assemble
@@ -96,10 +98,71 @@ def test_a_broken_engine_is_found_shrunk_and_saved_with_a_command_that_shows_it_
     (["--size", "0"], "vm: --size is at least 1, not 0"),
     (["--batch", "-2"], "vm: --batch is at least 1, not -2"),
     (["--ext", "no-such-extension.py"], "vm: extension no-such-extension.py: no such file"),
+    (["--arch", "riscv64", "--engines", "hw,os"],
+     "vm: --engines and --ext are vm64's: --arch riscv64 compares hw with qemu-riscv64"),
+    (["--arch", "riscv64", "--ext", "x.py"],
+     "vm: --engines and --ext are vm64's: --arch riscv64 compares hw with qemu-riscv64"),
 ])
 def test_fuzz_says_a_mistake_in_one_line(env, args, message):
     done = _vm(["fuzz", "--workers", "0", *args], env)
     assert (done.returncode, done.stderr.strip()) == (2, message)
+
+
+def test_riscv64_without_the_cross_compiler_is_one_line_naming_its_package(env):
+    done = _vm(["fuzz", "--arch", "riscv64", "--workers", "0", "--count", "1"], {**env, "PATH": "/nonexistent"})
+    assert (done.returncode, done.stderr.strip()) == (2, "vm: vm fuzz --arch riscv64: riscv64-linux-gnu-gcc not "
+                                                          "found: install Debian's gcc-riscv64-linux-gnu package")
+
+
+def test_riscv64_programs_in_hw_agree_with_qemu(tmp_path, env):
+    require_compiler(), require_qemu()
+    report = tmp_path / "report.json"
+    done = _vm(["fuzz", "--arch", "riscv64", "--workers", "0", "--count", "4", "--seed", "1", "--out",
+                str(tmp_path / "found"), "--json", str(report)], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads(report.read_text())
+    assert (summary["programs"], summary["agreed"], summary["findings"]) == (4, 4, [])
+    assert sorted(summary["seeds"]) == [1, 2, 3, 4] and summary["plan"]["arch"] == "riscv64"
+    assert set(summary["engine_seconds"]) == {"hw", "qemu-riscv64"}
+
+
+# hw's unsigned division made wrong in its lowest bit, in the process that runs the fuzzer only.
+BROKEN_RISCV64_HW = """
+import sys
+import vm.engines.hw_riscv64 as hw
+real = hw._NAMESPACE["_udiv"]
+hw._NAMESPACE["_udiv"] = lambda a, b: real(a, b) ^ 1
+from vm.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_broken_riscv64_hw_is_found_shrunk_to_its_division_and_saved_with_a_command(tmp_path, env):
+    require_compiler(), require_qemu()
+    out = tmp_path / "found"
+
+    def vm(args: list[str], broken: bool) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-c", BROKEN_RISCV64_HW, *args] if broken else [sys.executable, "-m", "vm", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+
+    done = vm(["fuzz", "--arch", "riscv64", "--workers", "0", "--count", "4", "--seed", "1", "--size", "40",
+               "--out", str(out)], broken=True)
+    assert done.returncode == 1, done.stdout + done.stderr
+    record = next(out.glob("seed-*-qemu-riscv64.json"))
+    finding = json.loads(record.read_text())
+    assert finding["differences"] and finding["shrunk"]["differences"] == finding["differences"]
+    assert finding["shrunk"]["instructions"] == 1 < finding["shrunk"]["from_instructions"] == 40
+    register = finding["differences"][0]
+    assert finding["answers"]["hw"][register] != finding["answers"]["qemu-riscv64"][register]
+    source = Path(finding["files"][0]).read_text()
+    assert source == finding["shrunk"]["source"] and re.search(rf"^\s+divu {register},", source, re.M)
+    command = finding["command"].split()
+    assert command[:2] == ["vm", "compare"] and Path(command[2]).is_file()
+    again = vm(command[1:], broken=True)
+    assert again.returncode == 1 and "DIFFERENT: stdout" in again.stdout, again.stdout + again.stderr
+    assert vm(command[1:], broken=False).returncode == 0  # without the bug, hw and qemu agree on it
+    original = vm(finding["original_command"].split()[1:] + ["--out", str(tmp_path / "again")], broken=True)
+    assert original.returncode == 1 and f"seed {finding['seed']}: qemu-riscv64 differs" in original.stdout
 
 
 def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
