@@ -8,7 +8,7 @@ import re
 import struct
 
 import pytest
-from riscv64_support import build_random, run_reference, symbol_address
+from riscv64_support import build_random, require_compiler, run_reference, symbol_address
 
 from vm.fuzz.riscv64 import (
     AMO_OPS,
@@ -21,8 +21,10 @@ from vm.fuzz.riscv64 import (
     SAVED_SP,
     SCRATCH_BYTES,
     STORES,
+    build,
     generate,
     parse_dump,
+    program,
 )
 
 SEEDS = [0, 1, 2, 3, 12345]
@@ -49,6 +51,18 @@ def test_only_sp_depends_on_the_loader(tmp_path):
     assert first["x"][2] != second["x"][2]
     first["x"][2] = second["x"][2] = 0
     assert first == second
+
+
+def test_a_fuzz_program_writes_the_same_bytes_wherever_the_stack_is(tmp_path):
+    """vm fuzz compares output byte for byte: with dump_sp=False x2 is dumped as 0, all else as before."""
+    require_compiler()
+    executable = build(program(7, 400, dump_sp=False).source(), tmp_path / "fuzz-7")
+    output, status = run_reference(executable)
+    assert status == 0 and output == run_reference(executable, ["x" * 3000])[0]
+    reference = parse_dump(run_reference(build_random(7, tmp_path, length=400))[0])
+    assert reference["x"][2] != 0
+    reference["x"][2] = 0
+    assert parse_dump(output) == reference
 
 
 def test_an_empty_program_dumps_its_prologue(tmp_path):
