@@ -203,12 +203,12 @@ def test_a_campaign_on_a_real_cluster_counts_each_program_once_when_a_worker_is_
         processes += workers
         report = tmp_path / "report.json"
         count, first = 36, 500
-        campaign = _start([sys.executable, "-m", "vm", "fuzz", "--scheduler", address, "--count", str(count),
-                           "--seed", str(first), "--batch", "3", "--size", "6", "--engines", "hw,os",
-                           "--out", str(tmp_path / "found"), "--json", str(report)], env, tmp_path / "fuzz.log")
-        processes.append(campaign)
         with Client(address, timeout=30) as client:
             _wait_for(lambda: len(client.scheduler_info(n_workers=-1)["workers"]) == 2, 30, "both workers joined")
+            campaign = _start([sys.executable, "-m", "vm", "fuzz", "--scheduler", address, "--count", str(count),
+                               "--seed", str(first), "--batch", "3", "--size", "6", "--engines", "hw,os",
+                               "--out", str(tmp_path / "found"), "--json", str(report)], env, tmp_path / "fuzz.log")
+            processes.append(campaign)
             doomed = next(w for w, pid in client.run(os.getpid).items() if pid == workers[0].pid)
 
             def finished_one_and_runs_another() -> bool:

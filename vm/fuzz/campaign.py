@@ -97,7 +97,7 @@ class Summary:
     compile_seconds: dict[str, float] = field(default_factory=dict)
     wall_seconds: float = 0.0  # from the first program started to the last result, the cluster's start not counted
     startup_seconds: float = 0.0  # starting or reaching the cluster and its workers
-    workers: int = 0
+    workers: int = 0  # that ran its programs (a scheduler's workers may come and go during a campaign)
     programs_by_worker: dict[str, int] = field(default_factory=dict)  # worker process id -> programs it ran
 
     def add(self, result: dict) -> None:
@@ -254,6 +254,7 @@ def _run_on_dask(plan: Plan, summary: Summary, count: int | None, seconds: float
                 if seeds is not None:
                     submit(seeds)
         summary.wall_seconds = time.monotonic() - start
+        summary.workers = max(len(summary.programs_by_worker), 1)
     finally:
         client.close()
         if cluster is not None:
