@@ -51,8 +51,12 @@ def _corpus() -> list[Path]:
 def test_every_instruction_reads_as_objdump_reads_it():
     seen: set[str] = set()
     wrong = []
-    for path in _corpus():
+    read: set[tuple[int, int, str]] = set()  # a word objdump reads alike at two addresses reads alike in vm too:
+    for path in _corpus():  # where it names an address (a branch target), the same text means the same pc
         for pc, word, size, theirs in _objdump(path):
+            if (word, size, theirs) in read:
+                continue
+            read.add((word, size, theirs))
             ours = disassemble_word(word, size, pc)
             seen.add(ours.split()[0].split(".aq")[0].split(".rl")[0])
             if _normal(ours) != theirs:
