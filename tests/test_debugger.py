@@ -13,6 +13,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from conftest import ISA
+from debugging import debug_script, said
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,26 +29,10 @@ def session(name: str, stdin: bytes = b"") -> Vm64Session:
     return Vm64Session(load_program(GUEST / f"{name}.asm"), ISA, 1 << 20, stdin, io.StringIO())
 
 
-def said(s: Vm64Session, *commands: str) -> str:
-    start = s.out.tell()
-    for command in commands:
-        s.command(command)
-    return s.out.getvalue()[start:]
-
-
 def state(s: Vm64Session) -> tuple:
     m = s.machine
     return (m.pc, m.retired, list(m.regs), [repr(f) for f in m.fregs], hashlib.sha256(m.mem).hexdigest(),
             s.host.input_consumed())
-
-
-def script(tmp_path: Path, program: Path, commands: str, *args: str) -> subprocess.CompletedProcess:
-    path = tmp_path / "commands.txt"
-    path.write_text(commands)
-    proc = subprocess.run([sys.executable, "-m", "vm", "debug", str(program), "-x", str(path), *args],
-                          capture_output=True, timeout=120)
-    assert b"Traceback" not in proc.stderr + proc.stdout, (proc.stdout + proc.stderr).decode(errors="replace")
-    return proc
 
 
 def test_break_continue_next_and_finish_stop_where_they_should() -> None:
@@ -159,7 +144,7 @@ def test_going_back_to_the_start_gives_the_loaded_machine() -> None:
 
 
 def test_a_script_echoes_each_command_and_says_what_failed(tmp_path: Path) -> None:
-    proc = script(tmp_path, GUEST / "fib_rec.asm", "break fib\ncontinue\nbogus\nwhere\nquit\nstep\n")
+    proc = debug_script(tmp_path, "break fib\ncontinue\nbogus\nwhere\nquit\nstep\n", GUEST / "fib_rec.asm")
     lines = proc.stdout.decode().splitlines()
     assert lines[0] == "(vm) break fib" and lines[1].startswith("breakpoint 1 at 0x")
     assert "(vm) bogus" in lines and "vm: unknown command 'bogus'; `help` lists them" in lines
@@ -271,7 +256,7 @@ def test_gdb_names_info_registers_si_ni_and_help_lists_the_aliases() -> None:
 
 def test_a_stop_is_said_after_the_guest_output_before_it(tmp_path) -> None:
     """The guest's buffered output is out before the debugger says where it stopped."""
-    done = script(tmp_path, GUEST / "fib_rec.asm", "break fib\ncontinue\n")
+    done = debug_script(tmp_path, "break fib\ncontinue\n", GUEST / "fib_rec.asm")
     assert b"(vm) continue\nfib(0) = breakpoint 1\n" in done.stdout, done.stdout
 
 

@@ -5,13 +5,13 @@ the prologues, going back by re-running from checkpoints, and every mistake as o
 from __future__ import annotations
 
 import io
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pexpect
 import pytest
+from debugging import debug_script, said
 from riscv64_support import PROGRAMS_DIR
 
 from vm.debugger import riscv64
@@ -27,25 +27,9 @@ def session(program: Path, *args: str, stdin: bytes = b"") -> RiscvSession:
     return RiscvSession(program, list(args), [], stdin, io.StringIO(), capture=True)
 
 
-def said(s: RiscvSession, *commands: str) -> str:
-    start = s.out.tell()
-    for command in commands:
-        s.command(command)
-    return s.out.getvalue()[start:]
-
-
 def state(s: RiscvSession) -> tuple:
     m = s.machine
     return m.pc, m.retired, m.x[:32], list(m.f), m.fflags, m.frm, memory_digest(m), s.host.input_consumed()
-
-
-def script(tmp_path: Path, commands: str, *args: str) -> subprocess.CompletedProcess:
-    path = tmp_path / "commands.txt"
-    path.write_text(commands)
-    proc = subprocess.run([sys.executable, "-m", "vm", "debug", *args, "-x", str(path)], capture_output=True,
-                          timeout=120)
-    assert b"Traceback" not in proc.stderr + proc.stdout, (proc.stdout + proc.stderr).decode(errors="replace")
-    return proc
 
 
 def test_break_at_main_step_regs_memory_finish_and_continue_to_the_exit() -> None:
@@ -198,7 +182,7 @@ def test_reverse_continue_goes_back_to_the_breakpoint_then_to_the_start(monkeypa
 
 
 def test_a_script_on_an_executable_with_arguments(tmp_path: Path) -> None:
-    proc = script(tmp_path, "break main\ncontinue\np a0\nbogus\nx 0x10\ncontinue\n", str(HELLO), "2")
+    proc = debug_script(tmp_path, "break main\ncontinue\np a0\nbogus\nx 0x10\ncontinue\n", str(HELLO), "2")
     lines = proc.stdout.decode().splitlines()
     assert lines[0] == "(vm) break main" and lines[1].startswith("breakpoint 1 at 0x") and " main: " in lines[1]
     assert lines[5:7] == ["(vm) p a0", "a0 = 2 (0x2)"]  # argc: the program and its argument
@@ -213,12 +197,12 @@ def test_a_script_on_an_executable_with_arguments(tmp_path: Path) -> None:
     (["--ext", "x.py"], b"vm: --ext is for vm64 programs"),
 ])
 def test_options_a_linux_executable_cannot_take_are_one_line(tmp_path: Path, args: list[str], message: bytes) -> None:
-    proc = script(tmp_path, "quit\n", str(HELLO), *args)
+    proc = debug_script(tmp_path, "quit\n", str(HELLO), *args)
     assert proc.returncode == 2 and proc.stderr.strip() == message
 
 
 def test_a_vm64_program_takes_no_linux_arguments(tmp_path: Path) -> None:
-    proc = script(tmp_path, "quit\n", str(ROOT / "guest_programs" / "gcd.asm"), "5")
+    proc = debug_script(tmp_path, "quit\n", str(ROOT / "guest_programs" / "gcd.asm"), "5")
     assert proc.returncode == 2
     assert b"is a vm64 program: arguments, --env, --dir and --strict-syscalls are for Linux" in proc.stderr
 
