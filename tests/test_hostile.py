@@ -171,12 +171,21 @@ def test_bug2_and_3_the_largest_values_allowed_run(daemon) -> None:
 
 
 # -- bug 4: what used to be a 500 is a 400 or a 401 --------------------------------------------------------
-def _raw_request(address: str | tuple[str, int], request: bytes, seconds: float = 10.0) -> bytes:
-    """Send bytes as they are (no client library would send these) and read the whole answer."""
-    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as conn:
+def _connected(address: str | tuple[str, int], seconds: float | None) -> socket.socket:
+    """A connection to a unix socket's path or a (host, port), each operation on it bounded by `seconds`."""
+    conn = socket.socket(socket.AF_UNIX if isinstance(address, str) else socket.AF_INET, socket.SOCK_STREAM)
+    try:
         conn.settimeout(seconds)
         conn.connect(address)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _raw_request(address: str | tuple[str, int], request: bytes, seconds: float = 10.0) -> bytes:
+    """Send bytes as they are (no client library would send these) and read the whole answer."""
+    with _connected(address, seconds) as conn:
         conn.sendall(request)
         answer = b""
         while chunk := conn.recv(65536):
@@ -286,10 +295,7 @@ def test_bug7_without_a_name_one_is_made(daemon) -> None:
 # -- bugs 5 and 9: a client that goes away mid-request ------------------------------------------------------
 def _hang_up(address: str | tuple[str, int], request: bytes, read: int = 0) -> None:
     """Send a request (perhaps cut off), read `read` bytes of the answer, and close the connection."""
-    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as conn:
-        conn.settimeout(REQUEST_SECONDS)
-        conn.connect(address)
+    with _connected(address, REQUEST_SECONDS) as conn:
         conn.sendall(request)
         got = b""
         while len(got) < read:
@@ -349,10 +355,7 @@ MAX_CONNECTIONS = 256
 
 def _until_closed(address: str | tuple[str, int], request: bytes) -> tuple[float, bytes]:
     """Send a half request and wait: how long until the server closed the connection, and what it said."""
-    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as conn:
-        conn.settimeout(CLIENT_TIMEOUT * 4)
-        conn.connect(address)
+    with _connected(address, CLIENT_TIMEOUT * 4) as conn:
         start = time.monotonic()
         conn.sendall(request)
         answer = b""
@@ -390,13 +393,10 @@ def test_bug6_a_half_sent_request_is_not_held(daemon, registry, server) -> None:
 @pytest.mark.parametrize("server", ["daemon", "registry"])
 def test_bug6_open_connections_are_bounded(daemon, registry, server) -> None:
     address, _, _ = _servers(daemon, registry)[server]
-    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
     held = []
     try:
         for _ in range(MAX_CONNECTIONS):
-            conn = socket.socket(family, socket.SOCK_STREAM)
-            held.append(conn)
-            conn.connect(address)
+            held.append(_connected(address, None))
         time.sleep(0.5)  # the server has taken them all
         seconds, answer = _until_closed(address, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
         assert answer.startswith(b"HTTP/1.1 503 ") and seconds < PROMPT_SECONDS
