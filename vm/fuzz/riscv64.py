@@ -522,6 +522,8 @@ def check(executable: Path) -> Verdict:
 def shrink(found: Program, work: Path, max_tests: int) -> tuple[Program, int]:
     """The fewest random items found (prologue and dump kept) with which hw still differs from qemu,
     by delta debugging within max_tests builds and runs; and the runs it took."""
+    from vm.fuzz.shrink import ddmin
+
     tests = 0
 
     def differs(items: list[list[str]]) -> bool:
@@ -530,19 +532,7 @@ def shrink(found: Program, work: Path, max_tests: int) -> tuple[Program, int]:
         candidate = Program(found.seed, found.prologue, items, found.epilogue)
         return bool(check(build(candidate.source(), work / f"shrink-{tests}")).differences)
 
-    items = found.items
-    chunk = max(1, len(items) // 2)
-    while items and tests < max_tests:
-        k = 0
-        while k < len(items) and tests < max_tests:
-            rest = items[:k] + items[k + chunk:]
-            if differs(rest):
-                items = rest
-            else:
-                k += chunk
-        if chunk == 1:
-            break
-        chunk //= 2
+    items = ddmin(found.items, differs, lambda: tests >= max_tests)
     return Program(found.seed, found.prologue, items, found.epilogue), tests
 
 

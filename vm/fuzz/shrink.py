@@ -18,6 +18,23 @@ _NUMBER = re.compile(r"(?<![\w.])-?(?:0x[0-9a-fA-F]+|\d+(?:\.\d*)?(?:e-?\d+)?)(?
 _SIMPLER = ("0", "1", "-1")
 
 
+def ddmin(items: list, still_fails: Callable[[list], bool], spent: Callable[[], bool]) -> list:
+    """Drop chunks of `items`, halving the chunk size, while `still_fails(rest)`, until `spent()`."""
+    chunk = max(1, len(items) // 2)
+    while items and not spent():
+        k = 0
+        while k < len(items) and not spent():
+            rest = items[:k] + items[k + chunk:]
+            if still_fails(rest):
+                items = rest
+            else:
+                k += chunk
+        if chunk == 1:
+            break
+        chunk //= 2
+    return items
+
+
 class Shrinker:
     """Reduces a program that makes `engine` disagree with hw, within a budget of runs and seconds."""
 
@@ -41,20 +58,8 @@ class Shrinker:
         return self.engine in verdict.differences
 
     def _ddmin(self, items: list, rebuild: Callable[[list], Program]) -> list:
-        """Drop chunks of `items`, halving the chunk size, while `rebuild(rest)` still disagrees."""
-        chunk = max(1, len(items) // 2)
-        while items and not self._spent():
-            k = 0
-            while k < len(items) and not self._spent():
-                rest = items[:k] + items[k + chunk:]
-                if self.disagrees(rebuild(rest)):
-                    items = rest
-                else:
-                    k += chunk
-            if chunk == 1:
-                break
-            chunk //= 2
-        return items
+        """Drop chunks of `items` while `rebuild(rest)` still disagrees."""
+        return ddmin(items, lambda rest: self.disagrees(rebuild(rest)), self._spent)
 
     def shrink(self, program: Program) -> Program:
         """The smallest program found that still disagrees (the program itself if none is smaller)."""
