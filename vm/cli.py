@@ -195,9 +195,7 @@ def cmd_debug(args: argparse.Namespace) -> int:
 
         if args.ext:
             raise UsageError("--ext is for vm64 programs")
-        bad = [item for item in args.env or [] if "=" not in item]
-        if bad:
-            raise UsageError(f"--env {bad[0]}: expected NAME=VALUE")
+        _check_env(args.env)
         session = RiscvSession(args.file, args.args, args.env or [], stdin, sys.stdout, root=args.dir,
                                strict=args.strict_syscalls, mem_limit=args.mem or DEFAULT_LINUX_MEMORY)
     else:
@@ -259,9 +257,7 @@ def _run_executable(args: argparse.Namespace) -> int:
     para and os refuse it."""
     if args.ext:
         raise UsageError("--ext: extensions are vm64 instructions; a Linux executable is riscv64")
-    for item in args.env or []:
-        if "=" not in item:
-            raise UsageError(f"--env {item}: expected NAME=VALUE")
+    _check_env(args.env)
     tracing = args.trace or args.trace_out or args.trace_from is not None or args.trace_to is not None
     if tracing and args.snapshot_at is not None:
         raise UsageError("--trace and --snapshot-at: one or the other in a run")
@@ -537,17 +533,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("run", cmd_run, "run a guest program (.asm or .vmi, or a static RISC-V Linux executable)")
     p.add_argument("file", help=PROGRAM_HELP)
-    p.add_argument("args", nargs="*", metavar="ARG", help="a Linux executable's arguments (after -- if they "
-                   "start with -)")
+    _linux_options(p)
     p.add_argument("--mem", type=parse_size, default=None, metavar="BYTES",
                    help="guest memory size, a multiple of 4096 from 64K to 4G (default: 1M); for a Linux "
                    "executable, what it may map in all (default: 256M)")
-    p.add_argument("--env", action="append", metavar="NAME=VALUE", help="a Linux executable's environment "
-                   "(default: empty)")
-    p.add_argument("--dir", metavar="PATH", help="the only directory a Linux executable's files come from "
-                   "(default: none)")
-    p.add_argument("--strict-syscalls", action="store_true", help="a system call vm does not emulate is a trap, "
-                   "not -ENOSYS")
     _engine_options(p, "stop after N instructions")
     p.add_argument("--trace", action="store_true",
                    help="write a line per retired instruction (in hw: para and os hand the traced span to it)")
@@ -565,16 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("debug", cmd_debug, "debug a program in hw: step, break, watch, and step backwards (a vm64 "
                 "program or a static RISC-V Linux executable)")
     p.add_argument("file", help=PROGRAM_HELP)
-    p.add_argument("args", nargs="*", metavar="ARG", help="a Linux executable's arguments (after -- if they "
-                   "start with -)")
+    _linux_options(p)
     p.add_argument("--mem", type=parse_size, default=None, metavar="BYTES",
                    help="guest memory (default: 1M); for a Linux executable, what it may map in all (default: 256M)")
-    p.add_argument("--env", action="append", metavar="NAME=VALUE", help="a Linux executable's environment "
-                   "(default: empty)")
-    p.add_argument("--dir", metavar="PATH", help="the only directory a Linux executable's files come from "
-                   "(default: none)")
-    p.add_argument("--strict-syscalls", action="store_true", help="a system call vm does not emulate is a trap, "
-                   "not -ENOSYS")
     p.add_argument("--stdin", metavar="FILE", help="the guest's input (default: none: the terminal is the debugger's)")
     p.add_argument("-x", "--commands", metavar="FILE", help="run these commands, one a line, instead of a prompt")
 
@@ -653,6 +635,24 @@ def cmd_completion(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
 
     sys.stdout.write(shtab.complete(parser, args.shell))
     return 0
+
+
+def _linux_options(p: argparse.ArgumentParser) -> None:
+    """What `vm run` and `vm debug` take for a Linux executable: its arguments, environment, files."""
+    p.add_argument("args", nargs="*", metavar="ARG", help="a Linux executable's arguments (after -- if they "
+                   "start with -)")
+    p.add_argument("--env", action="append", metavar="NAME=VALUE", help="a Linux executable's environment "
+                   "(default: empty)")
+    p.add_argument("--dir", metavar="PATH", help="the only directory a Linux executable's files come from "
+                   "(default: none)")
+    p.add_argument("--strict-syscalls", action="store_true", help="a system call vm does not emulate is a trap, "
+                   "not -ENOSYS")
+
+
+def _check_env(env: list[str] | None) -> None:
+    for item in env or []:
+        if "=" not in item:
+            raise UsageError(f"--env {item}: expected NAME=VALUE")
 
 
 def _engine_options(p: argparse.ArgumentParser, fuel_help: str) -> None:
