@@ -6,9 +6,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from riscv64_support import missing_tool
+from riscv64_support import missing_tool, require_compiler
 
 CC = "riscv64-linux-gnu-gcc"
+PROBE_C = Path(__file__).resolve().parent / "riscv64" / "probe.c"  # argv[1] says what it does
 
 HELLO_C = r"""
 #include <stdio.h>
@@ -58,4 +59,12 @@ def build_assembly(directory: Path, name: str, source: str, *flags: str) -> Path
     out = directory / name
     subprocess.run([CC, "-nostdlib", "-static", *flags, str(s_file), "-o", str(out)], check=True,
                    capture_output=True, timeout=120)
+    return out
+
+
+def build_probe(directory: Path, static: bool = True) -> Path:
+    """tests/riscv64/probe.c built into directory/probe: static, as vm runs them, or dynamically linked."""
+    out = directory / "probe"
+    subprocess.run([require_compiler(), "-O2", *(["-static"] if static else []), "-o", str(out), str(PROBE_C)],
+                   check=True, capture_output=True, timeout=120)
     return out

@@ -11,13 +11,13 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from riscv64_support import PROGRAMS_DIR, require_compiler
+from riscv64_programs import build_probe
+from riscv64_support import PROGRAMS_DIR
 
 from vm.isolate_linux import run_executable_isolated
 from vm.monitor.cage import Limits
 from vm.run_linux import run_executable
 
-HERE = Path(__file__).resolve().parent
 HELLO = PROGRAMS_DIR / "hello"
 PROGRAMS = tomllib.loads((PROGRAMS_DIR / "programs.toml").read_text())["program"]
 SPIN_VM64 = "main: jmp main\n"
@@ -33,10 +33,7 @@ def vm(*args: str | Path, stdin: bytes = b"") -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("probe") / "probe"
-    subprocess.run([require_compiler(), "-O2", "-static", "-o", str(out), str(HERE / "riscv64" / "probe.c")],
-                   check=True, capture_output=True, timeout=120)
-    return out
+    return build_probe(tmp_path_factory.mktemp("probe"))
 
 
 def _state(path: Path) -> dict:

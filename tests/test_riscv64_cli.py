@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from riscv64_support import PROGRAMS_DIR, missing_tool, require_compiler
+from riscv64_programs import build_probe
+from riscv64_support import PROGRAMS_DIR, missing_tool
 
-HERE = Path(__file__).resolve().parent
 HELLO = PROGRAMS_DIR / "hello"
 
 
@@ -24,10 +24,7 @@ def vm(*args: str | Path, stdin: bytes = b"", cwd: Path | None = None) -> subpro
 
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("probe") / "probe"
-    subprocess.run([require_compiler(), "-O2", "-static", "-o", str(out), str(HERE / "riscv64" / "probe.c")],
-                   check=True, capture_output=True, timeout=120)
-    return out
+    return build_probe(tmp_path_factory.mktemp("probe"))
 
 
 def one_line_error(proc: subprocess.CompletedProcess) -> str:
@@ -132,9 +129,7 @@ def test_files_that_are_not_a_static_riscv_executable(tmp_path, probe):
     cut = tmp_path / "cut"
     cut.write_bytes(HELLO.read_bytes()[:200])
     assert "truncated" in one_line_error(vm("run", cut))
-    dynamic = tmp_path / "dynamic"
-    subprocess.run([require_compiler(), "-O2", "-o", str(dynamic), str(HERE / "riscv64" / "probe.c")], check=True,
-                   capture_output=True, timeout=120)
+    dynamic = build_probe(tmp_path, static=False)
     assert "build with -static" in one_line_error(vm("run", dynamic))
     assert "arguments are for Linux executables" in one_line_error(
         vm("run", PROGRAMS_DIR.parent / "hello_out.asm", "extra"))
