@@ -23,7 +23,7 @@ from vm.arch.vm64.asm.disassembler import Disassembler
 from vm.arch.vm64.image import Image
 from vm.arch.vm64.model import WORD
 from vm.debugger.session import DebugError, Session, parse_number
-from vm.engines.hw import HwEngine, HwLowering, handler_namespace, handler_source, handler_variants
+from vm.engines.hw import HandlerFactories, HwEngine, HwLowering, handler_namespace, handler_source
 from vm.isa import Kind
 from vm.isa.semantics import FIXED_FLOAT, FIXED_INT
 from vm.machine import Machine, Outcome
@@ -64,7 +64,7 @@ class RecordingHw(HwEngine):
         namespace = handler_namespace() | {
             "LOG": self.undo.extend, "MEMLOG": self.memory_log, "BP": self.breakpoints, "HOOK": self.hook,
             "POS": host.input_consumed, "HC": self._hypercall_memory, "Stop": _Stop}
-        self.factories = _RecordingFactories(isa, namespace)
+        self.factories = HandlerFactories(isa, recording_source, namespace, "debug")  # hw's, with a prologue
         monitor.memory_written = self._drop_decoded
 
     def install(self, pc: int) -> None:
@@ -120,23 +120,6 @@ class RecordingHw(HwEngine):
             self.host.rewind_input(input_position)
         self.machine.pc = pc
         self.machine.retired -= 1
-
-
-class _RecordingFactories(dict):
-    """hw's handler factories with a prologue: a breakpoint or the hook stops before the instruction,
-    else its undo is logged. The handlers are hw's own source, so recording adds no call."""
-
-    def __init__(self, isa: InstructionSet, namespace: dict) -> None:
-        super().__init__()
-        self.isa, self.namespace = isa, namespace
-
-    def __missing__(self, key: tuple[int, bool, bool]) -> Callable:
-        ins = self.isa.by_opcode[key[0]]
-        for no_base, static_target in handler_variants(ins):
-            source = recording_source(ins, no_base, static_target)
-            exec(compile(source, f"<debug {ins.mnemonic}>", "exec"), self.namespace)
-            self[ins.opcode, no_base, static_target] = self.namespace[f"make_{ins.mnemonic}"]
-        return self[key]
 
 
 def recording_source(ins, no_base: bool, static_target: bool) -> str:

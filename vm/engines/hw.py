@@ -254,32 +254,34 @@ def handler_namespace() -> dict[str, object]:
     return {"GuestTrap": GuestTrap, "Halted": Halted, "Trap": Trap, "jump_fault": _jump_fault, **HW_FUNCTIONS}
 
 
-class _Factories(dict):
+class HandlerFactories(dict):
     """Handler factories keyed by (opcode, no_base, static_target). An instruction's are made (their
     source generated and exec'd) when the first instruction with its opcode is decoded: a run
-    decodes a few of the hundred opcodes, and making them all cost 15 ms of every process."""
+    decodes a few of the hundred opcodes, and making them all cost 15 ms of every process. `source`
+    gives a factory's source (hw's own, or the debugger's with its prologue), `namespace` its names."""
 
-    def __init__(self, isa: InstructionSet) -> None:
+    def __init__(self, isa: InstructionSet, source: Callable[..., str] = handler_source,
+                 namespace: dict | None = None, label: str = "hw") -> None:
         super().__init__()
-        self.isa = isa
-        self.namespace = handler_namespace()
+        self.isa, self.source, self.label = isa, source, label
+        self.namespace = handler_namespace() if namespace is None else namespace
 
     def __missing__(self, key: tuple[int, bool, bool]) -> Callable:
         ins = self.isa.by_opcode[key[0]]
         for no_base, static_target in handler_variants(ins):
-            source = handler_source(ins, no_base, static_target)
-            exec(compile(source, f"<hw {ins.mnemonic}>", "exec"), self.namespace)
+            source = self.source(ins, no_base, static_target)
+            exec(compile(source, f"<{self.label} {ins.mnemonic}>", "exec"), self.namespace)
             self[ins.opcode, no_base, static_target] = self.namespace[f"make_{ins.mnemonic}"]
         return self[key]
 
 
-_FACTORY_CACHE: dict[int, tuple[InstructionSet, _Factories]] = {}
+_FACTORY_CACHE: dict[int, tuple[InstructionSet, HandlerFactories]] = {}
 
 
-def factories_for(isa: InstructionSet) -> _Factories:
+def factories_for(isa: InstructionSet) -> HandlerFactories:
     cached = _FACTORY_CACHE.get(id(isa))
     if cached is None or cached[0] is not isa:
-        cached = _FACTORY_CACHE[id(isa)] = (isa, _Factories(isa))
+        cached = _FACTORY_CACHE[id(isa)] = (isa, HandlerFactories(isa))
     return cached[1]
 
 
